@@ -259,7 +259,8 @@ def find_problems(answer_text: str, citations: Sequence[Citation], calculations:
 def check(answer_text: str, citations: list[Citation], calculations: list[Calculation],
           retrieved_ids: set[str], evidence_texts: list[str]) -> list[str]:
     """Problems with an answer, in Chinese with an English gloss; an empty list means it may leave."""
-    return [p.message for p in find_problems(answer_text, citations, calculations, retrieved_ids, evidence_texts)]
+    messages = [p.message for p in find_problems(answer_text, citations, calculations, retrieved_ids, evidence_texts)]
+    return list(dict.fromkeys(messages))
 
 
 # --- repair -----------------------------------------------------------------------------------------------
