@@ -30,6 +30,8 @@ _CLAUSE_ID_RE = re.compile(r"^[a-z][a-z0-9-]*:[A-Za-z0-9_.]+$")
 _NOT_FOUND_RE = re.compile(
     r"语料(库)?(中|里)?(并)?(不包含|没有|未收录|不涉及|未涉及|不覆盖)|未找到|没有找到|找不到|不在.{0,12}(范围|语料)|"
     r"暂无相关|没有(相关|关于).{0,10}(政策|条款|规定|文件)")
+_THINK_RE = re.compile(r"<think>.*?</think>\s*", re.S)
+_FULLWIDTH_MARKER_RE = re.compile(r"【(\d+(?:[,，、]\s*\d+)*)】")
 _ASK_RE = re.compile(r"请(提供|告知|告诉我|补充|说明)|请问(您|贵)")
 
 
@@ -162,8 +164,11 @@ class LLMAssistant:
                 else:
                     final_state = chunk
             final = final_state["messages"][-1] if final_state else None
-            if not isinstance(final, AIMessage) or final.tool_calls or not final.text.strip():
+            if not isinstance(final, AIMessage) or final.tool_calls:
                 raise RuntimeError("the model ended without a final answer")
+            raw_text = _THINK_RE.sub("", final.text).strip()  # some endpoints inline their reasoning
+            if not raw_text:
+                raise RuntimeError("the model's final answer is empty")
         except Exception as exc:  # endpoint down, timeout, malformed tool calls, recursion limit, ...
             guard_log.warning(
                 "LLM agent failed (%s: %s); answering with the offline agent", type(exc).__name__,
@@ -171,8 +176,12 @@ class LLMAssistant:
             yield from self._fallback(question, session_id, as_of, streamed)
             return
 
-        answer = self._build_answer(question, final.text.strip(), ledger, session_id, as_of)
-        answer = self._guarded(answer, ledger, as_of)
+        try:
+            answer = self._guarded(self._build_answer(question, raw_text, ledger, session_id, as_of), ledger, as_of)
+        except Exception:  # a bug here must not reach the user: the offline agent still answers
+            guard_log.exception("checking the LLM answer failed; answering with the offline agent",
+                                extra={"event": "guard_error", "session_id": session_id})
+            answer = None
         if answer is None:
             yield from self._fallback(question, session_id, as_of, streamed)
             return
@@ -278,6 +287,7 @@ def resolve_citations(raw_text: str, ledger: EvidenceLedger) -> tuple[str, list[
     A marker the ledger cannot resolve keeps a number past the end of the list, so the guard flags it; a
     corpus clause cited by id without having been retrieved becomes a citation the guard flags as not retrieved.
     """
+    raw_text = _FULLWIDTH_MARKER_RE.sub(r"[\1]", raw_text)
     order: list[str] = []
     unresolved: list[str] = []
     outside: dict[str, Citation] = {}
