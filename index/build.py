@@ -1,0 +1,413 @@
+"""Build the index atomically and incrementally; report its status.
+
+Layout under `settings.index_dir`:
+
+    CURRENT                      {"build": "<id>"}: the build that is served, replaced atomically (os.replace)
+    builds/<id>/manifest.json    written last; a build without it is unfinished and never served
+    builds/<id>/chunks.jsonl     chunk records (text and metadata) in index order
+    builds/<id>/vectors.npy      float32 chunk vectors in the same order (benchmarks replicate these)
+    builds/<id>/bm25/            bm25s matrices
+    builds/<id>/chroma/          Chroma PersistentClient data (persistent mode)
+    cache/vectors-<model>.sqlite passage vectors keyed by sha256(model key, indexed text)
+
+A build goes into a fresh builds/<id>; CURRENT moves only after everything is written, so a build that is killed
+half-way leaves the previous index in service (the orphan folder is removed by the next build). Unchanged corpus
+→ nothing is rebuilt; changed documents → only chunks whose text changed are embedded, the rest come from the cache.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from index.types import Chunk
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+KEEP_BUILDS = 2  # the served build and the one before it (a process may still be reading it)
+EMBED_BATCH = 8
+
+
+# --- paths ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IndexPaths:
+    root: Path
+
+    @property
+    def current(self) -> Path:
+        return self.root / "CURRENT"
+
+    @property
+    def builds(self) -> Path:
+        return self.root / "builds"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".build.lock"
+
+    def build(self, build_id: str) -> Path:
+        return self.builds / build_id
+
+    def current_build(self) -> Path | None:
+        try:
+            build_id = json.loads(self.current.read_text(encoding="utf-8"))["build"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+        path = self.build(build_id)
+        return path if (path / "manifest.json").exists() else None
+
+
+def read_manifest(build_dir: Path) -> dict:
+    return json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+def load_chunks(build_dir: Path) -> list[Chunk]:
+    with open(build_dir / "chunks.jsonl", encoding="utf-8") as f:
+        return [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
+
+
+def collection_name(settings, build_id: str) -> str:
+    """Persistent mode: each build has its own Chroma folder. HTTP mode: one server, a collection per build."""
+    return settings.collection if settings.chroma_mode == "persistent" else f"{settings.collection}-{build_id}"
+
+
+# --- hashing ----------------------------------------------------------------------------------------------
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_hash(chunk: Chunk) -> str:
+    return _sha(json.dumps(chunk.to_dict(), ensure_ascii=False, sort_keys=True))
+
+
+def corpus_hash(chunks: Sequence[Chunk]) -> str:
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(chunk_hash(c).encode())
+    return h.hexdigest()
+
+
+def doc_hashes(chunks: Sequence[Chunk]) -> dict[str, str]:
+    per_doc: dict[str, hashlib._Hash] = {}
+    for c in chunks:
+        per_doc.setdefault(c.doc_id, hashlib.sha256()).update(chunk_hash(c).encode())
+    return {doc: h.hexdigest()[:16] for doc, h in per_doc.items()}
+
+
+# --- vector cache -------------------------------------------------------------------------------------------
+class VectorCache:
+    """Passage vectors on disk, keyed by sha256(model key + indexed text); each batch is committed as it lands."""
+
+    def __init__(self, directory: Path, model_key: str):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model_key = model_key
+        self.path = directory / f"vectors-{_sha(model_key)[:12]}.sqlite"
+        self._db = sqlite3.connect(self.path, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (model_key,))
+        self._db.commit()
+
+    def key(self, text: str) -> str:
+        return _sha(f"{self.model_key}\n{text}")
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            part = list(keys[start:start + 500])
+            marks = ",".join("?" * len(part))
+            for key, dim, blob in self._db.execute(f"SELECT key, dim, vec FROM vectors WHERE key IN ({marks})", part):
+                found[key] = np.frombuffer(blob, dtype=np.float32, count=dim).copy()
+        return found
+
+    def put_many(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        rows = [(k, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for k, v in items]
+        self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+# --- locking --------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _build_lock(paths: IndexPaths) -> Iterator[None]:
+    import fcntl
+
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError("另一个索引构建正在进行中（index build already running）") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# --- build ----------------------------------------------------------------------------------------------------
+@dataclass
+class BuildReport:
+    build_id: str
+    built: bool  # False when the index was already up to date
+    chunks: int
+    embedded: int  # chunks whose vectors were computed in this build
+    reused: int  # chunks whose vectors came from the cache
+    seconds: float
+    corpus_hash: str
+    changed_docs: list[str] = field(default_factory=list)
+    path: str = ""
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "doc_id": chunk.doc_id,
+        "clause_id": chunk.clause_id,
+        "kind": chunk.kind,
+        "region": chunk.region,
+        "level": chunk.level,
+        "effective_from": int(chunk.effective_from.replace("-", "")),
+        "effective_to": int(chunk.effective_to.replace("-", "")),
+    }
+
+
+def _embed_missing(chunks: Sequence[Chunk], embedder, cache: VectorCache, progress: bool) -> tuple[np.ndarray, int]:
+    keys = [cache.key(c.indexed_text) for c in chunks]
+    found = cache.get_many(keys)
+    missing = [i for i, k in enumerate(keys) if k not in found]
+    if missing:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(missing), desc="嵌入条款", unit="块", disable=not progress, leave=True)
+        try:
+            for start in range(0, len(missing), EMBED_BATCH):
+                batch = missing[start:start + EMBED_BATCH]
+                vectors = embedder.embed_passages([chunks[i].indexed_text for i in batch])
+                cache.put_many([(keys[i], v) for i, v in zip(batch, vectors)])
+                found.update({keys[i]: v for i, v in zip(batch, vectors)})
+                bar.update(len(batch))
+        finally:
+            bar.close()
+    return np.stack([found[k] for k in keys]).astype(np.float32), len(missing)
+
+
+def _is_up_to_date(manifest: dict | None, *, settings, embedder_key: str, tokenizer_fp: str, chash: str) -> bool:
+    return bool(
+        manifest
+        and manifest.get("format") == FORMAT_VERSION
+        and manifest.get("corpus_hash") == chash
+        and manifest.get("embedder_key") == embedder_key
+        and manifest.get("tokenizer") == tokenizer_fp
+        and manifest.get("chroma_mode") == settings.chroma_mode
+        and manifest.get("collection") == collection_name(settings, manifest.get("build_id", ""))
+        and (settings.chroma_mode == "persistent"
+             or (manifest.get("chroma_host"), manifest.get("chroma_port")) == (settings.chroma_host, settings.chroma_port))
+    )
+
+
+def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents: Sequence[Any] = (),
+                extra_corpus_dir: str | Path | None = None, force: bool = False, progress: bool = True,
+                chunks: Sequence[Chunk] | None = None) -> BuildReport:
+    """Build (or confirm) the index for `settings`. Extra clauses/documents are test-only additions (evals)."""
+    from index.bm25 import BM25Index
+    from index.chunking import corpus_chunks, load_extra_corpus
+    from index.embedders import make_embedder
+    from index.tokenize import default_tokenizer
+
+    started = time.perf_counter()
+    paths = IndexPaths(Path(settings.index_dir))
+    if chunks is None:
+        extra_clauses, extra_documents = list(extra_clauses), list(extra_documents)
+        if extra_corpus_dir:
+            more_clauses, more_docs = load_extra_corpus(extra_corpus_dir)
+            extra_clauses += more_clauses
+            extra_documents += more_docs
+        chunks = corpus_chunks(extra_clauses, extra_documents)
+    chunks = list(chunks)
+    embedder = make_embedder(settings)
+    tokenizer = default_tokenizer()
+    chash = corpus_hash(chunks)
+
+    with _build_lock(paths):
+        current = paths.current_build()
+        previous = read_manifest(current) if current else None
+        if not force and _is_up_to_date(previous, settings=settings, embedder_key=embedder.key,
+                                        tokenizer_fp=tokenizer.fingerprint, chash=chash):
+            return BuildReport(previous["build_id"], False, len(chunks), 0, len(chunks),
+                               time.perf_counter() - started, chash, [], str(current))
+
+        new_docs = doc_hashes(chunks)
+        old_docs = (previous or {}).get("doc_hashes", {})
+        changed = sorted(d for d in set(new_docs) | set(old_docs) if new_docs.get(d) != old_docs.get(d))
+
+        build_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        build_dir = paths.build(build_id)
+        build_dir.mkdir(parents=True)
+        _remove_orphans(paths, keep={build_dir.name, current.name if current else ""})
+
+        # 1. vectors (cached by content; only new or changed chunk texts are embedded)
+        cache = VectorCache(paths.cache, embedder.key)
+        try:
+            vectors, embedded = _embed_missing(chunks, embedder, cache, progress)
+        finally:
+            cache.close()
+        np.save(build_dir / "vectors.npy", vectors)
+
+        # 2. chunk records and BM25
+        with open(build_dir / "chunks.jsonl", "w", encoding="utf-8") as f:
+            for c in chunks:
+                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        BM25Index.build([tokenizer.tokens(c.indexed_text) for c in chunks]).save(build_dir / "bm25")
+
+        # 3. Chroma
+        _write_chroma(settings, build_dir, build_id, chunks, vectors, embedder, progress)
+
+        # 4. manifest last, then the atomic swap
+        seconds = time.perf_counter() - started
+        manifest = {
+            "format": FORMAT_VERSION,
+            "build_id": build_id,
+            "built_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "build_seconds": round(seconds, 3),
+            "embedder": embedder.name,
+            "embedder_key": embedder.key,
+            "dim": int(vectors.shape[1]),
+            "tokenizer": tokenizer.fingerprint,
+            "corpus_hash": chash,
+            "doc_hashes": new_docs,
+            "chunks": len(chunks),
+            "clauses": len({c.clause_id for c in chunks}),
+            "documents": len(new_docs),
+            "extra_documents": sorted({c.doc_id for c in chunks if c.extra}),
+            "embedded": embedded,
+            "reused": len(chunks) - embedded,
+            "changed_docs": changed,
+            "chroma_mode": settings.chroma_mode,
+            "chroma_host": settings.chroma_host,
+            "chroma_port": settings.chroma_port,
+            "collection": collection_name(settings, build_id),
+        }
+        _write_atomic(build_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        _write_atomic(paths.current, json.dumps({"build": build_id}))
+        _prune(settings, paths, keep_latest=build_id)
+        return BuildReport(build_id, True, len(chunks), embedded, len(chunks) - embedded, seconds, chash, changed,
+                           str(build_dir))
+
+
+def _write_chroma(settings, build_dir: Path, build_id: str, chunks: Sequence[Chunk], vectors: np.ndarray, embedder,
+                  progress: bool) -> None:
+    from tqdm import tqdm
+
+    from index.store import ChromaStore, client_for
+
+    client = client_for(settings, build_dir / "chroma")
+    store = ChromaStore.create(client, collection_name(settings, build_id), embedder,
+                               metadata={"build_id": build_id, "embedder_key": embedder.key})
+    bar = tqdm(total=len(chunks), desc="写入向量库", unit="块", disable=not progress or len(chunks) < 1000, leave=False)
+    done = [0]
+
+    def advance(n: int) -> None:
+        bar.update(n - done[0])
+        done[0] = n
+
+    try:
+        store.add([c.id for c in chunks], vectors, [_chunk_metadata(c) for c in chunks],
+                  [c.indexed_text for c in chunks], progress=advance)
+    finally:
+        bar.close()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove_orphans(paths: IndexPaths, keep: set[str]) -> None:
+    """Folders of builds that never finished (no manifest), e.g. killed half-way."""
+    if not paths.builds.exists():
+        return
+    for d in paths.builds.iterdir():
+        if d.is_dir() and d.name not in keep and not (d / "manifest.json").exists():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _prune(settings, paths: IndexPaths, keep_latest: str) -> None:
+    """Keep the served build and the one before it; drop older ones (and their server-side collections)."""
+    finished = sorted((d for d in paths.builds.iterdir() if (d / "manifest.json").exists()), key=lambda d: d.name)
+    old = [d for d in finished if d.name != keep_latest][: max(0, len(finished) - KEEP_BUILDS)]
+    for d in old:
+        if settings.chroma_mode == "http":
+            with contextlib.suppress(Exception):
+                manifest = read_manifest(d)
+                if manifest.get("chroma_mode") == "http":
+                    from index.store import client_for
+
+                    client_for(settings).delete_collection(manifest["collection"])
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --- status ---------------------------------------------------------------------------------------------------------
+def index_status(settings) -> dict:
+    """What is served: counts, embedder, corpus hash, build time; and whether the corpus changed since."""
+    paths = IndexPaths(Path(settings.index_dir))
+    current = paths.current_build()
+    if current is None:
+        return {"built": False, "index_dir": str(paths.root)}
+    manifest = read_manifest(current)
+    status = {
+        "built": True,
+        "index_dir": str(paths.root),
+        "build_id": manifest["build_id"],
+        "built_at": manifest["built_at"],
+        "build_seconds": manifest["build_seconds"],
+        "documents": manifest["documents"],
+        "clauses": manifest["clauses"],
+        "chunks": manifest["chunks"],
+        "embedder": manifest["embedder"],
+        "embedder_key": manifest["embedder_key"],
+        "dim": manifest["dim"],
+        "corpus_hash": manifest["corpus_hash"],
+        "chroma_mode": manifest["chroma_mode"],
+        "collection": manifest["collection"],
+        "extra_documents": manifest.get("extra_documents", []),
+        "embedded_last_build": manifest.get("embedded", 0),
+    }
+    try:
+        from index.chunking import corpus_chunks
+
+        status["corpus_changed"] = corpus_hash(corpus_chunks()) != manifest["corpus_hash"]
+    except Exception as exc:  # a broken corpus file should not hide what is being served
+        status["corpus_error"] = str(exc)
+    return status

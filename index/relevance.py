@@ -1,0 +1,193 @@
+"""The "nothing relevant" decision: tell the agent the corpus is silent instead of handing it the nearest noise.
+
+Two checks, both data-driven:
+1. Places. A question about a place no document covers (深圳, 北京…) is out of scope, whatever the wording.
+2. Evidence. A logistic model over three features, fitted on the eval's tune split (evals/retrieval_eval.py
+   --calibrate writes index/calibration.yaml): the best dense similarity, the share of the query's informative
+   words found in the corpus (idf-weighted), and the best BM25 score per query word.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import yaml
+
+HERE = Path(__file__).parent
+PLACES_FILE = HERE / "places.yaml"
+CALIBRATION_FILE = HERE / "calibration.yaml"
+
+# Words that say "this is about subsidies / policy" but nothing about which one; they neither count for nor
+# against the corpus knowing the topic.
+GENERIC_WORDS = frozenset(
+    "补助 政策 申报 企业 钱 多少钱 哪里 那里 条件 标准 要求 规定 文件 措施 问题 情况 流程 手续 方面 内容 东西 事情 "
+    "怎么算 算 领 拿 享受 获得 给予 支持 有 了解 咨询 查询 查 告诉 知道 一下 所有 全部 哪些 可以 最多 最高 最少 "
+    "多久 时候 今年 明年 去年 年度 每年".split()
+)
+_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "新区", "省", "市", "区", "县")
+
+
+def short_name(name: str) -> str:
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    parent: dict[str, str | None]  # canonical name → parent canonical name
+    names: tuple[tuple[str, str], ...]  # (surface form, canonical), longest first
+
+    def mentioned(self, text: str) -> list[str]:
+        """Canonical places named in `text` (longest match first; overlapping shorter names ignored)."""
+        taken = [False] * len(text)
+        found: list[str] = []
+        for surface, canonical in self.names:
+            start = text.find(surface)
+            while start >= 0:
+                end = start + len(surface)
+                if not any(taken[start:end]):
+                    taken[start:end] = [True] * (end - start)
+                    if canonical not in found:
+                        found.append(canonical)
+                start = text.find(surface, end)
+        return found
+
+    def ancestors(self, name: str) -> list[str]:
+        chain = [name]
+        while (up := self.parent.get(chain[-1])) is not None:
+            chain.append(up)
+        return chain
+
+    def canonical(self, name: str) -> str | None:
+        for surface, canonical in self.names:
+            if surface == name:
+                return canonical
+        return None
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    data = yaml.safe_load(PLACES_FILE.read_text(encoding="utf-8"))
+    parent: dict[str, str | None] = {p: None for p in data["provinces"]}
+    for up, children in (data.get("children") or {}).items():
+        for child in children:
+            parent[child] = up
+    surfaces: dict[str, str] = {}
+    for name in parent:
+        surfaces.setdefault(name, name)
+        surfaces.setdefault(short_name(name), name)
+    for name, aliases in (data.get("aliases") or {}).items():
+        for alias in aliases or []:
+            if len(alias) >= 2:
+                surfaces.setdefault(alias, name)
+    names = tuple(sorted(surfaces.items(), key=lambda kv: (-len(kv[0]), kv[0])))
+    return Gazetteer(parent=parent, names=names)
+
+
+def covered_places(documents: Iterable[dict]) -> frozenset[str]:
+    """Places the corpus speaks for: each document's region, and its province for province-level documents."""
+    gaz = gazetteer()
+    covered: set[str] = set()
+    for doc in documents:
+        for name in [doc["region"]] + ([doc["region_path"][0]] if doc["level"] == "province" else []):
+            covered.add(gaz.canonical(name) or name)
+    return frozenset(covered)
+
+
+def uncovered_places(query: str, covered: frozenset[str]) -> list[str]:
+    """Places named in the query none of which is (inside) a covered place; [] when any named place is covered."""
+    gaz = gazetteer()
+    named = gaz.mentioned(query)
+    if not named:
+        return []
+    if any(any(a in covered for a in gaz.ancestors(p)) for p in named):
+        return []
+    return named
+
+
+# --- evidence ---------------------------------------------------------------------------------------------------------
+@dataclass
+class Evidence:
+    dense_top: float | None  # best cosine similarity among dense candidates (None without a dense side)
+    coverage: float  # idf-weighted share of informative query words present in the corpus, 0..1
+    bm25_top: float  # best BM25 score divided by the number of informative query words
+    content_words: list[str] = field(default_factory=list)
+    missing_words: list[str] = field(default_factory=list)
+
+    def vector(self) -> list[float]:
+        return [self.dense_top or 0.0, self.coverage, self.bm25_top]
+
+
+FEATURES = ("dense_top", "coverage", "bm25_top")
+
+
+def lexical_evidence(typed: Sequence[str], expanded: Sequence[str], bm25, place_words: Iterable[str],
+                     tokenizer) -> tuple[float, list[str], list[str]]:
+    """(coverage, content words, missing words). A word counts as present if it, or an expansion, is indexed."""
+    place_words = set(place_words)
+    content = [t for t in typed if t not in GENERIC_WORDS and t not in place_words and not re.fullmatch(r"[\d.%]+", t)]
+    if not content:
+        # only generic words ("有什么补贴"): a question about subsidies in general is in scope if any were typed
+        return (1.0 if typed else 0.0), [], []
+    # words jieba emitted as parts of a longer typed word are judged through that word
+    longest = [t for t in content if not any(t != u and t in u for u in content)]
+    present_expansions = any(bm25.doc_freq(e) > 0 for e in expanded)
+    total = 0.0
+    hit = 0.0
+    missing: list[str] = []
+    for word in longest:
+        parts = [p for p in content if p in word]
+        weight = max(bm25.idf(p) for p in parts)
+        total += weight
+        if any(bm25.doc_freq(p) > 0 for p in parts):
+            hit += weight
+        elif present_expansions and _expands(word, expanded, tokenizer):
+            hit += weight
+        else:
+            missing.append(word)
+    return (hit / total if total else 0.0), content, missing
+
+
+def _expands(word: str, expanded: Sequence[str], tokenizer) -> bool:
+    """Whether the synonym table maps `word` (or text containing it) to something."""
+    table = tokenizer.synonyms["expand"]
+    return any(word in key or key in word for key in table)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    intercept: float
+    coef: tuple[float, float, float]
+    threshold: float
+    source: str = ""
+
+    def probability(self, evidence: Evidence) -> float:
+        z = self.intercept + sum(c * x for c, x in zip(self.coef, evidence.vector()))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+# Without a calibrated dense model (hash embedder, an uncalibrated local model), decide on words alone.
+LEXICAL_ONLY = Calibration(intercept=-4.0, coef=(0.0, 8.0, 0.0), threshold=0.5, source="lexical-only default")
+
+
+def load_calibration(embedder_name: str, embedder_key: str = "") -> Calibration:
+    try:
+        data = yaml.safe_load(CALIBRATION_FILE.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return LEXICAL_ONLY
+    entry = data.get(embedder_key) or data.get(embedder_name)
+    if not entry:
+        return LEXICAL_ONLY
+    coef = entry["coef"]
+    return Calibration(
+        intercept=float(entry["intercept"]),
+        coef=tuple(float(coef[f]) for f in FEATURES),  # type: ignore[arg-type]
+        threshold=float(entry["threshold"]),
+        source=str(entry.get("source", "")),
+    )

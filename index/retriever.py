@@ -1,0 +1,263 @@
+"""Hybrid retrieval: BM25 and dense candidates fused by reciprocal rank, filtered by document metadata, with a
+calibrated decision when nothing relevant exists."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from index.types import Chunk, Hit, SearchResult
+
+Mode = Literal["hybrid", "bm25", "dense"]
+
+# Reciprocal rank fusion: score = Σ weight / (RRF_K + rank). Tuned on the eval's tune split (see evals/).
+RRF_K = 60
+BM25_WEIGHT = 1.0
+DENSE_WEIGHT = 1.0
+CANDIDATES = 50  # per retriever, before fusion
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    id: str
+    title: str
+    region: str
+    region_path: tuple[str, ...]
+    level: str
+    effective_from: dt.date
+    effective_to: dt.date
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "region": self.region, "region_path": list(self.region_path), "level": self.level}
+
+
+def _region_matches(region: str, path: Sequence[str]) -> bool:
+    """'思明' matches 思明区; '厦门' matches documents of 厦门市 and of its districts; '福建' everything in Fujian."""
+    from index.relevance import short_name
+
+    wanted = short_name(region.strip())
+    return any(wanted in (p, short_name(p)) for p in path)
+
+
+class HybridRetriever:
+    """Serves one finished build. Cheap to open; the embedder, jieba and Chroma load on first use (or warm_up)."""
+
+    def __init__(self, settings, build_dir: Path, manifest: dict, chunks: list[Chunk], embedder, tokenizer,
+                 store_factory=None):
+        from index.bm25 import BM25Index
+        from index.relevance import covered_places, load_calibration
+
+        self.settings = settings
+        self.build_dir = build_dir
+        self.manifest = manifest
+        self.chunks = chunks
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.bm25 = BM25Index.load(build_dir / "bm25")
+        self._store_factory = store_factory
+        self._store = None
+        self._lock = threading.Lock()
+        self._chunk_pos = {c.id: i for i, c in enumerate(chunks)}
+        self.docs: dict[str, DocInfo] = {}
+        for c in chunks:
+            if c.doc_id not in self.docs:
+                self.docs[c.doc_id] = DocInfo(c.doc_id, c.document, c.region, c.region_path, c.level,
+                                              dt.date.fromisoformat(c.effective_from), dt.date.fromisoformat(c.effective_to))
+        self._doc_codes = {d: i for i, d in enumerate(self.docs)}
+        self._chunk_doc = np.array([self._doc_codes[c.doc_id] for c in chunks], dtype=np.int32)
+        self.covered = covered_places(d.as_dict() for d in self.docs.values())
+        self.calibration = load_calibration(embedder.name, embedder.key)
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+    @property
+    def store(self):
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._store_factory()
+        return self._store
+
+    def warm_up(self) -> "HybridRetriever":
+        """Load jieba, the embedding model and Chroma now rather than on the first query."""
+        self.tokenizer.warm_up()
+        self.embedder.warm_up()
+        self.embedder.embed_query("预热")
+        _ = self.store.count()
+        return self
+
+    @property
+    def build_id(self) -> str:
+        return self.manifest["build_id"]
+
+    # --- filters -------------------------------------------------------------------------------------------------
+    def allowed_docs(self, region: str | None = None, doc_id: str | None = None, level: str | None = None,
+                     in_force_on: dt.date | None = None) -> list[str] | None:
+        """Document ids passing the filters; None when no filter is set."""
+        if not any((region, doc_id, level, in_force_on)):
+            return None
+        if isinstance(in_force_on, str):
+            in_force_on = dt.date.fromisoformat(in_force_on)
+        out = []
+        for d in self.docs.values():
+            if doc_id and d.id != doc_id:
+                continue
+            if region and not _region_matches(region, d.region_path):
+                continue
+            if level and d.level != level:
+                continue
+            if in_force_on and not (d.effective_from <= in_force_on <= d.effective_to):
+                continue
+            out.append(d.id)
+        return out
+
+    # --- ranking --------------------------------------------------------------------------------------------------
+    def _bm25_ranked(self, weights: dict[str, float], allowed: list[str] | None, n: int) -> list[tuple[int, float]]:
+        mask = None
+        if allowed is not None:
+            codes = np.array([self._doc_codes[d] for d in allowed], dtype=np.int32)
+            mask = np.isin(self._chunk_doc, codes)
+        return self.bm25.top(weights, n, mask)
+
+    def _dense_ranked(self, vector: np.ndarray, allowed: list[str] | None, n: int) -> list[tuple[int, float]]:
+        out = []
+        for chunk_id, sim in self.store.query(vector, n, allowed):
+            pos = self._chunk_pos.get(chunk_id)
+            if pos is not None:
+                out.append((pos, sim))
+        return out
+
+    def search(self, query: str, k: int = 5, region: str | None = None, doc_id: str | None = None,
+               level: str | None = None, in_force_on: dt.date | None = None, *, mode: Mode = "hybrid",
+               candidates: int = CANDIDATES) -> SearchResult:
+        """Top-k clauses for `query` (one hit per clause), and whether anything relevant exists at all."""
+        from index.relevance import Evidence, lexical_evidence, uncovered_places
+
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        query = (query or "").strip()
+        if not query:
+            return SearchResult(query=query, no_relevant=True, reason="问题为空。", relevance=0.0)
+        allowed = self.allowed_docs(region, doc_id, level, in_force_on)
+        if allowed is not None and not allowed:
+            return SearchResult(query=query, no_relevant=True, reason="按所选地区/文件/层级/日期筛选后，没有可检索的政策文件。",
+                                relevance=0.0)
+
+        qt = self.tokenizer.query(query)
+        weights = qt.weights()
+        timings["tokenize"] = (time.perf_counter() - t0) * 1000
+
+        bm25_list: list[tuple[int, float]] = []
+        dense_list: list[tuple[int, float]] = []
+        if mode in ("hybrid", "bm25"):
+            t = time.perf_counter()
+            bm25_list = self._bm25_ranked(weights, allowed, candidates)
+            timings["bm25"] = (time.perf_counter() - t) * 1000
+        if mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            vector = self.embedder.embed_query(query)
+            timings["embed"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            dense_list = self._dense_ranked(vector, allowed, candidates)
+            timings["dense"] = (time.perf_counter() - t) * 1000
+
+        fused = self._fuse(bm25_list, dense_list, mode)
+        hits = self._hits(fused, bm25_list, dense_list, k, mode)
+
+        # the relevance decision
+        places = uncovered_places(query, self.covered)
+        place_words = {w for w in qt.typed if self._is_place_word(w)}
+        coverage, content, missing = lexical_evidence(qt.typed, qt.expanded, self.bm25, place_words, self.tokenizer)
+        bm25_top = (bm25_list[0][1] / max(len(content), 1)) if bm25_list else 0.0
+        evidence = Evidence(dense_top=dense_list[0][1] if dense_list else None, coverage=coverage, bm25_top=bm25_top,
+                            content_words=content, missing_words=missing)
+        relevance = self.calibration.probability(evidence) if (dense_list or mode == "bm25") else 0.0
+        no_relevant, reason = False, ""
+        if places:
+            no_relevant = True
+            reason = f"现有政策文件不涉及{'、'.join(places)}（仅收录{'、'.join(sorted(self.covered))}的相关文件）。"
+            relevance = 0.0
+        elif not hits:
+            no_relevant, reason, relevance = True, "没有找到与问题相关的政策条款。", 0.0
+        elif relevance < self.calibration.threshold:
+            no_relevant = True
+            words = "、".join(missing[:3])
+            reason = f"现有政策文件没有涉及{words}的条款。" if words else "现有政策文件中没有与问题明显相关的条款。"
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return SearchResult(query=query, hits=hits, no_relevant=no_relevant, reason=reason, relevance=relevance,
+                            timings_ms=timings)
+
+    def _is_place_word(self, word: str) -> bool:
+        from index.relevance import gazetteer
+
+        return gazetteer().canonical(word) is not None
+
+    @staticmethod
+    def _fuse(bm25_list, dense_list, mode: Mode) -> list[tuple[int, float]]:
+        scores: dict[int, float] = {}
+        if mode in ("hybrid", "bm25"):
+            w = BM25_WEIGHT if mode == "hybrid" else 1.0
+            for rank, (pos, _) in enumerate(bm25_list, start=1):
+                scores[pos] = scores.get(pos, 0.0) + w / (RRF_K + rank)
+        if mode in ("hybrid", "dense"):
+            w = DENSE_WEIGHT if mode == "hybrid" else 1.0
+            for rank, (pos, _) in enumerate(dense_list, start=1):
+                scores[pos] = scores.get(pos, 0.0) + w / (RRF_K + rank)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def _hits(self, fused, bm25_list, dense_list, k: int, mode: Mode) -> list[Hit]:
+        bm25_rank = {pos: r for r, (pos, _) in enumerate(bm25_list, start=1)}
+        dense_rank = {pos: r for r, (pos, _) in enumerate(dense_list, start=1)}
+        best = (BM25_WEIGHT + DENSE_WEIGHT) / (RRF_K + 1) if mode == "hybrid" else 1.0 / (RRF_K + 1)
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for pos, score in fused:
+            chunk = self.chunks[pos]
+            if chunk.clause_id in seen:
+                continue
+            seen.add(chunk.clause_id)
+            hits.append(Hit(
+                id=chunk.clause_id, doc_id=chunk.doc_id, document=chunk.document, doc_number=chunk.doc_number,
+                clause=chunk.clause, text=chunk.text, score=min(score / best, 1.0), kind=chunk.kind,
+                chunk_id=chunk.id, region=chunk.region, level=chunk.level,
+                bm25_rank=bm25_rank.get(pos), dense_rank=dense_rank.get(pos),
+            ))
+            if len(hits) >= k:
+                break
+        return hits
+
+
+def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetriever:
+    """The retriever over the index that CURRENT points to (built first if there is none yet)."""
+    from index.build import IndexPaths, build_index, collection_name, load_chunks, read_manifest
+    from index.embedders import make_embedder
+    from index.tokenize import default_tokenizer
+
+    paths = IndexPaths(Path(settings.index_dir))
+    build_dir = paths.current_build()
+    if build_dir is None:
+        if not build_if_missing:
+            raise FileNotFoundError(f"索引尚未构建：请先运行 policy-assistant index build（{paths.root}）")
+        build_index(settings, progress=False)
+        build_dir = paths.current_build()
+    manifest = read_manifest(build_dir)
+    embedder = make_embedder(settings)
+    if manifest["embedder_key"] != embedder.key:
+        raise RuntimeError(
+            f"索引由嵌入模型 {manifest['embedder_key']} 构建，当前设置为 {embedder.key}；请重新运行 policy-assistant index build"
+        )
+    if manifest["chroma_mode"] != settings.chroma_mode:
+        raise RuntimeError(f"索引的向量库模式为 {manifest['chroma_mode']}，当前设置为 {settings.chroma_mode}；请重新构建索引")
+
+    def store_factory():
+        from index.store import ChromaStore, client_for
+
+        client = client_for(settings, build_dir / "chroma")
+        return ChromaStore.open(client, collection_name(settings, manifest["build_id"]), embedder)
+
+    return HybridRetriever(settings, build_dir, manifest, load_chunks(build_dir), embedder, default_tokenizer(),
+                           store_factory=store_factory)

@@ -1,0 +1,211 @@
+"""Chinese tokenisation for the lexical side: jieba with a policy user dictionary, synonyms and query expansion.
+
+Nothing loads at import; jieba's dictionary is built on first use (about half a second) in a private
+`jieba.Tokenizer`, so other roles' use of jieba is unaffected.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+TERMS_FILE = HERE / "terms.txt"
+SYNONYMS_FILE = HERE / "synonyms.yaml"
+STOPWORDS_FILE = HERE / "stopwords.txt"
+
+# Weight of a query-side expansion term relative to a word the user typed (tuned on the eval's tune split).
+EXPANSION_WEIGHT = 0.5
+# Program names longer than this are left to jieba (their 2-/3-character parts are still found).
+MAX_PROGRAM_TERM_CHARS = 10
+
+_KEEP = re.compile(r"[\w\u4e00-\u9fff+]", re.UNICODE)
+
+
+def normalize_text(text: str) -> str:
+    """NFKC (full-width → half-width), lower case, collapsed whitespace."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).lower().strip()
+
+
+def program_terms() -> list[str]:
+    """Names and aliases of the subsidy programs in corpus/rules (empty if the rules cannot be loaded)."""
+    try:
+        from tools.rules import load_programs
+
+        programs = load_programs()
+    except Exception as exc:  # rules are another role's data; retrieval works without them
+        log.info("program terms unavailable (%s); using the curated dictionary only", exc)
+        return []
+    terms: list[str] = []
+    for program in programs:
+        for name in [getattr(program, "name", ""), *(getattr(program, "aliases", None) or [])]:
+            for part in re.split(r"[\s/、，,；;（）()“”\"]+", normalize_text(str(name))):
+                if 2 <= len(part) <= MAX_PROGRAM_TERM_CHARS:
+                    terms.append(part)
+    return sorted(set(terms))
+
+
+@dataclass
+class QueryTokens:
+    """A query's tokens: `typed` from the words as written, `expanded` added by synonym expansion."""
+
+    typed: list[str]
+    expanded: list[str] = field(default_factory=list)
+
+    def weights(self, expansion_weight: float = EXPANSION_WEIGHT) -> dict[str, float]:
+        out = {t: 1.0 for t in self.typed}
+        for t in self.expanded:
+            out.setdefault(t, expansion_weight)
+        return out
+
+
+class PolicyTokenizer:
+    """jieba `cut_for_search` over normalised text, with the policy dictionary, stopwords and synonyms."""
+
+    def __init__(self, *, extra_terms: Iterable[str] = (), use_program_terms: bool = True, hmm: bool = True):
+        self._extra_terms = list(extra_terms)
+        self._use_program_terms = use_program_terms
+        self._hmm = hmm
+        self._lock = threading.Lock()
+        self._jieba = None
+
+    # --- data -------------------------------------------------------------------------------------------
+    @cached_property
+    def curated_terms(self) -> list[tuple[str, int | None, str | None]]:
+        terms = []
+        for line in TERMS_FILE.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            word = normalize_text(parts[0])
+            freq = int(parts[1]) if len(parts) > 1 else None
+            tag = parts[2] if len(parts) > 2 else None
+            terms.append((word, freq, tag))
+        return terms
+
+    @cached_property
+    def program_terms(self) -> list[str]:
+        return program_terms() if self._use_program_terms else []
+
+    @cached_property
+    def synonyms(self) -> dict:
+        data = yaml.safe_load(SYNONYMS_FILE.read_text(encoding="utf-8")) or {}
+        normalize = {normalize_text(k): normalize_text(v) for k, v in (data.get("normalize") or {}).items()}
+        canonical: dict[str, str] = {}
+        for group in data.get("equivalents") or []:
+            head = normalize_text(str(group[0]))
+            for word in group:
+                canonical[normalize_text(str(word))] = head
+        expand = {normalize_text(str(k)): [normalize_text(str(w)) for w in v] for k, v in (data.get("expand") or {}).items()}
+        return {"normalize": normalize, "canonical": canonical, "expand": expand}
+
+    @cached_property
+    def stopwords(self) -> frozenset[str]:
+        words = [w.strip() for w in STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()]
+        return frozenset(w for w in words if w and not w.startswith("#"))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever tokens could change: dictionary, synonyms, stopwords, program terms, jieba version."""
+        import jieba
+
+        h = hashlib.sha256()
+        for path in (TERMS_FILE, SYNONYMS_FILE, STOPWORDS_FILE):
+            h.update(path.read_bytes())
+        h.update("\n".join(self.program_terms + self._extra_terms).encode())
+        h.update(f"{jieba.__version__}|hmm={self._hmm}".encode())
+        return h.hexdigest()[:16]
+
+    # --- jieba --------------------------------------------------------------------------------------------
+    def _tokenizer(self):
+        if self._jieba is None:
+            with self._lock:
+                if self._jieba is None:
+                    import jieba
+
+                    jieba.setLogLevel(logging.WARNING)
+                    tk = jieba.Tokenizer()
+                    tk.initialize()
+                    for word, freq, tag in self.curated_terms:
+                        tk.add_word(word, freq or 1000, tag)
+                    for word in [*self.program_terms, *self._extra_terms]:
+                        tk.add_word(normalize_text(word), 1000)
+                    self._jieba = tk
+        return self._jieba
+
+    def warm_up(self) -> None:
+        self._tokenizer()
+
+    def add_terms(self, words: Iterable[str]) -> None:
+        """Add words at runtime (e.g. program aliases that landed after start-up)."""
+        tk = self._tokenizer()
+        for word in words:
+            tk.add_word(normalize_text(word), 1000)
+
+    # --- tokens -----------------------------------------------------------------------------------------
+    def _prepare(self, text: str) -> str:
+        text = normalize_text(text)
+        for src, dst in self.synonyms["normalize"].items():
+            if src in text:
+                text = text.replace(src, dst)
+        return text
+
+    def _raw(self, text: str) -> list[str]:
+        tokens = []
+        for tok in self._tokenizer().cut_for_search(text, HMM=self._hmm):
+            tok = tok.strip()
+            if tok and _KEEP.search(tok) and tok not in self.stopwords:
+                tokens.append(tok)
+        return tokens
+
+    def canonical(self, token: str) -> str:
+        return self.synonyms["canonical"].get(token, token)
+
+    def tokens(self, text: str) -> list[str]:
+        """Tokens of a passage (or of a query without expansion), synonyms folded to their class head."""
+        return [self.canonical(t) for t in self._raw(self._prepare(text))]
+
+    def query(self, text: str) -> QueryTokens:
+        prepared = self._prepare(text)
+        raw = self._raw(prepared)
+        typed = [self.canonical(t) for t in raw]
+        raw_set = set(raw)
+        expanded: list[str] = []
+        for key, targets in self.synonyms["expand"].items():
+            # multi-character Chinese keys match anywhere in the text; short or Latin keys only as whole tokens
+            hit = key in raw_set if (len(key) < 2 or key.isascii()) else key in prepared
+            if hit:
+                for target in targets:
+                    for tok in self._raw(target):
+                        tok = self.canonical(tok)
+                        if tok not in typed and tok not in expanded:
+                            expanded.append(tok)
+        return QueryTokens(typed=_dedupe(typed), expanded=expanded)
+
+
+def _dedupe(tokens: list[str]) -> list[str]:
+    return list(dict.fromkeys(tokens))
+
+
+_default: PolicyTokenizer | None = None
+_default_lock = threading.Lock()
+
+
+def default_tokenizer() -> PolicyTokenizer:
+    """The process-wide tokenizer (built lazily)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = PolicyTokenizer()
+        return _default
