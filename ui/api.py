@@ -1,0 +1,307 @@
+"""HTTP API routes. Each handler: parse → one Services call → store (chat/feedback) → map errors."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any, Iterator, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ui.format import answer_with_citations
+from ui.errors import ApiError
+from ui.limits import check_text_length
+
+log = logging.getLogger("policy_assistant.api")
+
+SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+MODEL_NAME = "policy-assistant"
+
+router = APIRouter()
+
+
+# --- request bodies -------------------------------------------------------------------------------------
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"question": "厦门企业去年购买算力花了80万元，最高能补多少？", "session_id": None, "stream": False}]})
+
+    question: str = Field(description="用户的问题（中文）")
+    session_id: str | None = Field(default=None, pattern=SESSION_PATTERN, description="多轮对话的会话 ID")
+    as_of: dt.date | None = Field(default=None, description="按此日期判断政策效力，默认今天")
+    stream: bool = Field(default=False, description="true 时以 Server-Sent Events 返回：token 事件后跟一个 answer 事件")
+
+
+class CalculateRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"program_id": "xm-compute-voucher", "facts": {"compute_spend": "80万"}}]})
+
+    program_id: str = Field(min_length=1, max_length=64)
+    facts: dict[str, Any] = Field(default_factory=dict, description="事实取值，可为用户输入的字符串，如 \"80万\"")
+    as_of: dt.date | None = None
+
+
+class EligibilityRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    profile: dict[str, Any] = Field(default_factory=dict, description="企业情况")
+    as_of: dt.date | None = None
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    rating: Literal["up", "down", 1, -1] = Field(description="up/1 为有帮助，down/-1 为没帮助")
+    session_id: str | None = Field(default=None, pattern=SESSION_PATTERN)
+    turn_id: int | None = Field(default=None, ge=1)
+    comment: str = Field(default="", max_length=2000)
+    question: str = Field(default="", max_length=10000)
+    answer: str = Field(default="", max_length=20000)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = MODEL_NAME
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    user: str | None = None
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+def _services(request: Request):
+    return request.app.state.services
+
+
+def _store(request: Request):
+    return request.app.state.store
+
+
+def _settings(request: Request):
+    return request.app.state.settings
+
+
+def _answer_payload(answer) -> dict[str, Any]:
+    return answer.contract_dict()
+
+
+def _record(request: Request, question: str, payload: dict[str, Any], channel: str) -> int | None:
+    session_id = payload.get("session_id")
+    if not session_id:
+        return None
+    return _store(request).record_turn(session_id, question, payload, channel=channel)
+
+
+def _answer_error(payload: dict[str, Any]) -> ApiError | None:
+    """The agent reports bad input inside the answer (error code + Chinese text); the API turns it into a 422."""
+    code = payload.get("error")
+    if code:
+        return ApiError(422, str(code), payload.get("answer") or "输入无效。", extra={"answer": payload})
+    return None
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+# --- chat -----------------------------------------------------------------------------------------------
+@router.post("/api/chat", tags=["问答"], summary="智能问答（与 ask --json 相同的 JSON；stream=true 返回 SSE）")
+def chat(body: ChatRequest, request: Request):
+    question = check_text_length(body.question, _settings(request))
+    services = _services(request)
+    if body.stream:
+        events = services.ask_stream(question, session_id=body.session_id, as_of=body.as_of)
+        return StreamingResponse(_chat_events(request, question, events), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    payload = _answer_payload(services.ask(question, session_id=body.session_id, as_of=body.as_of))
+    if (error := _answer_error(payload)) is not None:
+        raise error
+    payload["turn_id"] = _record(request, question, payload, "api")
+    return payload
+
+
+def _chat_events(request: Request, question: str, events: Iterator[dict]) -> Iterator[str]:
+    """token events, then the answer (stored before it is sent), or one error event; never a traceback."""
+    from ui.errors import error_for_exception
+
+    try:
+        for event in events:
+            if event.get("type") == "token":
+                yield sse("token", {"text": event.get("text", "")})
+            elif event.get("type") == "answer":
+                payload = _answer_payload(event["answer"])
+                if (error := _answer_error(payload)) is not None:
+                    yield sse("error", error.body())
+                    return
+                payload["turn_id"] = _record(request, question, payload, "api")
+                yield sse("answer", payload)
+    except Exception as exc:  # noqa: BLE001 - streamed errors become one JSON event
+        yield sse("error", error_for_exception(exc).body())
+
+
+# --- tools ----------------------------------------------------------------------------------------------
+@router.post("/api/calculate", tags=["测算"], summary="按项目测算最高补助金额")
+def calculate(body: CalculateRequest, request: Request):
+    result = _services(request).calculate(body.program_id, body.facts, as_of=body.as_of)
+    return jsonable_encoder(result)
+
+
+@router.post("/api/eligibility", tags=["测算"], summary="资格自查：逐项目判断是否符合及最高金额")
+def eligibility(body: EligibilityRequest, request: Request):
+    return jsonable_encoder(_services(request).eligibility(body.profile, as_of=body.as_of))
+
+
+@router.get("/api/programs", tags=["政策"], summary="全部补助项目")
+def programs(request: Request):
+    return jsonable_encoder(_services(request).programs())
+
+
+@router.get("/api/documents", tags=["政策"], summary="政策文件及其效力状态")
+def documents(request: Request, as_of: dt.date | None = None):
+    return jsonable_encoder(_services(request).documents(as_of=as_of))
+
+
+@router.get("/api/search", tags=["政策"], summary="条款检索")
+def search(request: Request, q: str = Query(description="检索词"), k: int = Query(5, ge=1, le=50),
+           region: str | None = Query(None, max_length=32), doc_id: str | None = Query(None, max_length=64)):
+    query = check_text_length(q, _settings(request), field="检索词")
+    result = _services(request).search(query, k=k, region=region or None, doc_id=doc_id or None)
+    return jsonable_encoder(result)
+
+
+# --- conversations and feedback -------------------------------------------------------------------------
+@router.get("/api/sessions/{session_id}", tags=["问答"], summary="会话记录（用于页面刷新后恢复对话）")
+def session_history(session_id: str, request: Request, limit: int = Query(50, ge=1, le=200)):
+    if not re.match(SESSION_PATTERN, session_id):
+        raise ApiError(422, "invalid_session", "会话 ID 格式不正确。")
+    return {"session_id": session_id, "turns": _store(request).conversation(session_id, limit=limit)}
+
+
+@router.post("/api/feedback", tags=["问答"], summary="对回答点赞/点踩，可附意见")
+def feedback(body: FeedbackRequest, request: Request):
+    rating = 1 if body.rating in ("up", 1) else -1
+    feedback_id = _store(request).add_feedback(
+        rating=rating, session_id=body.session_id, turn_id=body.turn_id, comment=body.comment.strip(),
+        question=body.question, answer=body.answer, channel="api")
+    return {"ok": True, "id": feedback_id, "message": "感谢您的反馈！"}
+
+
+# --- OpenAI-compatible ----------------------------------------------------------------------------------
+def _message_text(message: ChatMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    if isinstance(message.content, list):
+        return "".join(part.get("text", "") for part in message.content if part.get("type") in (None, "text"))
+    return ""
+
+
+def _openai_session(body: ChatCompletionRequest, request: Request) -> str | None:
+    """Continue one agent session across an OpenAI-style conversation without a session field.
+
+    Clients resend the whole history each turn, so the session is keyed by the caller's `user` (or the
+    X-Session-Id header) plus the conversation's first question; a one-message conversation starts fresh.
+    """
+    explicit = request.headers.get("x-session-id")
+    if explicit:
+        return explicit[:64]
+    users = [m for m in body.messages if m.role == "user"]
+    if len(users) < 2:
+        return None
+    seed = json.dumps([body.user or "", _message_text(users[0])], ensure_ascii=False)
+    return "oa-" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+
+
+@router.get("/v1/models", tags=["OpenAI 兼容"], summary="模型列表")
+def list_models():
+    return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "policy-assistant"}]}
+
+
+@router.post("/v1/chat/completions", tags=["OpenAI 兼容"], summary="OpenAI 兼容对话接口（回答附引用条款）")
+def chat_completions(body: ChatCompletionRequest, request: Request):
+    users = [m for m in body.messages if m.role == "user"]
+    if not users:
+        raise ApiError(422, "empty_question", "messages 中缺少用户（user）消息。")
+    question = check_text_length(_message_text(users[-1]), _settings(request))
+    session_id = _openai_session(body, request)
+    completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+    created = int(time.time())
+    services = _services(request)
+    if body.stream:
+        events = services.ask_stream(question, session_id=session_id)
+        return StreamingResponse(_completion_chunks(request, question, events, completion_id, created),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    payload = _answer_payload(services.ask(question, session_id=session_id))
+    if (error := _answer_error(payload)) is not None:
+        raise error
+    _record(request, question, payload, "openai")
+    content = answer_with_citations(payload)
+    return {
+        "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_NAME,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": len(question), "completion_tokens": len(content),
+                  "total_tokens": len(question) + len(content)},
+        "policy_answer": payload,
+    }
+
+
+def _completion_chunks(request: Request, question: str, events: Iterator[dict], completion_id: str,
+                       created: int) -> Iterator[str]:
+    from ui.errors import error_for_exception
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra) -> str:
+        data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_NAME,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    streamed = ""
+    try:
+        for event in events:
+            if event.get("type") == "token":
+                text = event.get("text", "")
+                streamed += text
+                yield chunk({"content": text})
+            elif event.get("type") == "answer":
+                payload = _answer_payload(event["answer"])
+                if (error := _answer_error(payload)) is None:
+                    _record(request, question, payload, "openai")
+                full = answer_with_citations(payload)
+                # the citations (and any text the tokens did not carry) arrive as the last content delta
+                tail = full[len(streamed):] if full.startswith(streamed) else "\n\n" + full[len(payload["answer"]):].lstrip("\n")
+                if tail:
+                    yield chunk({"content": tail})
+                yield chunk({}, "stop", policy_answer=payload)
+    except Exception as exc:  # noqa: BLE001
+        err = error_for_exception(exc)
+        yield chunk({"content": f"\n\n{err.message}"}, "stop", error=err.body())
+    yield "data: [DONE]\n\n"
+
+
+# --- health ---------------------------------------------------------------------------------------------
+@router.get("/healthz", tags=["运维"], summary="健康检查")
+def healthz(request: Request):
+    settings = _settings(request)
+    return {
+        "status": "ok",
+        "index_built": settings.index_dir.exists() and any(settings.index_dir.iterdir()),
+        "llm": settings.llm_enabled,
+        "as_of": settings.today().isoformat(),
+    }
+
+
+@router.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+def api_not_found(rest: str):
+    raise ApiError(404, "not_found", f"接口不存在：/api/{rest}")

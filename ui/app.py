@@ -1,0 +1,145 @@
+"""The FastAPI application: HTTP API, widget files and the Gradio app mounted at `/`, on one server."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from pathlib import Path
+
+from policy_assistant.settings import Settings
+from ui.errors import STATUS_MESSAGES, ApiError, error_for_exception, validation_message
+
+log = logging.getLogger("policy_assistant.ui")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+               "ANONYMIZED_TELEMETRY": "False"}
+
+def _json_error(error: ApiError):
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers or None)
+
+
+def _cors_middleware_class():
+    from starlette.middleware.cors import CORSMiddleware
+
+    class JsonCORSMiddleware(CORSMiddleware):
+        """Starlette's CORS, with a JSON Chinese body when a preflight is refused."""
+
+        def preflight_response(self, request_headers):
+            response = super().preflight_response(request_headers)
+            if response.status_code == 400:
+                from fastapi.responses import JSONResponse
+
+                reason = response.body.decode("utf-8", "replace")
+                return JSONResponse({"error": "cors_rejected", "message": f"跨域请求被拒绝（{reason}）：该来源未在允许列表中。"},
+                                    status_code=400)
+            return response
+
+    return JsonCORSMiddleware
+
+
+def create_app(settings: Settings | None = None, services=None, *, store=None, gradio: bool = True):
+    """Build the server app. `services` defaults to `Services(settings)`; `gradio=False` skips the UI (API-only)."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from policy_assistant.services import Services
+    from ui.api import router
+    from ui.limits import ApiGuard
+    from ui.store import Store
+
+    settings = settings or Settings.from_env()
+    services = services or Services(settings)
+    store = store or Store(settings.db_path)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="政策通 API",
+        description="人工智能产业补助政策：智能问答、补助测算、资格自查、条款检索。所有错误均返回 "
+                    "`{\"error\": 代码, \"message\": 中文说明}`。",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.services = services
+    app.state.store = store
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return _json_error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        return _json_error(ApiError(422, "invalid_request", validation_message(list(exc.errors()))))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        code, default = STATUS_MESSAGES.get(exc.status_code, ("http_error", "请求失败。"))
+        detail = exc.detail if isinstance(exc.detail, str) and not exc.detail.isascii() else default
+        return _json_error(ApiError(exc.status_code, getattr(exc, "code", code), detail,
+                                    headers=dict(exc.headers or {})))
+
+    @app.exception_handler(Exception)
+    async def _any_error(request: Request, exc: Exception):
+        return _json_error(error_for_exception(exc))
+
+    app.include_router(router)
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget_js():
+        return FileResponse(STATIC_DIR / "widget.js", media_type="application/javascript; charset=utf-8",
+                            headers={"Cache-Control": "public, max-age=300"})
+
+    @app.get("/widget-demo", include_in_schema=False)
+    def widget_demo():
+        return HTMLResponse((STATIC_DIR / "widget-demo.html").read_text(encoding="utf-8"))
+
+    @app.get("/api", include_in_schema=False)
+    def api_root():
+        return RedirectResponse("/docs")
+
+    # Middleware: the last added is outermost, so CORS headers also reach the guard's 401/413/429 responses.
+    app.add_middleware(ApiGuard, settings=settings)
+    app.add_middleware(_cors_middleware_class(), allow_origins=list(settings.cors_origins),
+                       allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Session-Id"],
+                       max_age=600)
+
+    if gradio:
+        import gradio as gr
+
+        from ui.gradio_app import CSS, HEAD, build_blocks, theme
+
+        blocks = build_blocks(services, store, settings)
+        gr.mount_gradio_app(app, blocks, path="/", footer_links=[], run_history=False, pwa=False,
+                            show_error=False, ssr_mode=False, theme=theme(), css=CSS, head=HEAD,
+                            server_name=settings.host, server_port=settings.port)
+    return app
+
+
+def _warm_up(services) -> None:
+    """Build the agent (index, dictionaries) in the background so the first question is fast."""
+    try:
+        services.assistant  # noqa: B018 - cached_property build
+        warm = getattr(services.assistant, "warm_up", None)
+        if callable(warm):
+            warm()
+    except Exception as exc:  # noqa: BLE001 - a missing index is reported per request, not fatal at start
+        log.warning("warm-up failed: %s", exc)

@@ -1,0 +1,39 @@
+"""`policy-assistant serve` (web app + API + widget on one server) and `policy-assistant loadtest`."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="启动网页版、HTTP API 和嵌入式小助手（同一端口）")
+    serve.add_argument("--host", default=None, help="监听地址（默认取设置，127.0.0.1）")
+    serve.add_argument("--port", type=int, default=None, help="端口（默认取设置，7860；0 表示自动选择空闲端口）")
+    serve.add_argument("--no-ui", action="store_true", help="只启动 HTTP API，不挂载 Gradio 网页")
+    serve.add_argument("--access-log", action="store_true", help="输出每个请求的访问日志")
+    serve.set_defaults(func=_serve)
+
+    load = subparsers.add_parser("loadtest", help="对本机运行中的服务做问答压测（限时、限量）")
+    load.add_argument("--url", default="http://127.0.0.1:7860", help="服务地址（仅限本机回环地址）")
+    load.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50], help="并发客户端数，可给多个")
+    load.add_argument("--duration", type=float, default=10.0, help="每档并发的最长秒数")
+    load.add_argument("--max-requests", type=int, default=5000, help="每档并发的最多请求数")
+    load.add_argument("--path", default="/api/chat", help="压测的接口路径")
+    load.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+    load.set_defaults(func=_loadtest)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ui.server import serve
+
+    return serve(host=args.host, port=args.port, ui=not args.no_ui, access_log=args.access_log)
+
+
+def _loadtest(args: argparse.Namespace) -> int:
+    import json
+
+    from ui.loadtest import format_table, run
+
+    results = run(args.url, concurrencies=args.concurrency, duration_s=args.duration,
+                  max_requests=args.max_requests, path=args.path)
+    print(json.dumps(results, ensure_ascii=False, indent=2) if args.json else format_table(results))
+    return 0 if all(r["errors"] == 0 for r in results) else 1

@@ -1,0 +1,82 @@
+"""API errors: a status, a stable code and a Chinese message; never a traceback to the user."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger("policy_assistant.api")
+
+
+class ApiError(Exception):
+    """An expected refusal with an HTTP status, a stable code and a Chinese message."""
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.extra}
+
+
+STATUS_MESSAGES = {
+    400: ("bad_request", "请求无效。"),
+    401: ("unauthorized", "未授权。"),
+    403: ("forbidden", "无权访问。"),
+    404: ("not_found", "未找到请求的地址。"),
+    405: ("method_not_allowed", "不支持该请求方法。"),
+    413: ("payload_too_large", "请求内容过大。"),
+    422: ("invalid_request", "请求参数不正确。"),
+    429: ("rate_limited", "请求过于频繁，请稍后再试。"),
+    503: ("unavailable", "服务暂时不可用，请稍后再试。"),
+}
+
+_FIELD_ZH = {"question": "问题", "session_id": "会话 ID", "as_of": "日期", "program_id": "项目", "facts": "事实",
+             "profile": "企业情况", "rating": "评价", "comment": "意见", "messages": "消息", "q": "检索词", "k": "条数",
+             "turn_id": "回答编号", "stream": "stream"}
+
+
+def error_for_exception(exc: BaseException) -> ApiError:
+    """Map anything a service raises to a status, code and Chinese message; unexpected errors are logged, not shown."""
+    from tools.errors import PolicyError, UnknownProgramError
+
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, UnknownProgramError):
+        return ApiError(404, exc.code, exc.message_zh)
+    if isinstance(exc, PolicyError):
+        return ApiError(422, exc.code, exc.message_zh)
+    if isinstance(exc, FileNotFoundError) or "NotBuilt" in type(exc).__name__:
+        log.warning("index not ready: %s", exc)
+        return ApiError(503, "index_not_ready", "政策索引尚未构建，请先运行 `policy-assistant index build` 后重试。")
+    log.exception("unexpected error", exc_info=exc)
+    return ApiError(500, "internal_error", "服务内部错误，请稍后再试；如持续出现请联系管理员。")
+
+
+def validation_message(errors: list[dict]) -> str:
+    parts = []
+    for err in errors[:3]:
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
+        name = _FIELD_ZH.get(loc[0], loc[0]) if loc else "请求体"
+        kind = err.get("type", "")
+        if kind == "missing":
+            parts.append(f"缺少必填字段“{name}”")
+        elif kind == "json_invalid":
+            parts.append("请求体不是有效的 JSON")
+        elif kind.startswith("date"):
+            parts.append(f"“{name}”应为 YYYY-MM-DD 格式的日期")
+        elif kind in ("string_too_long", "too_long"):
+            parts.append(f"“{name}”过长")
+        elif kind == "string_pattern_mismatch":
+            parts.append(f"“{name}”格式不正确")
+        elif kind.startswith(("int", "greater", "less")):
+            parts.append(f"“{name}”应为有效范围内的整数")
+        else:
+            parts.append(f"“{name}”取值无效")
+    return "请求参数不正确：" + "；".join(parts) + "。"
+
+

@@ -1,0 +1,102 @@
+"""Form descriptions for the calculator and the eligibility profile, read from the rules' fact vocabulary."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+UNIT_HINT = {
+    "yuan": "金额，可写“80万”“1.5亿”“300000元”",
+    "percent": "百分比，如“25%”",
+    "count": "数量（个/家/项）",
+    "pflops": "算力规模（P），如“500P”",
+    "quantity": "数量",
+    "date": "日期，如 2024-05-01",
+    "text": "",
+}
+
+YES, NO = "是", "否"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One input: fact name, Chinese label, unit, choices as (label, key) pairs, hint."""
+
+    name: str
+    label: str
+    unit: str
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    multiple: bool = False
+    hint: str = ""
+    profile_key: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.unit == "bool":
+            return "bool"
+        if self.unit == "choice":
+            return "choice"
+        return "text"
+
+
+def _spec(fd) -> FieldSpec:
+    choices = [(c.label, c.key) for c in getattr(fd, "choices", []) or []]
+    hint = getattr(fd, "description", "") or UNIT_HINT.get(fd.unit, "")
+    return FieldSpec(name=fd.name, label=fd.label, unit=fd.unit, choices=choices,
+                     multiple=bool(getattr(fd, "multiple", False)), hint=hint,
+                     profile_key=getattr(fd, "profile_key", None))
+
+
+def program_fields(program_id: str) -> list[FieldSpec]:
+    """The facts the calculator needs for one program, in the rules' order."""
+    from tools.rules import fact_vocabulary, get_program
+
+    vocab = fact_vocabulary()
+    return [_spec(vocab[name]) for name in get_program(program_id).facts if name in vocab]
+
+
+def collect_values(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
+    """Turn widget values into facts: blanks dropped, 是/否 to booleans, numbers kept as typed (tools parse them)."""
+    facts: dict[str, Any] = {}
+    for spec, value in zip(specs, values):
+        if value is None or value == "" or value == []:
+            continue
+        if spec.kind == "bool":
+            if value not in (YES, NO):
+                continue
+            facts[spec.name] = value == YES
+        elif isinstance(value, str):
+            facts[spec.name] = value.strip()
+        else:
+            facts[spec.name] = value
+    return facts
+
+
+def profile_sections() -> list[tuple[str, list[FieldSpec]]]:
+    """The eligibility profile form: shared enterprise facts first, then each document's remaining facts.
+
+    A field is named by the fact's `profile_key` when it has one (the enterprise-profile vocabulary of
+    tools/eligibility.py), else by the fact name itself.
+    """
+    from corpus import get_document
+    from tools.rules import fact_vocabulary, load_programs
+
+    vocab = fact_vocabulary()
+    seen: set[str] = set()
+    shared = []
+    for fd in vocab.values():
+        if fd.profile_key:
+            spec = _spec(fd)
+            shared.append(FieldSpec(**{**spec.__dict__, "name": fd.profile_key}))
+            seen.add(fd.name)
+    sections: list[tuple[str, list[FieldSpec]]] = [("企业基本情况", shared)] if shared else []
+    by_doc: dict[str, list[FieldSpec]] = {}
+    for program in load_programs():
+        for name in program.facts:
+            if name in seen or name not in vocab:
+                continue
+            seen.add(name)
+            by_doc.setdefault(program.doc_id, []).append(_spec(vocab[name]))
+    for doc_id, specs in by_doc.items():
+        doc = get_document(doc_id)
+        sections.append((f"{doc.region}｜{doc.short_title} 相关情况", specs))
+    return sections

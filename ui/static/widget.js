@@ -1,0 +1,363 @@
+/*
+ * 政策通 嵌入式小助手（widget）
+ * 用法：<script src="http://HOST/widget.js" data-title="政策小助手"></script>
+ * 可选属性：data-title 标题 · data-color 主题色 · data-position left|right · data-welcome 欢迎语
+ *          data-api-key API 密钥（服务端开启密钥时）· data-open="true" 加载后自动展开
+ * 无需构建、不依赖第三方 CDN；ES5 语法，兼容微信 H5 页面与小程序 web-view。
+ * 页面可调用 window.PolicyAssistantWidget.open() / .close() / .ask("问题")。
+ */
+(function () {
+  "use strict";
+  if (window.PolicyAssistantWidget) { return; }
+
+  var script = document.currentScript || (function () {
+    var all = document.getElementsByTagName("script");
+    for (var i = all.length - 1; i >= 0; i--) { if (/widget\.js(\?|#|$)/.test(all[i].src)) { return all[i]; } }
+    return null;
+  })();
+  var src = script && script.src ? script.src : window.location.href;
+  var base = src.replace(/[?#].*$/, "").replace(/\/widget\.js$/, "");
+  function attr(name, fallback) {
+    var v = script ? script.getAttribute("data-" + name) : null;
+    return v === null || v === "" ? fallback : v;
+  }
+  var TITLE = attr("title", "政策小助手");
+  var COLOR = attr("color", "#c81e1e");
+  var SIDE = attr("position", "right") === "left" ? "left" : "right";
+  var WELCOME = attr("welcome", "您好！我可以解答人工智能产业补助政策问题，并测算最高补助金额。请问有什么可以帮您？");
+  var API_KEY = attr("api-key", "");
+  var STORE_KEY = "policy-assistant-session:" + base;
+  var EXAMPLES = ["买算力花了80万能补多少？", "智改数转三级奖励多少？", "申报截止到什么时候？"];
+
+  var state = { sessionId: null, loaded: false, busy: false, open: false };
+  try { state.sessionId = window.localStorage.getItem(STORE_KEY); } catch (e) { state.sessionId = null; }
+
+  function saveSession(id) {
+    if (!id) { return; }
+    state.sessionId = id;
+    try { window.localStorage.setItem(STORE_KEY, id); } catch (e) { /* private mode: session lasts this page */ }
+  }
+
+  // --- tiny safe markdown: escape first, then bold, lists, tables, [n] citation markers ---------------------
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  }
+  function inline(s) {
+    return esc(s).replace(/\*\*([^*]+)\*\*/g, "<b>$1</b>")
+      .replace(/\[(\d{1,2})\]/g, '<a href="#" class="pa-ref" data-ref="$1">[$1]</a>');
+  }
+  function markdown(text) {
+    var lines = String(text || "").split(/\r?\n/);
+    var out = [], list = null, table = null;
+    function flush() {
+      if (list) { out.push("<ul>" + list.join("") + "</ul>"); list = null; }
+      if (table) {
+        var rows = table.filter(function (r) { return !/^\s*\|?\s*:?-{2,}/.test(r); });
+        out.push('<div class="pa-table"><table>' + rows.map(function (r, i) {
+          var cells = r.replace(/^\s*\|/, "").replace(/\|\s*$/, "").split("|");
+          var tag = i === 0 ? "th" : "td";
+          return "<tr>" + cells.map(function (c) { return "<" + tag + ">" + inline(c.trim()) + "</" + tag + ">"; }).join("") + "</tr>";
+        }).join("") + "</table></div>");
+        table = null;
+      }
+    }
+    for (var i = 0; i < lines.length; i++) {
+      var line = lines[i];
+      if (/^\s*\|.*\|\s*$/.test(line)) { if (list) { flush(); } table = table || []; table.push(line); continue; }
+      if (/^\s*([-*•]|\d+[.、])\s+/.test(line)) {
+        if (table) { flush(); }
+        list = list || [];
+        list.push("<li>" + inline(line.replace(/^\s*([-*•]|\d+[.、])\s+/, "")) + "</li>");
+        continue;
+      }
+      flush();
+      if (/^\s*#{1,6}\s+/.test(line)) { out.push("<p><b>" + inline(line.replace(/^\s*#+\s+/, "")) + "</b></p>"); }
+      else if (line.trim()) { out.push("<p>" + inline(line) + "</p>"); }
+    }
+    flush();
+    return out.join("");
+  }
+
+  // --- DOM (inside a shadow root so the host page's CSS cannot break it) -----------------------------------
+  var host = document.createElement("div");
+  host.id = "policy-assistant-widget";
+  host.setAttribute("data-api-base", base);
+  var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+  var css = [
+    ":host{all:initial}",
+    "*{box-sizing:border-box;font-family:-apple-system,BlinkMacSystemFont,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif}",
+    ".bubble{position:fixed;bottom:calc(20px + env(safe-area-inset-bottom));" + SIDE + ":20px;width:56px;height:56px;border-radius:50%;",
+    "border:none;background:" + COLOR + ";color:#fff;box-shadow:0 6px 20px rgba(0,0,0,.25);cursor:pointer;z-index:2147483000;",
+    "display:flex;align-items:center;justify-content:center;-webkit-tap-highlight-color:transparent}",
+    ".bubble svg{width:28px;height:28px}",
+    ".panel{position:fixed;bottom:88px;" + SIDE + ":20px;width:380px;max-width:calc(100vw - 24px);height:600px;max-height:calc(100vh - 110px);",
+    "background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);display:none;flex-direction:column;overflow:hidden;z-index:2147483001;color:#1f2937}",
+    ".panel.open{display:flex}",
+    ".head{background:" + COLOR + ";color:#fff;padding:12px 14px;display:flex;align-items:center;gap:8px}",
+    ".head .t{flex:1;font-size:16px;font-weight:600}",
+    ".head button{background:rgba(255,255,255,.18);border:none;color:#fff;border-radius:6px;padding:4px 8px;font-size:13px;cursor:pointer}",
+    ".msgs{flex:1;overflow-y:auto;padding:12px;background:#f5f6f8;-webkit-overflow-scrolling:touch}",
+    ".m{margin:8px 0;display:flex}.m.u{justify-content:flex-end}",
+    ".b{max-width:86%;padding:9px 12px;border-radius:12px;font-size:14px;line-height:1.65;word-break:break-word;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.06)}",
+    ".m.u .b{background:" + COLOR + ";color:#fff}",
+    ".m.err .b{background:#fff1f2;color:#9f1239;border:1px solid #fecdd3}",
+    ".b p{margin:0 0 6px}.b p:last-child{margin-bottom:0}.b ul{margin:4px 0;padding-left:18px}",
+    ".pa-table{overflow-x:auto}.b table{border-collapse:collapse;margin:6px 0;font-size:12px}.b td,.b th{border:1px solid #e5e7eb;padding:3px 6px;text-align:left}",
+    ".pa-ref{color:" + COLOR + ";text-decoration:none;font-size:12px;vertical-align:super}",
+    ".cites{margin-top:8px;border-top:1px dashed #e5e7eb;padding-top:6px}",
+    ".cites .ct{font-size:12px;color:#6b7280;margin-bottom:2px}",
+    "details{margin:4px 0;background:#fef2f2;border-left:3px solid " + COLOR + ";border-radius:4px;padding:3px 8px}",
+    "summary{cursor:pointer;font-size:12px;font-weight:600;color:#7f1d1d}",
+    "details div{font-size:12px;color:#374151;padding:4px 0;white-space:pre-wrap}",
+    ".badges{margin-top:6px}.badge{display:inline-block;font-size:11px;padding:0 7px;border-radius:99px;margin:2px 4px 0 0;line-height:18px}",
+    ".badge.ok{background:#dcfce7;color:#166534}.badge.bad{background:#fee2e2;color:#991b1b}.badge.closed{background:#fef3c7;color:#92400e}",
+    ".fb{margin-top:6px;font-size:12px;color:#9ca3af}.fb button{background:none;border:none;cursor:pointer;font-size:14px;padding:0 4px}",
+    ".chips{display:flex;gap:6px;flex-wrap:wrap;padding:6px 12px 0;background:#f5f6f8}",
+    ".chips button{border:1px solid #e5e7eb;background:#fff;border-radius:99px;padding:4px 10px;font-size:12px;color:#374151;cursor:pointer}",
+    ".bar{display:flex;gap:8px;padding:10px 12px calc(10px + env(safe-area-inset-bottom));border-top:1px solid #eee;background:#fff}",
+    ".bar textarea{flex:1;resize:none;border:1px solid #d1d5db;border-radius:10px;padding:8px 10px;font-size:15px;height:40px;max-height:96px;outline:none}",
+    ".bar textarea:focus{border-color:" + COLOR + "}",
+    ".bar button{background:" + COLOR + ";color:#fff;border:none;border-radius:10px;padding:0 16px;font-size:15px;cursor:pointer}",
+    ".bar button:disabled{opacity:.5}",
+    ".typing{color:#9ca3af}",
+    "@media (max-width:600px){.panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:100%;height:100%;max-height:none;border-radius:0}",
+    ".panel.open~.bubble{display:none}}"
+  ].join("");
+
+  var icon = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" ' +
+    'stroke-linejoin="round" aria-hidden="true"><path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
+  root.innerHTML = "<style>" + css + "</style>" +
+    '<div class="panel" role="dialog" aria-label="' + esc(TITLE) + '">' +
+    '<div class="head"><span class="t">' + esc(TITLE) + '</span><button class="new" type="button">新对话</button>' +
+    '<button class="close" type="button" aria-label="关闭">✕</button></div>' +
+    '<div class="msgs" aria-live="polite"></div><div class="chips"></div>' +
+    '<form class="bar"><textarea rows="1" placeholder="请输入您的问题" aria-label="问题"></textarea>' +
+    '<button type="submit" class="send">发送</button></form></div>' +
+    '<button class="bubble" type="button" aria-label="' + esc(TITLE) + '" title="' + esc(TITLE) + '">' + icon + "</button>";
+
+  var panel = root.querySelector(".panel");
+  var msgs = root.querySelector(".msgs");
+  var chips = root.querySelector(".chips");
+  var form = root.querySelector("form");
+  var input = root.querySelector("textarea");
+  var sendBtn = root.querySelector(".send");
+
+  EXAMPLES.forEach(function (q) {
+    var b = document.createElement("button");
+    b.type = "button"; b.textContent = q;
+    b.addEventListener("click", function () { ask(q); });
+    chips.appendChild(b);
+  });
+
+  function scroll() { msgs.scrollTop = msgs.scrollHeight; }
+  function bubble(kind, html) {
+    var row = document.createElement("div");
+    row.className = "m " + kind;
+    var b = document.createElement("div");
+    b.className = "b";
+    b.innerHTML = html;
+    row.appendChild(b);
+    msgs.appendChild(row);
+    scroll();
+    return b;
+  }
+  function citeLine(c, n) {
+    return "[" + n + "] 《" + c.document + "》" + (c.doc_number ? "（" + c.doc_number + "）" : "") + " " + (c.clause || "");
+  }
+  var STATUS = { in_force: ["有效", "ok"], expired: ["已失效", "bad"], not_yet: ["未生效", "bad"] };
+
+  function renderAnswer(el, a) {
+    var html = markdown(a.answer);
+    (a.validity || []).forEach(function (v, i) {
+      if (i === 0) { html += '<div class="badges">'; }
+      var s = STATUS[v.status] || [v.status, "bad"];
+      html += '<span class="badge ' + s[1] + '" title="' + esc(v.document) + '">' + esc(s[0]) + "</span>";
+      if (v.window_open === false) { html += '<span class="badge closed">申报已截止</span>'; }
+      if (i === a.validity.length - 1) { html += "</div>"; }
+    });
+    var cites = a.citations || [];
+    if (cites.length) {
+      html += '<div class="cites"><div class="ct">引用条款（点击查看原文）</div>';
+      cites.forEach(function (c, i) {
+        html += '<details data-n="' + (i + 1) + '"><summary>' + esc(citeLine(c, i + 1)) + "</summary><div>" +
+          esc(c.text) + "</div></details>";
+      });
+      html += "</div>";
+    }
+    if (a.turn_id) {
+      html += '<div class="fb">有帮助吗？<button type="button" data-r="up" aria-label="有帮助">👍</button>' +
+        '<button type="button" data-r="down" aria-label="没帮助">👎</button></div>';
+    }
+    el.innerHTML = html;
+    el.setAttribute("data-status", a.status || "");
+    var refs = el.querySelectorAll(".pa-ref");
+    for (var i = 0; i < refs.length; i++) {
+      refs[i].addEventListener("click", function (ev) {
+        ev.preventDefault();
+        var d = el.querySelector('details[data-n="' + this.getAttribute("data-ref") + '"]');
+        if (d) { d.open = true; d.scrollIntoView({ block: "nearest" }); }
+      });
+    }
+    var fbs = el.querySelectorAll(".fb button");
+    for (var j = 0; j < fbs.length; j++) {
+      fbs[j].addEventListener("click", function () {
+        var box = this.parentNode;
+        post("/api/feedback", { rating: this.getAttribute("data-r"), session_id: state.sessionId, turn_id: a.turn_id })
+          .then(function () { box.textContent = "感谢您的反馈！"; }, function () { box.textContent = "反馈未能提交。"; });
+      });
+    }
+    scroll();
+  }
+
+  function headers() {
+    var h = { "Content-Type": "application/json" };
+    if (API_KEY) { h["X-API-Key"] = API_KEY; }
+    return h;
+  }
+  function errorText(resp, data) {
+    if (data && data.message) { return data.message; }
+    return "服务暂时不可用（" + resp.status + "），请稍后再试。";
+  }
+  function post(path, body) {
+    return fetch(base + path, { method: "POST", headers: headers(), body: JSON.stringify(body) }).then(function (resp) {
+      return resp.json().catch(function () { return null; }).then(function (data) {
+        if (!resp.ok) { throw new Error(errorText(resp, data)); }
+        return data;
+      });
+    });
+  }
+
+  // Server-Sent Events over fetch (POST): token events stream in, the answer event carries citations.
+  function streamChat(body, onToken) {
+    return fetch(base + "/api/chat", { method: "POST", headers: headers(), body: JSON.stringify(body) }).then(function (resp) {
+      var type = resp.headers.get("content-type") || "";
+      if (!resp.ok || type.indexOf("text/event-stream") < 0 || !resp.body || !window.TextDecoder) {
+        return resp.text().then(function (t) {
+          var data = null;
+          try { data = JSON.parse(t); } catch (e) { data = parseSSE(t).answer; }
+          if (!resp.ok || !data) { throw new Error(errorText(resp, data)); }
+          return data;
+        });
+      }
+      var reader = resp.body.getReader(), decoder = new TextDecoder("utf-8"), buf = "", answer = null, failure = null;
+      function pump() {
+        return reader.read().then(function (r) {
+          if (r.done) {
+            if (failure) { throw new Error(failure); }
+            if (!answer) { throw new Error("回答不完整，请重试。"); }
+            return answer;
+          }
+          buf += decoder.decode(r.value, { stream: true });
+          var parts = buf.split("\n\n");
+          buf = parts.pop();
+          parts.forEach(function (block) {
+            var ev = parseEvent(block);
+            if (!ev) { return; }
+            if (ev.event === "token") { onToken(ev.data.text || ""); }
+            else if (ev.event === "answer") { answer = ev.data; }
+            else if (ev.event === "error") { failure = ev.data.message || "服务出错，请稍后再试。"; }
+          });
+          return pump();
+        });
+      }
+      return pump();
+    });
+  }
+  function parseEvent(block) {
+    var event = "message", data = [];
+    block.split("\n").forEach(function (line) {
+      if (line.indexOf("event:") === 0) { event = line.slice(6).trim(); }
+      else if (line.indexOf("data:") === 0) { data.push(line.slice(5).replace(/^ /, "")); }
+    });
+    if (!data.length) { return null; }
+    try { return { event: event, data: JSON.parse(data.join("\n")) }; } catch (e) { return null; }
+  }
+  function parseSSE(text) {
+    var result = {};
+    text.split("\n\n").forEach(function (b) { var ev = parseEvent(b); if (ev) { result[ev.event] = ev.data; } });
+    return result;
+  }
+
+  function ask(question) {
+    question = String(question || "").trim();
+    if (!question || state.busy) { return; }
+    openPanel();
+    state.busy = true;
+    sendBtn.disabled = true;
+    bubble("u", esc(question));
+    var el = bubble("a", '<span class="typing">正在查询政策条款……</span>');
+    var text = "";
+    streamChat({ question: question, session_id: state.sessionId, stream: true }, function (t) {
+      text += t;
+      el.innerHTML = markdown(text);
+      scroll();
+    }).then(function (answer) {
+      saveSession(answer.session_id);
+      renderAnswer(el, answer);
+    }).catch(function (err) {
+      el.parentNode.className = "m err";
+      el.textContent = (err && err.message) || "网络异常，请稍后再试。";
+    }).then(function () {
+      state.busy = false;
+      sendBtn.disabled = false;
+    });
+  }
+
+  function restore() {
+    if (state.loaded) { return; }
+    state.loaded = true;
+    bubble("a", markdown(WELCOME));
+    if (!state.sessionId) { return; }
+    var h = {};
+    if (API_KEY) { h["X-API-Key"] = API_KEY; }
+    fetch(base + "/api/sessions/" + encodeURIComponent(state.sessionId), { headers: h }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (data) {
+      if (!data || !data.turns) { return; }
+      data.turns.forEach(function (t) {
+        bubble("u", esc(t.question));
+        var a = t.answer || {};
+        a.turn_id = t.turn_id;
+        renderAnswer(bubble("a", ""), a);
+      });
+    }).catch(function () { /* history is a convenience; the session still continues */ });
+  }
+
+  function openPanel() {
+    if (!state.open) {
+      state.open = true;
+      panel.className = "panel open";
+      restore();
+      setTimeout(function () { input.focus(); }, 50);
+    }
+  }
+  function closePanel() { state.open = false; panel.className = "panel"; }
+
+  root.querySelector(".bubble").addEventListener("click", function () { state.open ? closePanel() : openPanel(); });
+  root.querySelector(".close").addEventListener("click", closePanel);
+  root.querySelector(".new").addEventListener("click", function () {
+    state.sessionId = null;
+    try { window.localStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
+    msgs.innerHTML = "";
+    bubble("a", markdown(WELCOME));
+  });
+  function submitInput() {
+    var q = input.value;
+    if (state.busy || !q.trim()) { return; }
+    input.value = "";
+    ask(q);
+  }
+  form.addEventListener("submit", function (ev) { ev.preventDefault(); submitInput(); });
+  input.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); submitInput(); }
+  });
+
+  function mount() {
+    document.body.appendChild(host);
+    if (attr("open", "") === "true") { openPanel(); }
+  }
+  if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }
+
+  window.PolicyAssistantWidget = { open: openPanel, close: closePanel, ask: ask, apiBase: base };
+})();
