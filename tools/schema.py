@@ -63,6 +63,13 @@ class Calculation(BaseModel):
     payment_form: str = ""
     notes: list[str] = Field(default_factory=list)
     validity: Validity | None = None
+    # added by tools.calculator (additive): fact names behind `missing`, the amount if unknown conditions hold,
+    # the formula in words, required materials and application info from the rules
+    missing_facts: list[str] = Field(default_factory=list)
+    potential_amount_yuan: int | None = None
+    formula: str = ""
+    materials: list[str] = Field(default_factory=list)
+    application: str = ""
 
 
 Status = Literal["answered", "needs_info", "not_found", "refused"]

@@ -1,0 +1,278 @@
+"""Enterprise self-check: every program as eligible / not eligible / needs information, with ceilings and stacking.
+
+`check_eligibility(profile, as_of)` runs the pure calculator on each program with the profile's facts; the profile
+names its location (province/city/district), legal-person status, industry, 规上, and any facts of the shared
+vocabulary in corpus/rules/facts.yaml.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tools.errors import InvalidInputError, PolicyError
+from tools.schema import Calculation
+
+Status = Literal["eligible", "not_eligible", "needs_info"]
+STATUS_ZH = {"eligible": "符合条件", "not_eligible": "不符合条件", "needs_info": "需要补充信息"}
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+
+    def label(self) -> str:
+        return "".join(p for p in (self.province, self.city, self.district) if p) or "未填写"
+
+
+class Profile(BaseModel):
+    """What an enterprise knows about itself; `facts` uses the names in corpus/rules/facts.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    location: Location = Field(default_factory=Location)
+    applicant_type: Literal["企业", "市政府", "个人"] = "企业"
+    legal_person: bool | None = None
+    industry: str | None = None
+    above_scale: bool | None = None
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+
+class EligibilityItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    program_id: str
+    program: str
+    doc_id: str
+    region: str
+    level: str
+    beneficiary: str
+    status: Status
+    status_zh: str
+    amount_yuan: int | None = None
+    potential_amount_yuan: int | None = None
+    amount_kind: str
+    reasons: list[str] = Field(default_factory=list)
+    ask: list[str] = Field(default_factory=list)
+    ask_facts: list[str] = Field(default_factory=list)
+    stacking_group: str | None = None
+    validity_status: str = ""
+    window_open: bool | None = None
+    validity_message: str = ""
+    calculation: Calculation
+
+
+class StackingNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    text: str
+    clause_id: str
+    programs: list[str] = Field(default_factory=list)
+
+
+class EligibilityReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: dt.date
+    profile_name: str = ""
+    location: str = ""
+    items: list[EligibilityItem]
+    stacking: list[StackingNote] = Field(default_factory=list)
+    summary: str = ""
+
+    def by_status(self, status: Status) -> list[EligibilityItem]:
+        return [i for i in self.items if i.status == status]
+
+
+# --- region ----------------------------------------------------------------------------------------------
+def _norm_place(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = name.strip()
+    return re.sub(r"(省|市|区|县)$", "", name) or name
+
+
+def region_status(program, loc: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """(True, '') when the location is inside the program's region, (False, reason) when outside, (None, ask)."""
+    region = program.region
+    want = [("province", region.province), ("city", region.city), ("district", region.district)]
+    have = {k: _norm_place(loc.get(k)) for k in ("province", "city", "district")}
+    for key, needed in want:
+        if not needed:
+            continue
+        got = have.get(key)
+        if got is None:
+            if key == "province" and have.get("city"):
+                continue  # a city alone is enough to compare below
+            return None, f"请提供企业所在{ {'province': '省份', 'city': '城市', 'district': '区（县）'}[key] }。"
+        if got != _norm_place(needed):
+            where = "".join(str(loc[k]) for k in ("province", "city", "district") if loc.get(k))
+            return False, f"地域不符：本项目适用于{region.label}，企业所在地为{where}。"
+    return True, ""
+
+
+def region_mismatch(program, loc: Mapping[str, Any]) -> str | None:
+    ok, reason = region_status(program, loc)
+    return reason if ok is False else None
+
+
+# --- profile → facts ----------------------------------------------------------------------------------------
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInputError(f"找不到企业信息文件：{path}") from None
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"企业信息文件 {path.name} 不是合法的YAML：{exc}") from None
+    return parse_profile(data or {})
+
+
+def parse_profile(data: Mapping[str, Any] | Profile) -> Profile:
+    if isinstance(data, Profile):
+        return data
+    try:
+        return Profile.model_validate(dict(data))
+    except ValidationError as exc:
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise InvalidInputError(f"企业信息格式有误：{errs}") from None
+
+
+def profile_facts(profile: Profile) -> dict[str, Any]:
+    """The profile's facts in vocabulary names (profile_key fields mapped onto their facts)."""
+    from tools.rules import fact_vocabulary
+
+    facts: dict[str, Any] = {}
+    for fd in fact_vocabulary().values():
+        if fd.profile_key:
+            value = getattr(profile, fd.profile_key, None)
+            if value is not None:
+                facts[fd.name] = value
+    unknown = [k for k in profile.facts if k not in fact_vocabulary()]
+    if unknown:
+        raise InvalidInputError(f"企业信息中有未定义的事实：{'、'.join(unknown)}（请使用 corpus/rules/facts.yaml 中的名称）。")
+    facts.update({k: v for k, v in profile.facts.items() if v is not None})
+    return facts
+
+
+# --- the check -------------------------------------------------------------------------------------------
+def _item(program, calc: Calculation, region_ok: bool | None, region_msg: str, applicant: str) -> EligibilityItem:
+    reasons: list[str] = []
+    ask = list(calc.missing)
+    ask_facts = list(calc.missing_facts)
+    if region_ok is False:
+        status: Status = "not_eligible"
+        reasons.append(region_msg)
+    elif program.beneficiary != applicant:
+        status = "not_eligible"
+        note = f"（{program.beneficiary_note}）" if program.beneficiary_note else ""
+        reasons.append(f"本项目的受益主体为{program.beneficiary}{note}，{applicant}不能直接申领。")
+    elif calc.eligible is False:
+        status = "not_eligible"
+    elif calc.eligible is True and region_ok is True:
+        status = "eligible"
+    else:
+        status = "needs_info"
+        if region_ok is None:
+            ask.insert(0, region_msg)
+    reasons.extend(u for u in calc.unmet if u not in reasons)
+    v = calc.validity
+    return EligibilityItem(
+        program_id=program.id, program=program.name, doc_id=program.doc_id, region=program.region.label,
+        level=program.level, beneficiary=program.beneficiary, status=status, status_zh=STATUS_ZH[status],
+        amount_yuan=calc.amount_yuan if status == "eligible" else None,
+        potential_amount_yuan=(calc.potential_amount_yuan if status == "needs_info" else None),
+        amount_kind=calc.amount_kind, reasons=reasons, ask=ask, ask_facts=ask_facts,
+        stacking_group=program.stacking_group, validity_status=v.status if v else "",
+        window_open=v.window_open if v else None, validity_message=v.message if v else "", calculation=calc,
+    )
+
+
+_STATUS_ORDER = {"eligible": 0, "needs_info": 1, "not_eligible": 2}
+
+
+def _sort_key(item: EligibilityItem):
+    amount = item.amount_yuan if item.amount_yuan is not None else (item.potential_amount_yuan or 0)
+    loan = 1 if item.amount_kind == "loan" else 0  # loan ceilings are not subsidies: list them after awards
+    return (_STATUS_ORDER[item.status], loan, -amount, item.program_id)
+
+
+def _stacking_notes(items: list[EligibilityItem]) -> list[StackingNote]:
+    from tools.rules import get_program, stacking_rules
+
+    live = [i for i in items if i.status != "not_eligible"]
+    live_docs = {i.doc_id for i in live}
+    live_ids = {i.program_id for i in live}
+    notes: list[StackingNote] = []
+    for doc_id in sorted(live_docs):
+        for rule in stacking_rules(doc_id):
+            if rule.kind == "budget_cap":
+                continue
+            if rule.programs and len(set(rule.programs) & live_ids) < 2:
+                continue
+            notes.append(StackingNote(kind=rule.kind, text=rule.text, clause_id=rule.clause_id,
+                                      programs=sorted(set(rule.programs) & live_ids) if rule.programs else
+                                      sorted(i.program_id for i in live if i.doc_id == doc_id)))
+    groups: dict[str, list[EligibilityItem]] = {}
+    for i in live:
+        if i.stacking_group:
+            groups.setdefault(i.stacking_group, []).append(i)
+    for group, members in sorted(groups.items()):
+        docs = {m.doc_id for m in members}
+        if len(members) < 2:
+            continue
+        names = "、".join(get_program(m.program_id).short_name or m.program for m in members)
+        ids = [m.program_id for m in members]
+        implements = {get_program(m.program_id).implements for m in members} - {None}
+        if implements and docs <= {"xm-measures", "xm-guide"}:
+            text = f"{names}为同一条款（申报指南为措施条款的年度申报），同一事项只申报一次，不重复享受。"
+            notes.append(StackingNote(kind="same_clause", text=text, clause_id="xm-guide:preamble", programs=ids))
+            continue
+        if "xm-measures" in docs and len(docs) > 1:
+            text = f"{names}属于同类支持：厦门市措施规定国家、省、市级同类政策按“就高不重复”原则兑现。"
+            notes.append(StackingNote(kind="highest_not_both", text=text, clause_id="xm-measures:closing", programs=ids))
+        if "siming" in docs and len(docs) > 1:
+            text = (f"{names}属于同类支持：思明区措施只明确可与火炬高新区同类条款叠加、与思明区其他政策同类条款择一适用；"
+                    f"与厦门市级同类政策能否叠加，文件未明确，以主管部门解释为准。")
+            notes.append(StackingNote(kind="other", text=text, clause_id="siming:notes.2", programs=ids))
+    return notes
+
+
+def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date) -> EligibilityReport:
+    """Every program for this profile, sorted: eligible by amount desc, then needs-info, then not eligible."""
+    from tools.calculator import calculate
+    from tools.rules import load_programs
+
+    prof = parse_profile(profile)
+    facts = profile_facts(prof)
+    loc = prof.location.model_dump()
+    items: list[EligibilityItem] = []
+    for program in load_programs():
+        try:
+            calc = calculate(program.id, facts, as_of)
+        except PolicyError as exc:
+            raise InvalidInputError(f"企业信息有误（{program.name}）：{exc.message_zh}") from None
+        region_ok, region_msg = region_status(program, loc)
+        items.append(_item(program, calc, region_ok, region_msg, prof.applicant_type))
+    items.sort(key=_sort_key)
+    eligible = [i for i in items if i.status == "eligible"]
+    needs = [i for i in items if i.status == "needs_info"]
+    total = sum(i.amount_yuan or 0 for i in eligible if i.amount_kind == "award")
+    from tools.money import format_yuan
+
+    summary = (f"共{len(items)}个项目：符合条件{len(eligible)}个，需要补充信息{len(needs)}个，"
+               f"不符合条件{len(items) - len(eligible) - len(needs)}个。")
+    if eligible:
+        summary += f"符合条件项目的补助上限逐项相加为{format_yuan(total)}（未扣除不可叠加部分，仅供参考）。"
+    return EligibilityReport(as_of=as_of, profile_name=prof.name, location=prof.location.label(), items=items,
+                             stacking=_stacking_notes(items), summary=summary)
