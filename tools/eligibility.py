@@ -223,27 +223,30 @@ def _stacking_notes(items: list[EligibilityItem]) -> list[StackingNote]:
             notes.append(StackingNote(kind=rule.kind, text=rule.text, clause_id=rule.clause_id,
                                       programs=sorted(set(rule.programs) & live_ids) if rule.programs else
                                       sorted(i.program_id for i in live if i.doc_id == doc_id)))
+    for i in live:
+        target = get_program(i.program_id).implements
+        if target and target in live_ids:
+            names = f"{get_program(i.program_id).short_name}、{get_program(target).short_name}"
+            notes.append(StackingNote(
+                kind="same_clause", clause_id="xm-guide:preamble", programs=[i.program_id, target],
+                text=f"{names}是同一条款：申报指南是措施条款的年度申报，同一事项只申报一次，不重复享受。"))
     groups: dict[str, list[EligibilityItem]] = {}
     for i in live:
-        if i.stacking_group:
+        if i.stacking_group and not (get_program(i.program_id).implements in live_ids):
             groups.setdefault(i.stacking_group, []).append(i)
     for group, members in sorted(groups.items()):
         docs = {m.doc_id for m in members}
-        if len(members) < 2:
+        if len(docs) < 2:
             continue
         names = "、".join(get_program(m.program_id).short_name or m.program for m in members)
         ids = [m.program_id for m in members]
-        implements = {get_program(m.program_id).implements for m in members} - {None}
-        if implements and docs <= {"xm-measures", "xm-guide"}:
-            text = f"{names}为同一条款（申报指南为措施条款的年度申报），同一事项只申报一次，不重复享受。"
-            notes.append(StackingNote(kind="same_clause", text=text, clause_id="xm-guide:preamble", programs=ids))
-            continue
-        if "xm-measures" in docs and len(docs) > 1:
+        xiamen = docs & {"xm-measures", "xm-guide"}
+        if xiamen and docs - xiamen - {"siming"}:
             text = f"{names}属于同类支持：厦门市措施规定国家、省、市级同类政策按“就高不重复”原则兑现。"
             notes.append(StackingNote(kind="highest_not_both", text=text, clause_id="xm-measures:closing", programs=ids))
-        if "siming" in docs and len(docs) > 1:
-            text = (f"{names}属于同类支持：思明区措施只明确可与火炬高新区同类条款叠加、与思明区其他政策同类条款择一适用；"
-                    f"与厦门市级同类政策能否叠加，文件未明确，以主管部门解释为准。")
+        if "siming" in docs:
+            text = (f"{names}属于同类支持：思明区措施只明确可与火炬高新区同类条款叠加、与思明区其他扶持政策同类条款"
+                    f"择一适用；与厦门市级同类政策能否同时享受，文件未明确，以主管部门解释为准。")
             notes.append(StackingNote(kind="other", text=text, clause_id="siming:notes.2", programs=ids))
     return notes
 
@@ -251,7 +254,7 @@ def _stacking_notes(items: list[EligibilityItem]) -> list[StackingNote]:
 def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date) -> EligibilityReport:
     """Every program for this profile, sorted: eligible by amount desc, then needs-info, then not eligible."""
     from tools.calculator import calculate
-    from tools.rules import load_programs
+    from tools.rules import get_program, load_programs
 
     prof = parse_profile(profile)
     facts = profile_facts(prof)
@@ -267,12 +270,19 @@ def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date) -> E
     items.sort(key=_sort_key)
     eligible = [i for i in items if i.status == "eligible"]
     needs = [i for i in items if i.status == "needs_info"]
-    total = sum(i.amount_yuan or 0 for i in eligible if i.amount_kind == "award")
+    # one figure per clause: a guide program and the measure it implements are the same support
+    per_clause: dict[str, int] = {}
+    for i in eligible:
+        if i.amount_kind == "award" and i.amount_yuan:
+            key = get_program(i.program_id).implements or i.program_id
+            per_clause[key] = max(per_clause.get(key, 0), i.amount_yuan)
+    total = sum(per_clause.values())
     from tools.money import format_yuan
 
     summary = (f"共{len(items)}个项目：符合条件{len(eligible)}个，需要补充信息{len(needs)}个，"
                f"不符合条件{len(items) - len(eligible) - len(needs)}个。")
     if eligible:
-        summary += f"符合条件项目的补助上限逐项相加为{format_yuan(total)}（未扣除不可叠加部分，仅供参考）。"
+        summary += (f"符合条件项目的补助上限合计{format_yuan(total)}（申报指南与其对应措施条款只计一次；"
+                    f"未扣除“就高不重复”等不可叠加部分，仅供参考）。")
     return EligibilityReport(as_of=as_of, profile_name=prof.name, location=prof.location.label(), items=items,
                              stacking=_stacking_notes(items), summary=summary)
