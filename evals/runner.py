@@ -358,61 +358,37 @@ def poisoned_fixture_dir() -> Path:
     return FIXTURES_DIR / "poisoned"
 
 
-def build_fixture_index(settings, fixture: str = "poisoned", *, data_dir: Path | None = None):
-    """Build a separate index (own data dir) that contains the corpus plus the fixture's test-only document.
+def seed_vector_cache(source_settings, target_settings) -> bool:
+    """Copy the source index's vector cache into the target data dir (vectors are keyed by text, so this only
+    saves embedding time). Returns True when something was copied."""
+    import shutil
 
-    Returns Settings pointing at that data dir. The real data dir is never touched.
+    src = Path(source_settings.index_dir) / "cache"
+    dst = Path(target_settings.index_dir) / "cache"
+    if not src.is_dir() or dst.exists() or src.resolve() == dst.resolve():
+        return False
+    shutil.copytree(src, dst)
+    return True
+
+
+def build_index(settings, *, extra_corpus_dir: Path | str | None = None):
+    """Build (or confirm, when up to date) the index for `settings`; returns the index author's BuildReport."""
+    from index import build_index as _build
+
+    kwargs: dict[str, Any] = {"progress": False}
+    if extra_corpus_dir is not None:
+        kwargs["extra_corpus_dir"] = str(extra_corpus_dir)
+    return _build(settings, **kwargs)
+
+
+def build_fixture_index(settings, fixture: str = "poisoned", *, data_dir: Path | str | None = None):
+    """A separate index (own data dir) holding the corpus plus the fixture's test-only document.
+
+    Returns Settings pointing at that data dir; the served index of `settings` is never touched. The vector cache
+    is seeded from `settings`' index so only the fixture's clauses are embedded.
     """
-    from index.chunking import load_extra_corpus
-
-    fixture_dir = FIXTURES_DIR / fixture
-    clauses, documents = load_extra_corpus(fixture_dir)
-    target = Path(data_dir) if data_dir else Path(settings.data_dir) / f"eval-fixture-{fixture}"
+    target = Path(data_dir) if data_dir else Path(settings.data_dir) / "eval-fixtures" / fixture
     fx_settings = settings.model_copy(update={"data_dir": target})
-    _build_index(fx_settings, extra_clauses=clauses, extra_documents=documents)
+    seed_vector_cache(settings, fx_settings)
+    build_index(fx_settings, extra_corpus_dir=FIXTURES_DIR / fixture)
     return fx_settings
-
-
-def _build_index(settings, *, extra_clauses=(), extra_documents=()):
-    """Call the index author's build with extra clauses (signature probed, so small API drift does not break us)."""
-    import inspect
-
-    from index import build as index_build
-
-    fn = getattr(index_build, "build_index", None) or getattr(index_build, "build")
-    params = inspect.signature(fn).parameters
-    kwargs: dict[str, Any] = {}
-    if extra_clauses:
-        if "extra_clauses" in params:
-            kwargs["extra_clauses"] = list(extra_clauses)
-        if "extra_documents" in params:
-            kwargs["extra_documents"] = list(extra_documents)
-        if "extra_clauses" not in params:
-            raise RuntimeError("index build does not accept extra_clauses")
-    return fn(settings, **kwargs)
-
-
-def ensure_index(settings) -> None:
-    """Build the main index when it is missing (a fresh clone); otherwise leave it alone."""
-    import inspect
-
-    from index import build as index_build
-
-    status_fn = getattr(index_build, "index_status", None) or getattr(index_build, "status", None)
-    if status_fn is not None:
-        try:
-            status = status_fn(settings)
-            ready = getattr(status, "ready", None)
-            if ready is None and isinstance(status, Mapping):
-                ready = status.get("ready", status.get("built"))
-            if ready is None:
-                ready = getattr(status, "built", None)
-            if ready:
-                stale = getattr(status, "stale", None)
-                if stale is None and isinstance(status, Mapping):
-                    stale = status.get("stale")
-                if not stale:
-                    return
-        except Exception:
-            pass
-    _build_index(settings)
