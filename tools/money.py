@@ -167,7 +167,7 @@ def parse_money(value) -> int | Decimal:
     if re.search(r"[PpＰ](?:flops|FLOPS|Flops)?$|家$|个$|人$|名$|%$|％$", text):
         raise MoneyParseError(f"“{raw}”不是金额。")
     if not text or not re.fullmatch(f"[{_NUM_CHARS}]+", text):
-        raise MoneyParseError(f"无法识别金额：“{raw}”。请写成如“30万元”“1.5亿”“500000元”。")
+        raise MoneyParseError(f"无法识别金额：“{raw}”。请写成如“12万元”“1.2亿”“123456元”。")
     amount = _parse_numeral(text)
     return _check_money_range(amount, raw)
 
@@ -218,7 +218,7 @@ def parse_percent(value) -> Decimal:
     elif text.endswith("成") and len(text) > 1:
         text, scale = text[:-1], Fraction(10)
     if not text or not re.fullmatch(f"[{_NUM_CHARS}]+", text):
-        raise MoneyParseError(f"无法识别百分比：“{raw}”。请写成如“25%”或“百分之二十五”。")
+        raise MoneyParseError(f"无法识别百分比：“{raw}”。请写成如“12%”或“百分之十二”。")
     amount = _parse_numeral(text) * scale
     if negative:
         amount = -amount
