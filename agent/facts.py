@@ -1,0 +1,175 @@
+"""Pull a program's facts out of a Chinese sentence, using the rules' fact vocabulary (cues, choice aliases)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from tools.money import find_money, find_percents
+
+NEGATIONS = ("没有", "还没", "尚未", "没", "未", "不是", "不", "无", "非")
+QUESTION_AFTER = re.compile(r"^.{0,4}?(吗|么|嘛|\?|？|与否)")
+QUESTION_BEFORE = ("需要", "是否", "要不要", "必须", "需不需要", "有没有", "是不是", "得")
+THRESHOLD_BEFORE = ("超过", "达到", "达", "满", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于")
+THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起")
+SPEND_WORDS = ("花了", "花费", "支出", "投入", "采购", "购买", "买了", "付了", "用了", "收入", "营收", "单价", "销售")
+BLANK_REGIONS = re.compile(r"厦门市|思明区|泉州市|安徽省|合肥市|福建省(?!国内|省内)")
+_COUNT = re.compile(r"(\d+|[一二两三四五六七八九十百]+)\s*(?:家|个|户|名)")
+_RANK = re.compile(r"(?:排名?第|第)\s*(\d+|[一二三四五六七八九十])\s*(?:名|位)?|前\s*(\d+|[一二三四五])\s*名")
+_PFLOPS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:P(?:Flops|FLOPS|flops)?|p|匹)(?![a-zA-Z])")
+_DATE = re.compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?")
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*(?:卡时|PFlops·天|P·天|小时|万卡时|TFlops)?")
+
+
+def _cue_score(fd, before: str, after: str) -> int:
+    best = 0
+    for cue in fd.cues:
+        if cue in before:
+            # prefer longer cues that sit closer to the number
+            distance = len(before) - before.rfind(cue) - len(cue)
+            best = max(best, len(cue) * 10 - distance)
+        elif cue in after:
+            best = max(best, len(cue) * 10 - 15)
+    return best
+
+
+def _is_threshold(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 4):start]
+    after = text[end:end + 3]
+    return any(before.endswith(w) for w in THRESHOLD_BEFORE) or any(after.startswith(w) for w in THRESHOLD_AFTER)
+
+
+def _assign(spans, facts, text, value_of) -> dict[str, Any]:
+    """Greedy best-cue assignment of number spans to facts; one leftover span fills one leftover fact."""
+    out: dict[str, Any] = {}
+    prev_end = 0
+    scored = []
+    for idx, span in enumerate(spans):
+        before = text[max(prev_end, span.start - 20):span.start]
+        after = text[span.end:span.end + 10]
+        prev_end = span.end
+        for fd in facts:
+            score = _cue_score(fd, before, after)
+            if score > 0:
+                scored.append((score, idx, fd.name))
+    used_spans: set[int] = set()
+    for score, idx, name in sorted(scored, key=lambda t: (-t[0], t[1])):
+        if idx in used_spans or name in out:
+            continue
+        out[name] = value_of(spans[idx])
+        used_spans.add(idx)
+    free_spans = [i for i in range(len(spans)) if i not in used_spans and not _is_threshold(text, spans[i].start, spans[i].end)]
+    free_facts = [fd for fd in facts if fd.name not in out and not fd.derived]
+    if len(free_facts) == 1 and free_spans:
+        out[free_facts[0].name] = value_of(spans[free_spans[0]])
+    return out
+
+
+def _bool_value(text: str, fd) -> bool | None:
+    for cue in sorted(fd.cues, key=len, reverse=True):
+        pos = text.find(cue)
+        if pos < 0:
+            continue
+        before = text[max(0, pos - 4):pos]
+        after = text[pos + len(cue):]
+        if QUESTION_AFTER.match(after) or any(before.endswith(q) for q in QUESTION_BEFORE):
+            return None
+        if any(before.endswith(n) or before[-3:].find(n) >= 0 for n in NEGATIONS):
+            return False
+        return True
+    return None
+
+
+def _choice_value(text: str, fd) -> Any:
+    scan = BLANK_REGIONS.sub("#", text)
+    hits: list[tuple[int, str]] = []
+    for choice in fd.choices:
+        for alias in [choice.label, *choice.aliases]:
+            if len(alias) >= 2 and alias in scan:
+                hits.append((len(alias), choice.key))
+    if not hits:
+        return None
+    if fd.multiple:
+        keys: list[str] = []
+        for _, key in sorted(hits, reverse=True):
+            if key not in keys:
+                keys.append(key)
+        return keys
+    return max(hits)[1]
+
+
+def _to_int(token: str) -> int | None:
+    from tools.money import parse_count
+
+    try:
+        return int(parse_count(token))
+    except Exception:
+        return None
+
+
+def extract(text: str, fact_defs: list) -> dict[str, Any]:
+    """Facts stated in `text` for the given fact definitions; values are typed (int yuan, '30%', keys, bools, dates)."""
+    found: dict[str, Any] = {}
+    money_facts = [fd for fd in fact_defs if fd.unit == "yuan"]
+    if money_facts:
+        found.update(_assign(find_money(text), money_facts, text, lambda m: m.value_yuan))
+    percent_facts = [fd for fd in fact_defs if fd.unit == "percent"]
+    if percent_facts:
+        found.update(_assign(find_percents(text), percent_facts, text, lambda m: f"{m.value}%"))
+    for fd in fact_defs:
+        if fd.name in found:
+            continue
+        if fd.unit == "choice":
+            value = _choice_value(text, fd)
+        elif fd.unit == "bool":
+            value = _bool_value(text, fd)
+        elif fd.unit == "count":
+            value = _count_value(text, fd)
+        elif fd.unit == "pflops":
+            m = _PFLOPS.search(text)
+            value = f"{m.group(1)}P" if m else None
+        elif fd.unit == "date":
+            value = _date_value(text, fd)
+        elif fd.unit == "quantity":
+            value = _quantity_value(text, fd)
+        else:
+            value = None
+        if value is not None:
+            found[fd.name] = value
+    return found
+
+
+def _count_value(text: str, fd) -> int | None:
+    if "rank" in fd.name:
+        m = _RANK.search(text)
+        return _to_int(m.group(1) or m.group(2)) if m else None
+    matches = list(_COUNT.finditer(text))
+    if not matches:
+        return None
+    if len(matches) == 1 or not fd.cues:
+        return _to_int(matches[0].group(1))
+    for m in matches:
+        window = text[max(0, m.start() - 15):m.end() + 6]
+        if any(c in window for c in fd.cues) or any(w in window for w in ("企业", "客户", "家")):
+            return _to_int(m.group(1))
+    return _to_int(matches[0].group(1))
+
+
+def _date_value(text: str, fd) -> dt.date | None:
+    m = _DATE.search(text)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
+    except ValueError:
+        return None
+
+
+def _quantity_value(text: str, fd) -> str | None:
+    for cue in sorted(fd.cues, key=len, reverse=True):
+        pos = text.find(cue)
+        if pos >= 0:
+            m = re.search(r"(\d+(?:\.\d+)?)", text[pos + len(cue):pos + len(cue) + 12])
+            if m:
+                return m.group(1)
+    return None

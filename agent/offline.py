@@ -1,0 +1,636 @@
+"""The default agent: understands Chinese questions with rules data + retrieval, answers from the calculator and
+quoted clauses only. No LLM, deterministic, fast."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from agent import compose, nlu
+from agent.compose import Citations, zh_date
+from agent.facts import extract
+from agent.session import SessionState, SessionStore
+from corpus import get_clause, get_document
+from tools.errors import PolicyError
+from tools.schema import Answer, Calculation, Validity
+
+log = logging.getLogger("policy_assistant.agent")
+
+
+def join_zh(items, sep: str = "；") -> str:
+    """Join Chinese clauses without doubled punctuation ("…。；…")."""
+    return sep.join(str(i).rstrip("。；;，, ") for i in items if str(i).strip())
+
+MAX_PROGRAMS_PER_ANSWER = 4
+# Intents answered from program data rather than by calculating.
+LOOKUP_INTENTS = ("stacking", "validity", "deadline", "channel", "materials", "contacts", "conditions", "definition")
+_NEGATIVE_MONEY = re.compile(r"(?:-|－|−|负)\s*[\d一二两三四五六七八九十百千][\d,.一二两三四五六七八九十百千]*\s*(?:万|元|亿|块)")
+_BAD_MONEY = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,8}\s*(?:万元|万|元|亿)(?![A-Za-z])")
+_ALLOWED_LATIN_MONEY = re.compile(r"(?i)maas|gpu|ai|api|it|ipo|p")
+
+
+@dataclass
+class Turn:
+    """Everything one answer collects before it is rendered."""
+
+    as_of: dt.date
+    cites: Citations = field(default_factory=Citations)
+    calculations: list[Calculation] = field(default_factory=list)
+    validity: dict[str, Validity] = field(default_factory=dict)
+    evidence: list[str] = field(default_factory=list)
+    retrieved: set[str] = field(default_factory=set)
+
+
+class OfflineAssistant:
+    """Rules + retrieval + calculator; the agent that answers when no LLM is configured (and the LLM's fallback)."""
+
+    def __init__(self, settings, retriever_factory: Callable[[], Any] | None = None, sessions: SessionStore | None = None):
+        self.settings = settings
+        self._retriever_factory = retriever_factory
+        self._retriever: Any = None
+        self._retriever_failed = False
+        self.sessions = sessions or SessionStore()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def retriever(self):
+        if self._retriever is None and not self._retriever_failed and self._retriever_factory is not None:
+            try:
+                self._retriever = self._retriever_factory()
+            except Exception:
+                self._retriever_failed = True
+                log.exception("retriever unavailable; answering from rules only")
+        return self._retriever
+
+    def ask_stream(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Iterator[dict]:
+        answer = self.ask(question, session_id=session_id, as_of=as_of)
+        text = answer.answer
+        for i in range(0, len(text), 24):
+            yield {"type": "token", "text": text[i:i + 24]}
+        yield {"type": "answer", "answer": answer}
+
+    def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Answer:
+        as_of = as_of or self.settings.today()
+        problem = nlu.check_input(question, self.settings.max_question_chars)
+        state = self.sessions.get(session_id)
+        if problem:
+            text = question if isinstance(question, str) else ""
+            return Answer(question=text[:200], answer=problem.message, status=problem.status,  # type: ignore[arg-type]
+                          session_id=state.session_id, error=problem.code)
+        turn = Turn(as_of=as_of)
+        try:
+            status, text = self._answer(question, state, turn)
+        except PolicyError as exc:
+            status, text = "needs_info", exc.message_zh
+            return Answer(question=question, answer=text, status=status, session_id=state.session_id, error=exc.code)
+        state.turns += 1
+        answer = Answer(
+            question=question,
+            answer=text,
+            status=status,  # type: ignore[arg-type]
+            citations=turn.cites.items,
+            calculations=turn.calculations,
+            validity=list(turn.validity.values()),
+            session_id=state.session_id,
+        )
+        self._guard(answer, turn)
+        return answer
+
+    def _guard(self, answer: Answer, turn: Turn) -> None:
+        from agent.guard import check
+
+        problems = check(answer.answer, answer.citations, answer.calculations, turn.cites.ids | turn.retrieved,
+                         turn.evidence + [answer.question])
+        if problems:
+            log.warning("offline answer failed the guard: %s | %s", problems, answer.question[:80])
+
+    # ------------------------------------------------------------------ routing
+    def _answer(self, question: str, state: SessionState, turn: Turn) -> tuple[str, str]:
+        p = nlu.parse(question)
+        if p.injection:
+            return "refused", (
+                "抱歉，这个请求我不能执行：我不会透露或修改系统设定，也无法批准、承诺或发放任何补助。"
+                "我可以根据政策原文和计算规则，帮您查询可申请的补助、最高额度、条件、材料和截止时间。"
+            )
+        self._reject_bad_amounts(p.text)
+        if p.outside_regions and not p.regions:
+            return "not_found", self._outside_corpus(p.outside_regions)
+
+        from tools.rules import load_programs
+
+        regions = p.regions or ([state.region] if state.region else [])
+        programs = self._match_programs(p.text, regions, explicit_regions=bool(p.regions))
+        continuing = False
+        if not programs and state.program_id:
+            programs, continuing = self._continue_program(p, state)
+        if not programs and (p.policy_words or p.regions):
+            programs = self._programs_from_retrieval(p, regions, turn)
+        if p.regions:
+            state.region = p.regions[0] if len(p.regions) == 1 else state.region
+
+        intent = self._primary_intent(p, programs)
+        if not programs:
+            return self._answer_without_program(p, state, turn, intent, regions)
+
+        programs = self._prefer_guide_or_measure(programs, intent)
+        if intent == "compare" or len({self._region_of(pr) for pr in programs}) > 1 and intent not in LOOKUP_INTENTS:
+            return self._compare(p, programs, state, turn)
+        if intent == "stacking":
+            return self._stacking(programs, turn)
+        if intent in ("validity", "deadline", "channel"):
+            return self._program_dates(programs, turn, intent)
+        if intent == "materials":
+            return self._materials(programs, turn)
+        if intent == "contacts":
+            return self._contacts([pr.doc_id for pr in programs], turn)
+        if intent in ("conditions", "definition") and not self._has_numbers(p.text, programs):
+            return self._conditions(programs, turn)
+        del load_programs
+        return self._calculate(p, programs, state, turn, continuing)
+
+    # ------------------------------------------------------------------ understanding helpers
+    def _reject_bad_amounts(self, text: str) -> None:
+        from tools.errors import InvalidFactError
+
+        m = _NEGATIVE_MONEY.search(text)
+        if m:
+            raise InvalidFactError(f"金额不能为负数（您输入的是“{m.group(0)}”）。请提供实际发生的金额，例如“80万元”。",
+                                   code="invalid_number")
+        for m in _BAD_MONEY.finditer(text):
+            if not _ALLOWED_LATIN_MONEY.fullmatch(m.group(0).rstrip("万元亿").strip()):
+                raise InvalidFactError(f"无法识别金额“{m.group(0)}”。请用数字填写金额，例如“80万元”或“800000元”。",
+                                       code="invalid_number")
+
+    @staticmethod
+    def _region_of(program) -> str:
+        return nlu.REGION_OF_DOC[program.doc_id]
+
+    def _match_programs(self, text: str, regions: list[str], explicit_regions: bool) -> list:
+        from tools.rules import load_programs
+
+        lowered = text.lower()
+        scored: list[tuple[int, int, Any]] = []
+        for order, program in enumerate(load_programs()):
+            names = [program.name, program.short_name, *program.aliases]
+            best = max((len(a) for a in names if a and a.lower() in lowered), default=0)
+            if best:
+                scored.append((best, -order, program))
+        if not scored:
+            return []
+        if regions:
+            in_region = [s for s in scored if self._region_of(s[2]) in regions]
+            if in_region or explicit_regions:
+                scored = in_region
+        if not scored:
+            return []
+        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+        top = scored[0][0]
+        # keep every program whose best alias is as specific as the best match (ties across regions)
+        chosen = [s[2] for s in scored if s[0] >= top - 1 or s[0] >= 4]
+        by_region: dict[str, list] = {}
+        for program in chosen:
+            by_region.setdefault(self._region_of(program), []).append(program)
+        result = [programs[0] if len(regions) != 1 else programs for programs in by_region.values()]
+        flat: list = []
+        for item in result:
+            flat.extend(item if isinstance(item, list) else [item])
+        return flat[:MAX_PROGRAMS_PER_ANSWER]
+
+    def _programs_from_retrieval(self, p: nlu.Parsed, regions: list[str], turn: Turn) -> list:
+        """No alias matched: let hybrid search find the clause, then take the program that cites it."""
+        from tools.money import find_money
+        from tools.rules import load_programs
+
+        wants_program = bool(find_money(p.text)) or any(p.has(i) for i in ("amount", "eligibility", "conditions", "materials"))
+        retriever = self.retriever
+        if not wants_program or retriever is None:
+            return []
+        result = retriever.search(p.text, k=3, region=self._region_filter(regions))
+        if result.no_relevant:
+            return []
+        for hit in result.hits[:2]:
+            owners = [pr for pr in load_programs() if hit.id in pr.clause_ids and not pr.implements
+                      and (not regions or self._region_of(pr) in regions)]
+            if len(owners) == 1:
+                turn.retrieved.add(hit.id)
+                return owners
+        return []
+
+    @staticmethod
+    def _region_filter(regions: list[str]) -> str | None:
+        return nlu.REGION_ZH[regions[0]].split("（")[0] if len(regions) == 1 else None
+
+    def _continue_program(self, p: nlu.Parsed, state: SessionState) -> tuple[list, bool]:
+        """A follow-up without a program name: keep the session's program, or its counterpart in a new region."""
+        from tools.rules import get_program, load_programs
+
+        current = get_program(state.program_id)  # type: ignore[arg-type]
+        follow_up_intents = ("amount", "eligibility", "conditions", "materials", "deadline", "channel", "validity",
+                             "stacking", "contacts", "compare")
+        states_facts = bool(self._facts_preview(current, p.text))
+        if not (states_facts or p.regions or any(p.has(i) for i in follow_up_intents)):
+            return [], False
+        if p.has("definition") and not states_facts:
+            return [], False
+        if p.regions and self._region_of(current) not in p.regions:
+            topic = set(current.aliases)
+            for program in load_programs():
+                if self._region_of(program) in p.regions and topic & set(program.aliases) and not program.implements:
+                    return [program], True
+            return [], False
+        return [current], True
+
+    @staticmethod
+    def _formula_clause(program) -> str:
+        """The clause that states the program's money rule (cited beside amounts and standards)."""
+        phrase = re.sub(r"\s+", "", program.formula.phrase or "")
+        for cid in program.clause_ids:
+            if phrase and phrase[:12] in re.sub(r"\s+", "", get_clause(cid).text):
+                return cid
+        return program.clause_ids[-1] if program.formula.kind != "none" else program.clause_ids[0]
+
+    @staticmethod
+    def _formula_inputs(program) -> set[str]:
+        """Fact names the formula itself reads (as opposed to yes/no conditions)."""
+        from pydantic import BaseModel
+
+        names: set[str] = set()
+
+        def walk(obj) -> None:
+            if isinstance(obj, BaseModel):
+                for key, value in obj:
+                    if isinstance(value, str) and (key in ("base", "choice_fact", "received_fact", "growth_fact", "rd_fact")):
+                        names.add(value)
+                    else:
+                        walk(value)
+            elif isinstance(obj, (list, tuple)):
+                for v in obj:
+                    walk(v)
+            elif isinstance(obj, dict):
+                for v in obj.values():
+                    walk(v)
+
+        walk(program.formula)
+        return names
+
+    @staticmethod
+    def _facts_preview(program, text: str) -> dict:
+        from tools.rules import fact_vocabulary
+
+        vocab = fact_vocabulary()
+        return extract(text, [vocab[n] for n in program.facts])
+
+    def _primary_intent(self, p: nlu.Parsed, programs: list) -> str:
+        order = ("compare", "stacking", "validity", "deadline", "channel", "materials", "contacts", "definition",
+                 "conditions", "eligibility", "amount", "list")
+        for intent in order:
+            if p.has(intent):
+                if intent == "list" and programs:
+                    continue
+                if intent == "conditions" and p.has("eligibility"):
+                    continue
+                return intent
+        return "amount" if programs else "search"
+
+    def _prefer_guide_or_measure(self, programs: list, intent: str) -> list:
+        """Measures carry the amounts; the 2023 guide carries materials, deadline and channel."""
+        from tools.rules import load_programs
+
+        want_guide = intent in ("materials", "deadline", "channel")
+        out = []
+        for program in programs:
+            if want_guide and not program.implements:
+                guide = next((g for g in load_programs() if g.implements == program.id), None)
+                program = guide or program
+            elif not want_guide and program.implements and intent not in ("conditions", "validity"):
+                from tools.rules import get_program
+
+                program = get_program(program.implements)
+            if program not in out:
+                out.append(program)
+        return out
+
+    @staticmethod
+    def _has_numbers(text: str, programs: list) -> bool:
+        from tools.money import find_money
+
+        return bool(find_money(text))
+
+    # ------------------------------------------------------------------ answers: calculation
+    def _facts_for(self, program, text: str, state: SessionState) -> dict[str, Any]:
+        from tools.rules import fact_vocabulary
+
+        vocab = fact_vocabulary()
+        names = list(program.facts)
+        names += [n for n, fd in vocab.items() if fd.derived and fd.derived.current in names and n not in names]
+        defs = [vocab[n] for n in names]
+        facts = dict(state.facts_for(program.id))
+        # shared facts the user gave for another program in this session (e.g. same 营收)
+        for other in state.facts.values():
+            for name, value in other.items():
+                if name in names and name not in facts:
+                    facts[name] = value
+        facts.update(extract(text, defs))
+        state.facts[program.id] = facts
+        return facts
+
+    def _calculate(self, p: nlu.Parsed, programs: list, state: SessionState, turn: Turn, continuing: bool) -> tuple[str, str]:
+        from tools.calculator import calculate, describe_formula
+        from tools.money import format_yuan
+
+        sections: list[str] = []
+        statuses: list[str] = []
+        for program in programs:
+            facts = self._facts_for(program, p.text, state)
+            calc = calculate(program.id, facts, turn.as_of)
+            turn.calculations.append(calc)
+            self._note_validity(program.doc_id, turn, calc.validity)
+            turn.evidence.extend(calc.steps)
+            marker = "".join(turn.cites.add(c) for c in calc.citations[:2])
+            head = f"**{program.name}**{marker}"
+            if calc.amount_yuan is not None and calc.eligible is not False:
+                statuses.append("answered")
+                lines = [head, f"- 最高可获得：**{format_yuan(calc.amount_yuan)}**" + self._period_note(program, calc)]
+                lines += self._steps_block(calc)
+                if calc.missing:
+                    lines.append("- 还需同时满足（您尚未说明）：" + join_zh(calc.missing))
+            elif calc.eligible is False:
+                statuses.append("answered")
+                lines = [head, "- 按您提供的信息，**不符合**申请条件：" + join_zh(calc.unmet)]
+                lines += self._steps_block(calc)
+            elif program.formula.kind == "none":
+                statuses.append("answered")
+                lines = [head, "- 金额：" + (program.formula.reason or "文件未规定具体补助金额。")]
+                if calc.missing:
+                    lines.append("- 申报条件（请逐项核对）：" + join_zh(calc.missing))
+            else:
+                statuses.append("needs_info")
+                vocab_labels = self._input_labels(program)
+                inputs = [m for m in calc.missing if m in vocab_labels] or calc.missing
+                others = [m for m in calc.missing if m not in inputs]
+                lines = [head, "- 要测算最高可获得的金额，还需要您提供：" + join_zh(inputs, "、"),
+                         f"- 计算方法：{describe_formula(program)}"]
+                if others:
+                    lines.append("- 另需满足的条件（请一并确认）：" + join_zh(others))
+            if calc.assumptions:
+                lines.append("- 说明：" + join_zh(calc.assumptions))
+            if calc.validity:
+                lines.append("- " + compose.validity_sentence(calc.validity, turn.as_of))
+            sections.append("\n".join(lines))
+        state.program_id = programs[0].id
+        state.pending = "needs_info" in statuses and "answered" not in statuses
+        status = "answered" if "answered" in statuses else "needs_info"
+        if len(programs) > 1 and not p.regions:
+            sections.insert(0, "您没有说明企业所在地区，以下按资料中各地的同类政策分别说明：")
+        if status == "answered" and any(c.amount_yuan for c in turn.calculations):
+            sections.append(compose.disclaimer())
+        return status, "\n\n".join(sections)
+
+    def _input_labels(self, program) -> set[str]:
+        from tools.rules import fact_vocabulary
+
+        vocab = fact_vocabulary()
+        labels = set()
+        for name in self._formula_inputs(program):
+            fd = vocab[name]
+            labels.add(fd.label)
+            if fd.derived:
+                labels.update({vocab[fd.derived.current].label, vocab[fd.derived.previous].label})
+        return labels
+
+    @staticmethod
+    def _steps_block(calc: Calculation) -> list[str]:
+        if not calc.steps:
+            return []
+        return ["- 计算过程："] + [f"  {i}. {s}" for i, s in enumerate(calc.steps, 1)]
+
+    @staticmethod
+    def _period_note(program, calc: Calculation) -> str:
+        bits = [b for b in (program.period if program.period != "未规定" else "", program.payment_form) if b]
+        if calc.amount_kind == "loan":
+            bits.insert(0, "贷款额度，不是补助")
+        if program.beneficiary != "企业":
+            bits.append(f"资金拨付给{program.beneficiary}")
+        return f"（{'，'.join(bits)}）" if bits else ""
+
+    def _note_validity(self, doc_id: str, turn: Turn, validity: Validity | None = None) -> Validity:
+        if doc_id not in turn.validity:
+            from tools.validity import validity_for
+
+            turn.validity[doc_id] = validity or validity_for(doc_id, turn.as_of)
+        return turn.validity[doc_id]
+
+    # ------------------------------------------------------------------ answers: lookups
+    def _conditions(self, programs: list, turn: Turn) -> tuple[str, str]:
+        sections = []
+        for program in programs:
+            marker = "".join(turn.cites.mark(cid) for cid in program.clause_ids[:2])
+            lines = [f"**{program.name}**{marker} 的条件："]
+            for cond in program.conditions:
+                if cond.clause_id:
+                    turn.cites.mark(cond.clause_id)
+                lines.append(f"- {cond.description}（原文：“{cond.phrase}”）")
+                turn.evidence.append(cond.phrase)
+            if program.formula.kind == "none":
+                lines.append(f"- 金额：{program.formula.reason}")
+            elif program.formula.phrase:
+                lines.append(f"- 支持标准（原文）：“{program.formula.phrase}”")
+                turn.evidence.append(program.formula.phrase)
+            for note in program.notes[:2]:
+                lines.append(f"- 注：{note}")
+                turn.evidence.append(note)
+            v = self._note_validity(program.doc_id, turn)
+            lines.append("- " + compose.validity_sentence(v, turn.as_of))
+            sections.append("\n".join(lines))
+        return "answered", "\n\n".join(sections)
+
+    def _materials(self, programs: list, turn: Turn) -> tuple[str, str]:
+        sections = []
+        for program in programs:
+            if not program.materials:
+                marker = turn.cites.mark(program.clause_ids[0])
+                text = (f"**{program.name}**{marker}：该文件没有列出申报材料。")
+                if program.doc_id == "xm-measures":
+                    text += f"《若干措施》中其他政策由各责任单位另行发布申报指南{turn.cites.mark('xm-guide:7.3')}，请以届时发布的指南为准。"
+                sections.append(text)
+                continue
+            lines = [f"**{program.name}** 需要提交的材料："]
+            for i, m in enumerate(program.materials, 1):
+                marker = turn.cites.mark(m.clause_id) if m.clause_id else ""
+                attach = f"（{m.attachment}）" if m.attachment and m.attachment not in m.name else ""
+                lines.append(f"{i}. {m.name}{attach}{marker}")
+                turn.evidence.append(m.name)
+            if program.application and program.application.deadline:
+                lines.append("- " + self._deadline_line(program, turn))
+            sections.append("\n".join(lines))
+        return "answered", "\n\n".join(sections)
+
+    def _deadline_line(self, program, turn: Turn) -> str:
+        app = program.application
+        v = self._note_validity(program.doc_id, turn)
+        marker = turn.cites.mark(app.clause_id) if app.clause_id else ""
+        when = zh_date(app.deadline) + (app.deadline_time or "")
+        state = "申报窗口开放中" if v.window_open else ("申报已截止" if turn.as_of > app.deadline else "申报尚未开始")
+        channel = f"；申报方式：{app.channel}" if app.channel else ""
+        return f"申报截止时间：{when}{marker}（截至{zh_date(turn.as_of)}，{state}）{channel}"
+
+    def _program_dates(self, programs: list, turn: Turn, intent: str) -> tuple[str, str]:
+        sections = []
+        seen_docs: set[str] = set()
+        from tools.rules import load_programs
+
+        for program in programs:
+            lines = [f"**{program.name}**"]
+            applying = program if program.application and program.application.deadline else next(
+                (g for g in load_programs() if g.implements == program.id and g.application), None)
+            if applying is not None and applying.application.deadline:
+                lines.append("- " + self._deadline_line(applying, turn))
+            if program.doc_id not in seen_docs:
+                seen_docs.add(program.doc_id)
+                v = self._note_validity(program.doc_id, turn)
+                lines.append("- " + compose.validity_sentence(v, turn.as_of) + self._validity_marker(program.doc_id, turn))
+            if program.doc_id == "xm-measures" and intent != "validity":
+                lines.append(f"- 《若干措施》本身未规定统一申报截止时间，各项政策由责任单位另行发布申报指南{turn.cites.mark('xm-guide:7.3')}。")
+            if program.doc_id == "siming" and intent != "validity":
+                lines.append("- 该措施未载明具体申报截止时间；“AI券”使用有效期为发放时所在年度，过期自动失效"
+                             + turn.cites.mark("siming:notes.1") + "。")
+            sections.append("\n".join(lines))
+        return "answered", "\n\n".join(sections)
+
+    def _validity_marker(self, doc_id: str, turn: Turn) -> str:
+        clause = {"xm-measures": "xm-measures:closing", "siming": "siming:notes.4", "xm-guide": "xm-guide:6.1",
+                  "quanzhou": "quanzhou:3.3", "anhui": "anhui:6"}.get(doc_id)
+        return turn.cites.mark(clause) if clause else ""
+
+    def _contacts(self, doc_ids: list[str], turn: Turn) -> tuple[str, str]:
+        lines = []
+        clause_for = {"xm-guide": "xm-guide:7.4", "quanzhou": "quanzhou:contacts", "anhui": "anhui:contacts",
+                      "siming": "siming:notes.4", "xm-measures": "xm-measures:closing"}
+        for doc_id in dict.fromkeys(doc_ids):
+            doc = get_document(doc_id)
+            marker = turn.cites.mark(clause_for[doc_id]) if doc_id in clause_for else ""
+            text = compose.contacts_text(doc_id)
+            turn.evidence.append(text)
+            if doc_id == "xm-measures":
+                text = ("《若干措施》未列联系电话，由厦门市工业和信息化局负责解释；2023年度申报咨询："
+                        + compose.contacts_text("xm-guide"))
+                turn.cites.mark("xm-guide:7.4")
+                turn.evidence.append(text)
+            elif not doc.contacts or not text:
+                text = f"文件未列联系电话，由{doc.interpreter}负责解释"
+            lines.append(f"- {compose.doc_label(doc_id)}{marker}：{text}")
+        return "answered", "联系方式：\n" + "\n".join(lines)
+
+    def _stacking(self, programs: list, turn: Turn) -> tuple[str, str]:
+        from tools.rules import stacking_rules
+
+        lines = ["关于能否同时享受（叠加）："]
+        seen: set[str] = set()
+        for program in programs:
+            for rule in stacking_rules(program.doc_id):
+                if rule.id in seen or (rule.programs and program.id not in rule.programs and rule.kind in ("mutually_exclusive",)):
+                    continue
+                seen.add(rule.id)
+                marker = turn.cites.mark(rule.clause_id)
+                lines.append(f"- {rule.text}{marker}")
+                turn.evidence.append(rule.text)
+        if len(lines) == 1:
+            return "answered", "文件对这些项目能否叠加没有作出规定。"
+        return "answered", "\n".join(lines)
+
+    def _compare(self, p: nlu.Parsed, programs: list, state: SessionState, turn: Turn) -> tuple[str, str]:
+        has_amounts = self._has_numbers(p.text, programs)
+        if has_amounts:
+            status, text = self._calculate(p, programs, state, turn, continuing=False)
+            return status, "各地政策分别测算如下：\n\n" + text
+        sections = ["各地同类政策对比："]
+        for program in programs:
+            marker = turn.cites.mark(self._formula_clause(program))
+            lines = [f"**{program.name}**{marker}"]
+            if program.formula.kind == "none":
+                lines.append(f"- 金额：{program.formula.reason}")
+            elif program.formula.phrase:
+                lines.append(f"- 支持标准（原文）：“{program.formula.phrase}”")
+                turn.evidence.append(program.formula.phrase)
+            conds = [c for c in program.conditions if c.phrase]
+            if conds:
+                lines.append("- 主要条件：" + "；".join(f"{c.description}" for c in conds[:4]))
+                turn.evidence.extend(c.description for c in conds[:4])
+            if program.payment_form:
+                lines.append(f"- 兑现方式：{program.payment_form}")
+            v = self._note_validity(program.doc_id, turn)
+            lines.append("- " + compose.validity_sentence(v, turn.as_of))
+            sections.append("\n".join(lines))
+        state.program_id = programs[0].id
+        return "answered", "\n\n".join(sections)
+
+    # ------------------------------------------------------------------ answers without a program
+    def _outside_corpus(self, places: list[str]) -> str:
+        return (f"资料库中没有{'、'.join(places)}的政策文件，无法回答这个问题。目前收录的是："
+                "厦门市促进人工智能产业发展若干措施及其2023年度申报指南、思明区人工智能产业若干措施、"
+                "泉州市2024年省级人工智能产业发展项目申报通知、安徽省2024年第一批通用人工智能政策兑现通知。")
+
+    def _answer_without_program(self, p: nlu.Parsed, state: SessionState, turn: Turn, intent: str,
+                                regions: list[str]) -> tuple[str, str]:
+        docs = [d for r in regions for d in nlu.REGION_DOCS[r]]
+        if intent in ("validity", "deadline", "channel") and docs:
+            return self._documents_dates(docs, turn, intent)
+        if intent == "contacts" and docs:
+            return self._contacts(docs, turn)
+        if intent == "list" or (intent in ("amount", "eligibility") and regions and not p.has("definition")):
+            return self._list_programs(regions, turn)
+        return self._search(p, state, turn, regions)
+
+    def _documents_dates(self, docs: list[str], turn: Turn, intent: str) -> tuple[str, str]:
+        lines = []
+        for doc_id in docs:
+            v = self._note_validity(doc_id, turn)
+            lines.append("- " + compose.validity_sentence(v, turn.as_of) + self._validity_marker(doc_id, turn))
+        return "answered", "\n".join(lines)
+
+    def _list_programs(self, regions: list[str], turn: Turn) -> tuple[str, str]:
+        from tools.rules import load_programs
+
+        lines = []
+        for region in regions or list(nlu.REGION_DOCS):
+            programs = [pr for pr in load_programs() if self._region_of(pr) == region and not pr.implements]
+            if not programs:
+                continue
+            v = self._note_validity(programs[0].doc_id, turn)
+            lines.append(f"**{nlu.REGION_ZH[region]}**（{compose.validity_sentence(v, turn.as_of).rstrip('。')}）：")
+            for program in programs:
+                marker = turn.cites.mark(program.clause_ids[0])
+                lines.append(f"- {program.name}{marker}")
+        lines.append("\n告诉我具体项目和相关金额（例如年度购买算力服务的费用），我可以帮您测算最高可获得的金额。")
+        return "answered", "\n".join(lines)
+
+    def _search(self, p: nlu.Parsed, state: SessionState, turn: Turn, regions: list[str]) -> tuple[str, str]:
+        retriever = self.retriever
+        if retriever is None:
+            return "not_found", "抱歉，检索服务暂不可用，请直接说明想了解的补助项目，例如“厦门算力券的条件”。"
+        result = retriever.search(p.text, k=3, region=self._region_filter(regions))
+        hits = list(result.hits)
+        if result.no_relevant or not hits:
+            return "not_found", ("资料中没有找到与这个问题相关的规定。我能回答的是人工智能产业补助政策问题，覆盖："
+                                 "厦门市若干措施及2023年度申报指南、思明区若干措施、泉州市2024年省级项目申报通知、"
+                                 "安徽省2024年第一批兑现通知。")
+        turn.retrieved.update(h.id for h in hits)
+        top = hits[0]
+        lines = ["资料中的相关规定："]
+        shown = [hits[0]] + [h for h in hits[1:2] if h.score >= 0.9 * hits[0].score]
+        for hit in shown:
+            marker = turn.cites.mark(hit.id)
+            clause = get_clause(hit.id)
+            lines.append(f"- {compose.doc_label(clause.doc_id)} {clause.label_path}{marker}：\n  > {self._excerpt(clause.text)}")
+            turn.evidence.append(clause.text)
+            self._note_validity(clause.doc_id, turn)
+        v = turn.validity[get_clause(top.id).doc_id]
+        lines.append(compose.validity_sentence(v, turn.as_of))
+        return "answered", "\n".join(lines)
+
+    @staticmethod
+    def _excerpt(text: str, limit: int = 400) -> str:
+        flat = text.replace("\n", " ")
+        return flat if len(flat) <= limit else flat[:limit] + "……"
