@@ -416,10 +416,12 @@ def test_missing_derived_fact_asks_for_its_inputs():
     assert calc.missing_facts == ["revenue_prev_year_yuan"]
 
 
-def test_unknown_condition_with_known_amount_gives_potential():
+def test_unknown_condition_with_known_amount_gives_conditional_ceiling():
+    """200万 × 10% = 20万: the ceiling is reported, eligibility stays unknown until the conditions are stated."""
     calc = calculate("xm-scenario", {"scenario_city_sales_yuan": "200万"}, AS_OF)
-    assert calc.eligible is None and calc.amount_yuan is None
+    assert calc.eligible is None and calc.amount_yuan == 200000
     assert calc.potential_amount_yuan == 200000
+    assert any("若其余条件均满足" in s for s in calc.steps)
     assert set(calc.missing_facts) == {"scenario_xiamen_benchmark", "scenario_fujian_selected"}
 
 

@@ -596,14 +596,14 @@ def calculate(program_id: str, facts: Mapping[str, Any], as_of: dt.date) -> Calc
             unmet.append("按文件规定的公式计算，补助金额为0元。")
 
     missing_names = list(table.missing)
+    # `eligible` reflects the conditions only; the ceiling is reported whenever the formula's inputs are known.
+    # With conditions still unknown the ceiling is conditional ("若其余条件均满足"), which the steps say.
     if unmet:
         eligible: bool | None = False
         amount = 0 if kind != "none" else None
         potential = None
-    elif missing_names or unknown or (kind != "none" and res.amount is None):
-        eligible = None
     else:
-        eligible = True
+        eligible = None if unknown else True
         amount = potential
     if eligible is True and kind == "none":
         steps.append("结论：符合文件所列条件，但文件未规定固定金额，无法计算补助额。")
