@@ -191,7 +191,8 @@ def _item(program, calc: Calculation, region_ok: bool | None, region_msg: str, a
         program_id=program.id, program=program.name, doc_id=program.doc_id, region=program.region.label,
         level=program.level, beneficiary=program.beneficiary, status=status, status_zh=STATUS_ZH[status],
         amount_yuan=calc.amount_yuan if status == "eligible" else None,
-        potential_amount_yuan=(calc.potential_amount_yuan if status == "needs_info" else None),
+        potential_amount_yuan=(None if status != "needs_info" else
+                               calc.amount_yuan if calc.eligible else calc.potential_amount_yuan),
         amount_kind=calc.amount_kind, reasons=reasons, ask=ask, ask_facts=ask_facts,
         stacking_group=program.stacking_group, validity_status=v.status if v else "",
         window_open=v.window_open if v else None, validity_message=v.message if v else "", calculation=calc,
