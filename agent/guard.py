@@ -160,11 +160,12 @@ class Evidence:
         texts: list[str] = list(evidence_texts)
         texts.extend(c.text for c in citations)
         for calc in calculations:
-            if calc.amount_yuan is not None:
-                money.add(Decimal(calc.amount_yuan))
-            texts.extend([*calc.steps, *calc.assumptions, *calc.notes, *calc.missing, *calc.unmet,
-                          calc.period, calc.payment_form])
-            texts.extend(c.text for c in calc.citations)
+            # every field the calculator filled: amounts (*_yuan), steps, formula, notes, quoted clauses, validity
+            for key, value in _leaves(calc.model_dump(mode="json")):
+                if isinstance(value, str):
+                    texts.append(value)
+                elif key.endswith("_yuan") and isinstance(value, int) and not isinstance(value, bool):
+                    money.add(Decimal(value))
         for text in texts:
             if not text:
                 continue
@@ -174,6 +175,17 @@ class Evidence:
 
     def supports(self, figure: Figure) -> bool:
         return figure.value in (self.money if figure.kind == "money" else self.percents)
+
+
+def _leaves(data, key: str = ""):
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _leaves(v, str(k))
+    elif isinstance(data, list):
+        for v in data:
+            yield from _leaves(v, key)
+    else:
+        yield key, data
 
 
 def untraceable_figures(answer_text: str, evidence: Evidence) -> list[Figure]:

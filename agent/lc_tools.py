@@ -56,6 +56,16 @@ class PolicyBackend:
 
         return program_summaries()
 
+    def program_inputs(self, program_id: str) -> dict[str, Any]:
+        """The formula in words and the facts a program needs (name, label, unit, choices)."""
+        from tools.calculator import describe_formula, program_facts
+
+        facts = [{"name": f["name"], "label": f["label"], "unit": f["unit"],
+                  **({"choices": [c["key"] + "=" + c["label"] for c in f["choices"]]} if f["choices"] else {}),
+                  **({"optional": True} if f["optional"] else {})}
+                 for f in program_facts(program_id)]
+        return {"formula": describe_formula(program_id), "facts": facts}
+
     def calculate(self, program_id: str, facts: dict[str, Any], as_of: dt.date) -> Calculation:
         from tools.calculator import calculate
 
@@ -142,6 +152,19 @@ def _walk(data: Any, key: str = "") -> Iterable[tuple[str, Any]]:
         yield key, data
 
 
+def _compact_report(report: Any) -> Any:
+    """The eligibility report as the model needs it: no per-item calculation bodies or clause texts."""
+    if not isinstance(report, dict) or "items" not in report:
+        return report
+    keep = ("program_id", "program", "region", "beneficiary", "status_zh", "amount_yuan", "potential_amount_yuan",
+            "amount_kind", "reasons", "ask", "validity_message")
+    items = [{k: item.get(k) for k in keep if item.get(k) not in (None, [], "")}
+             for item in report["items"] if item.get("status") != "not_eligible"]
+    not_eligible = [item.get("program") for item in report["items"] if item.get("status") == "not_eligible"]
+    return {"as_of": report.get("as_of"), "summary": report.get("summary", ""), "items": items,
+            "not_eligible": not_eligible, "stacking": [n.get("text") for n in report.get("stacking", [])]}
+
+
 def _dump(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
@@ -173,7 +196,10 @@ class CalculateArgs(BaseModel):
 
 
 class EligibilityArgs(BaseModel):
-    profile: dict[str, Any] = Field(description="企业情况：地区、行业、各项金额与资质等，值可为用户原话")
+    profile: dict[str, Any] = Field(description=(
+        "企业情况，例如 {\"location\": {\"city\": \"厦门市\", \"district\": \"思明区\"}, \"industry\": \"软件\", "
+        "\"above_scale\": true, \"legal_person\": true, \"facts\": {\"compute_purchase_yuan\": \"80万\"}}；"
+        "facts 的键名见 list_programs，值可为用户原话"))
 
 
 def _region_matches(summary: dict, region: str | None) -> bool:
@@ -216,9 +242,18 @@ def make_tools(backend: PolicyBackend, ledger: EvidenceLedger, as_of: dt.date) -
 
     def list_programs(region: str | None = None) -> str:
         ledger.tool_calls.append("list_programs")
-        summaries = [s for s in backend.programs() if _region_matches(s, region)]
-        ledger.add_json(summaries)
-        return _dump({"programs": summaries})
+        programs = []
+        for summary in backend.programs():
+            if not _region_matches(summary, region):
+                continue
+            programs.append({
+                "program_id": summary["id"], "name": summary["name"], "region": summary.get("region", ""),
+                "document": summary.get("doc_short_title") or summary.get("document", ""),
+                "beneficiary": summary.get("beneficiary", ""), "amount_kind": summary.get("amount_kind", ""),
+                **backend.program_inputs(summary["id"]),
+            })
+        ledger.add_json(programs)
+        return _dump({"programs": programs})
 
     def calculate_award(program_id: str, facts: dict[str, Any] | None = None) -> str:
         from tools.errors import PolicyError
@@ -244,13 +279,14 @@ def make_tools(backend: PolicyBackend, ledger: EvidenceLedger, as_of: dt.date) -
         except PolicyError as exc:
             return _dump({"error": exc.message_zh, "code": exc.code})
         ledger.eligibility.append(report)
+        full = report.model_dump(mode="json") if hasattr(report, "model_dump") else report
+        ledger.add_json(full)
+        # Only the programs the enterprise qualifies for become the answer's calculations.
         for item in getattr(report, "items", []) or []:
             calc = item if isinstance(item, Calculation) else getattr(item, "calculation", None)
-            if isinstance(calc, Calculation):
+            if isinstance(calc, Calculation) and getattr(item, "status", "eligible") == "eligible":
                 ledger.add_calculation(calc)
-        data = report.model_dump(mode="json") if hasattr(report, "model_dump") else report
-        ledger.add_json(data)
-        return _dump(data)
+        return _dump(_compact_report(full))
 
     return [
         StructuredTool.from_function(
