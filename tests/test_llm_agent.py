@@ -487,6 +487,94 @@ def test_check_eligibility_adds_the_qualifying_calculations():
     assert bad["error"]
 
 
+# --- a real OpenAI client against a scripted OpenAI-compatible server on loopback ---------------------------------
+
+class ScriptedOpenAIServer:
+    """/v1/chat/completions on 127.0.0.1 replaying scripted replies (text or one tool call), streamed as SSE."""
+
+    def __init__(self, replies: list[dict]):
+        import http.server
+        import threading
+
+        self.replies = list(replies)
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"auth": self.headers.get("Authorization", ""), **body})
+                reply = server.replies.pop(0)
+                if "tool" in reply:
+                    delta = {"role": "assistant", "content": None, "tool_calls": [{
+                        "index": 0, "id": f"call_{len(server.requests)}", "type": "function",
+                        "function": {"name": reply["tool"], "arguments": json.dumps(reply["args"], ensure_ascii=False)}}]}
+                    deltas, finish = [delta], "tool_calls"
+                else:
+                    pieces = re.findall(r".{1,4}", reply["text"], flags=re.S)
+                    deltas, finish = [{"role": "assistant", "content": p} for p in pieces], "stop"
+                if body.get("stream"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for i, d in enumerate(deltas + [{}]):
+                        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                                 "choices": [{"index": 0, "delta": d,
+                                              "finish_reason": finish if i == len(deltas) else None}]}
+                        self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+                    self.wfile.write(b"data: [DONE]\n\n")
+                else:
+                    message = {"role": "assistant", "content": "".join(d.get("content") or "" for d in deltas)}
+                    if "tool" in reply:
+                        message["tool_calls"] = deltas[0]["tool_calls"]
+                    payload = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
+                                          "choices": [{"index": 0, "message": message, "finish_reason": finish}]})
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(payload.encode())
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.integration
+def test_chatopenai_tool_calls_and_streaming_through_a_loopback_server(monkeypatch, compute_calc):
+    amount = guard.format_yuan(compute_calc.amount_yuan)
+    server = ScriptedOpenAIServer([
+        {"tool": "search_policies", "args": {"query": "思明 购买公共智能算力 补助", "region": "思明"}},
+        {"tool": "calculate_award", "args": {"program_id": "sm-compute", "facts": COMPUTE_FACTS}},
+        {"text": f"贵公司最高可获得{amount}[1]，实际金额以审核为准。"},
+    ])
+    try:
+        monkeypatch.setenv("POLICY_LLM_API_KEY", "sk-loopback-test-key")
+        settings = Settings(llm_base_url=server.url, llm_model="scripted", llm_timeout_s=10)
+        fallback = OfflineStandIn()
+        assistant = build_llm_assistant(settings, retriever_factory=KeywordRetriever, fallback=fallback)
+        events = list(assistant.ask_stream(COMPUTE_QUESTION, as_of=AS_OF))
+    finally:
+        server.close()
+
+    answer = events[-1]["answer"]
+    assert fallback.calls == [] and answer.status == "answered"
+    assert amount in answer.answer and [c.id for c in answer.citations] == ["siming:art2"]
+    assert [c.amount_yuan for c in answer.calculations] == [compute_calc.amount_yuan]
+    assert len([e for e in events if e["type"] == "token"]) > 3  # tokens arrived as the server streamed them
+    first = server.requests[0]
+    assert first["auth"] == "Bearer sk-loopback-test-key" and first["stream"] is True
+    assert [t["function"]["name"] for t in first["tools"]] == [
+        "search_policies", "get_clause", "list_programs", "calculate_award", "check_eligibility"]
+    assert first["messages"][0]["role"] == "system" and "calculate_award" in first["messages"][0]["content"]
+
+
 # --- live ------------------------------------------------------------------------------------------------------
 
 LIVE = all(os.environ.get(v) for v in ("POLICY_LLM_API_KEY", "POLICY_LLM_BASE_URL", "POLICY_LLM_MODEL"))
