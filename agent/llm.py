@@ -70,9 +70,10 @@ class _Session:
 
 
 def _is_injection(text: str) -> bool:
-    from agent.nlu import is_injection
+    """The offline agent's detector, so both agents refuse the same requests."""
+    from agent.nlu import is_injection, normalize
 
-    return is_injection(text)
+    return is_injection(normalize(text))
 
 
 class LLMAssistant:
