@@ -18,7 +18,11 @@ _COUNT = re.compile(r"(\d+|[一二两三四五六七八九十百]+)\s*(?:家|个
 _RANK = re.compile(r"(?:排名?第|第)\s*(\d+|[一二三四五六七八九十])\s*(?:名|位)?|前\s*(\d+|[一二三四五])\s*名")
 _PFLOPS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:P(?:Flops|FLOPS|flops)?|p|匹)(?![a-zA-Z])")
 _DATE = re.compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?")
-_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*(?:卡时|PFlops·天|P·天|小时|万卡时|TFlops)?")
+_QUANTITY_UNITS = r"(?:核时|卡时|机时|GPU时|P时|PFlops|pflops|TFlops|小时|张卡|块卡|台|次|人|家|个|名|项|件|套|户)"
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?\s*(?:核时|卡时|机时|GPU时|P时|小时|PFlops·天|P·天)")
+_UNIT_AFTER = re.compile(r"^\s*" + _QUANTITY_UNITS)
+# Facts whose name states an absence ("no_…", "not_…"): mentioning the cue means the bad thing happened.
+_INVERTED_PREFIXES = ("no_", "not_", "ah_not_")
 
 
 def _cue_score(fd, before: str, after: str) -> int:
@@ -66,6 +70,13 @@ def _assign(spans, facts, text, value_of) -> dict[str, Any]:
 
 
 def _bool_value(text: str, fd) -> bool | None:
+    value = _bool_mention(text, fd)
+    if value is not None and fd.name.startswith(_INVERTED_PREFIXES):
+        return not value
+    return value
+
+
+def _bool_mention(text: str, fd) -> bool | None:
     for cue in sorted(fd.cues, key=len, reverse=True):
         pos = text.find(cue)
         if pos < 0:
@@ -112,7 +123,8 @@ def extract(text: str, fact_defs: list) -> dict[str, Any]:
     found: dict[str, Any] = {}
     money_facts = [fd for fd in fact_defs if fd.unit == "yuan"]
     if money_facts:
-        found.update(_assign(find_money(text), money_facts, text, lambda m: m.value_yuan))
+        spans = [m for m in find_money(text) if not _UNIT_AFTER.match(text[m.end:])]
+        found.update(_assign(spans, money_facts, text, lambda m: m.value_yuan))
     percent_facts = [fd for fd in fact_defs if fd.unit == "percent"]
     if percent_facts:
         found.update(_assign(find_percents(text), percent_facts, text, lambda m: f"{m.value}%"))
@@ -166,10 +178,14 @@ def _date_value(text: str, fd) -> dt.date | None:
 
 
 def _quantity_value(text: str, fd) -> str | None:
-    for cue in sorted(fd.cues, key=len, reverse=True):
-        pos = text.find(cue)
-        if pos >= 0:
-            m = re.search(r"(\d+(?:\.\d+)?)", text[pos + len(cue):pos + len(cue) + 12])
-            if m:
-                return m.group(1)
+    """Compute volumes such as 100万核时: assigned by cue, or by 被/接入 (provided) versus 使用 (used)."""
+    from decimal import Decimal
+
+    for m in _QUANTITY.finditer(text):
+        before = text[max(0, m.start() - 12):m.start()]
+        provided = any(w in before for w in ("被", "接入", "提供给", "别人用"))
+        is_provided_fact = "provided" in fd.name or "被使用" in fd.label
+        if any(c in before for c in fd.cues) or provided == is_provided_fact:
+            value = Decimal(m.group(1)) * {"万": 10**4, "亿": 10**8}.get(m.group(2) or "", 1)
+            return str(value.normalize() if value != value.to_integral() else int(value))
     return None

@@ -42,12 +42,19 @@ _INJECTION = [
     r"(输出|打印|显示|告诉我|泄露|复述|重复).{0,8}(你的|上面的|以上的|前面的|系统).{0,6}(内容|指令|设定|规则|配置)",
     r"开发者模式|越狱|jailbreak|\bDAN\b|developer mode",
     r"(现在你是|你现在是|假装你是|扮演).{0,20}",
+    r"(重复|复述|背诵|原样输出).{0,10}(上面|前面|以上|之前|你的|初始)|一字不差|从“你是”开始|从\"你是\"开始",
+    r"^\s*(system|系统|assistant|助手)\s*[:：]|你是(一个)?没有(任何)?限制",
     r"ignore\s+(all\s+|the\s+|any\s+)?(previous|prior|above|earlier)",
     r"(直接|马上|立刻|立即)?(批准|审批通过|通过审核|确认发放).{0,15}(补贴|补助|奖励|资金|万元|万)",
 ]
 _INJECTION_RE = [re.compile(p, re.IGNORECASE) for p in _INJECTION]
 
 # Words that show a question is about subsidies/policies at all (used with retrieval to decide off-topic).
+STRONG_POLICY_WORDS = (
+    "补贴 补助 奖励 奖补 扶持 资助 政策 措施 申报 兑现 条款 算力 券 若干措施 指南 通知 智算 人工智能 揭榜 "
+    "专精特新 小巨人 备案 智改数转 领雁 联合体 首台 实验室 贴息"
+).split()
+
 POLICY_WORDS = (
     "补贴 补助 奖励 扶持 资助 政策 措施 申报 申请 兑现 条款 文件 材料 条件 资格 算力 券 模型 算法 数据 智算 "
     "人工智能 AI ai 研发 上市 挂牌 标准 首台 实验室 平台 场景 楼宇 职称 贷款 贴息 营收 收入 企业 公司 "
@@ -56,20 +63,28 @@ POLICY_WORDS = (
 ).split()
 
 INTENT_WORDS: dict[str, tuple[str, ...]] = {
-    "compare": ("区别", "不同", "差别", "比较", "对比", "哪个多", "哪个高", "哪个好", "哪边", "相比", "vs", "VS", "差异"),
+    "compare": ("区别", "不同", "差别", "比较", "对比", "哪个多", "哪个高", "哪个好", "哪边", "相比", "vs", "VS", "差异",
+                "有啥不一样", "不一样"),
     "stacking": ("叠加", "同时享受", "同时申请", "同时申报", "同时拿", "一起拿", "都拿", "重复享受", "重复申请", "就高",
-                 "兼得", "一起申请", "两个都", "都能拿", "都可以拿", "能同时", "可以同时"),
+                 "兼得", "一起申请", "两个都", "都能拿", "都可以拿", "能同时", "可以同时", "双拿", "一起领", "同时领",
+                 "重复拿", "都领", "重复领", "报两个", "申报两个", "两个项目", "同时报", "重复扶持", "不再享受"),
     "validity": ("有效期", "有效吗", "还有效", "失效", "过期", "作废", "废止", "还能用", "还适用", "现在还", "目前还",
                  "施行", "生效", "实施时间", "到什么时候", "有效到"),
-    "deadline": ("截止", "截至", "什么时候申报", "何时申报", "申报时间", "申请时间", "几号", "期限", "窗口", "申报期",
-                 "什么时候报", "什么时候申请", "多久", "还来得及", "还能申报", "还能申请", "报送时间", "哪天"),
-    "materials": ("材料", "提交什么", "交什么", "准备什么", "附件", "申请表", "审计报告", "证明", "要交", "资料", "盖章"),
+    "deadline": ("截止", "什么时候申报", "何时申报", "申报时间", "申请时间", "几号", "申报期限", "截止期限", "窗口",
+                 "申报期", "什么时候报", "什么时候申请", "还来得及", "还能申报", "还能申请", "报送时间", "哪天", "逾期"),
+    "materials": ("什么材料", "哪些材料", "材料清单", "材料有哪些", "需要材料", "要什么材料", "提交什么", "交什么",
+                  "准备什么", "附件", "申请表", "要交", "什么资料", "哪些资料", "需要提供什么", "要提供什么", "申报材料",
+                  "兑现材料有", "材料要求"),
     "contacts": ("联系", "电话", "咨询", "找谁", "邮箱", "地址", "联系人", "热线", "窗口在哪"),
     "channel": ("在哪申报", "哪里申报", "在哪里申请", "怎么申报", "如何申报", "怎么申请", "如何申请", "申报流程",
-                "申报渠道", "申报入口", "网上申报", "平台申报", "流程"),
+                "申报渠道", "申报入口", "网上申报", "平台申报", "流程", "送到哪", "交到哪", "报送到", "送哪", "提交到哪",
+                "寄到", "怎么报", "去哪报", "去哪申请", "哪里报", "在哪报", "送至"),
+    "interpreter": ("负责解释", "解释部门", "解释权", "哪个部门解释", "谁解释", "由谁解释", "哪个单位负责"),
+    "method": ("上限分别", "分别多少", "分别是多少", "比例和上限", "补助标准", "奖励标准", "标准分别", "计算公式",
+               "公式是", "怎么计算的", "各档", "几档", "按多大比例", "比例是多少"),
     "conditions": ("条件", "要求", "门槛", "标准是", "需要满足", "什么企业", "哪些企业", "谁可以", "适用对象", "对象"),
     "definition": ("指什么", "是什么意思", "什么意思", "是指", "定义", "怎么理解", "含义", "啥意思", "是啥"),
-    "eligibility": ("能不能", "可不可以", "是否", "符合", "有资格", "够不够", "够格", "能申请吗", "可以申请吗", "能报吗",
+    "eligibility": ("能不能", "可不可以", "是否", "符合", "有资格", "够不够", "够格", "够条件", "能申请吗", "可以申请吗", "能报吗",
                     "可以报吗", "能享受吗", "能拿吗", "可以拿吗", "行不行", "算不算", "满足"),
     "amount": ("多少", "能拿", "可拿", "补多少", "给多少", "最高", "金额", "怎么算", "计算", "测算", "报销", "几万",
                "能补", "可以补", "奖多少", "拿到", "返多少", "有多少"),
@@ -92,14 +107,22 @@ class Parsed:
     intents: list[str] = field(default_factory=list)
     injection: bool = False
     policy_words: bool = False
+    strong_policy_words: bool = False
 
     def has(self, intent: str) -> bool:
         return intent in self.intents
 
 
+# Common misspellings of policy terms (同音/形近字) mapped to the term the documents use.
+TYPOS = {"算力卷": "算力券", "AI卷": "AI券", "ai卷": "AI券", "Ai券": "AI券", "ai券": "AI券", "首台(套)": "首台套",
+         "首台（套）": "首台套", "专精特心": "专精特新", "小巨仁": "小巨人", "揭榜挂师": "揭榜挂帅", "智改数装": "智改数转"}
+
+
 def normalize(text: str) -> str:
-    """NFKC (full-width digits/letters to ASCII), drop control characters, collapse whitespace."""
+    """NFKC (full-width digits/letters to ASCII), drop control characters, fix common typos, collapse whitespace."""
     text = unicodedata.normalize("NFKC", text)
+    for wrong, right in TYPOS.items():
+        text = text.replace(wrong, right)
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     return re.sub(r"\s+", " ", text).strip()
 
@@ -151,4 +174,5 @@ def parse(text: str) -> Parsed:
         intents=detect_intents(norm),
         injection=is_injection(norm),
         policy_words=any(w in norm for w in POLICY_WORDS),
+        strong_policy_words=any(w in norm for w in STRONG_POLICY_WORDS),
     )

@@ -24,6 +24,12 @@ def join_zh(items, sep: str = "；") -> str:
     return sep.join(str(i).rstrip("。；;，, ") for i in items if str(i).strip())
 
 MAX_PROGRAMS_PER_ANSWER = 4
+# Retrieval relevance bars: off-topic questions score ~0.02–0.08, questions about these policies ~0.1 and up.
+RELEVANCE_ACCEPT = 0.3
+RELEVANCE_ACCEPT_ANCHORED = 0.08
+# Facts every applicant is presumed to meet unless they say otherwise (stated as an assumption in answers).
+PRESUMED_FACTS = ("independent_legal_person", "no_major_accident_3y", "no_violation_3y", "good_standing",
+                  "not_blacklisted", "ah_business_need")
 # Intents answered from program data rather than by calculating.
 LOOKUP_INTENTS = ("stacking", "validity", "deadline", "channel", "materials", "contacts", "conditions", "definition")
 _NEGATIVE_MONEY = re.compile(r"(?:-|－|−|负)\s*[\d一二两三四五六七八九十百千][\d,.一二两三四五六七八九十百千]*\s*(?:万|元|亿|块)")
@@ -135,19 +141,29 @@ class OfflineAssistant:
             return self._answer_without_program(p, state, turn, intent, regions)
 
         programs = self._prefer_guide_or_measure(programs, intent)
+        states_facts = any(self._facts_preview(pr, p.text) for pr in programs)
+        if intent == "stacking":
+            if self._has_numbers(p.text, programs):
+                status, text = self._calculate(p, programs, state, turn, continuing)
+                _, stacking = self._stacking(programs, turn)
+                return status, text + "\n\n" + stacking
+            return self._stacking(programs, turn)
+        if intent in ("compare", "method") and not self._has_numbers(p.text, programs):
+            return self._standards(programs, state, turn)
         if intent == "compare" or len({self._region_of(pr) for pr in programs}) > 1 and intent not in LOOKUP_INTENTS:
             return self._compare(p, programs, state, turn)
-        if intent == "stacking":
-            return self._stacking(programs, turn)
-        if intent in ("validity", "deadline", "channel"):
+        if intent in ("validity", "deadline", "channel") and not states_facts:
             return self._program_dates(programs, turn, intent)
         if intent == "materials":
             return self._materials(programs, turn)
         if intent == "contacts":
             return self._contacts([pr.doc_id for pr in programs], turn)
-        if intent in ("conditions", "definition") and not self._has_numbers(p.text, programs):
+        if intent == "interpreter":
+            return self._interpreter([pr.doc_id for pr in programs], turn)
+        if intent in ("conditions", "definition") and not states_facts:
             return self._conditions(programs, turn)
-        del load_programs
+        if intent == "search" and not states_facts:
+            return self._search(p, state, turn, regions, doc_ids=[pr.doc_id for pr in programs])
         return self._calculate(p, programs, state, turn, continuing)
 
     # ------------------------------------------------------------------ understanding helpers
@@ -156,16 +172,38 @@ class OfflineAssistant:
 
         m = _NEGATIVE_MONEY.search(text)
         if m:
-            raise InvalidFactError(f"金额不能为负数（您输入的是“{m.group(0)}”）。请提供实际发生的金额，例如“80万元”。",
+            raise InvalidFactError(f"金额不能为负数（您输入的是“{m.group(0)}”）。请提供实际发生的金额（用正数填写，单位万元或元）。",
                                    code="invalid_number")
         for m in _BAD_MONEY.finditer(text):
             if not _ALLOWED_LATIN_MONEY.fullmatch(m.group(0).rstrip("万元亿").strip()):
-                raise InvalidFactError(f"无法识别金额“{m.group(0)}”。请用数字填写金额，例如“80万元”或“800000元”。",
+                raise InvalidFactError(f"无法识别金额“{m.group(0)}”。请用阿拉伯数字或中文数字填写金额，并写明单位万元或元。",
                                        code="invalid_number")
 
     @staticmethod
     def _region_of(program) -> str:
         return nlu.REGION_OF_DOC[program.doc_id]
+
+    @staticmethod
+    def _alias_score(alias: str, text: str) -> int:
+        """2×len for an exact alias hit; slightly less when the alias's characters appear in order with short gaps
+        (“人工智能职称” in “人工智能高级职称”)."""
+        if not alias:
+            return 0
+        if alias in text:
+            return 2 * len(alias)
+        if len(alias) < 4:
+            return 0
+        pos, gaps, prev = 0, 0, None
+        for ch in alias:
+            found = text.find(ch, pos)
+            if found < 0:
+                return 0
+            if prev is not None:
+                gaps += found - prev - 1
+            if gaps > 4:
+                return 0
+            prev, pos = found, found + 1
+        return 2 * len(alias) - 3
 
     def _match_programs(self, text: str, regions: list[str], explicit_regions: bool) -> list:
         from tools.rules import load_programs
@@ -174,29 +212,27 @@ class OfflineAssistant:
         scored: list[tuple[int, int, Any]] = []
         for order, program in enumerate(load_programs()):
             names = [program.name, program.short_name, *program.aliases]
-            best = max((len(a) for a in names if a and a.lower() in lowered), default=0)
+            best = max((self._alias_score(a.lower(), lowered) for a in names if a), default=0)
             if best:
                 scored.append((best, -order, program))
-        if not scored:
-            return []
         if regions:
-            in_region = [s for s in scored if self._region_of(s[2]) in regions]
+            in_region = [sc for sc in scored if self._region_of(sc[2]) in regions]
             if in_region or explicit_regions:
                 scored = in_region
         if not scored:
             return []
-        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-        top = scored[0][0]
-        # keep every program whose best alias is as specific as the best match (ties across regions)
-        chosen = [s[2] for s in scored if s[0] >= top - 1 or s[0] >= 4]
-        by_region: dict[str, list] = {}
-        for program in chosen:
-            by_region.setdefault(self._region_of(program), []).append(program)
-        result = [programs[0] if len(regions) != 1 else programs for programs in by_region.values()]
-        flat: list = []
-        for item in result:
-            flat.extend(item if isinstance(item, list) else [item])
-        return flat[:MAX_PROGRAMS_PER_ANSWER]
+        scored.sort(key=lambda sc: (sc[0], sc[1]), reverse=True)
+        overall_top = scored[0][0]
+        by_region: dict[str, list[tuple[int, Any]]] = {}
+        for score, _, program in scored:
+            by_region.setdefault(self._region_of(program), []).append((score, program))
+        chosen: list = []
+        for region, items in by_region.items():
+            top = items[0][0]
+            if not (len(regions) > 1 and region in regions) and top < overall_top - 2:
+                continue  # another region's program matched far better
+            chosen.extend(pr for sc, pr in items[:2] if sc >= top - 1)
+        return chosen[:MAX_PROGRAMS_PER_ANSWER]
 
     def _programs_from_retrieval(self, p: nlu.Parsed, regions: list[str], turn: Turn) -> list:
         """No alias matched: let hybrid search find the clause, then take the program that cites it."""
@@ -208,7 +244,7 @@ class OfflineAssistant:
         if not wants_program or retriever is None:
             return []
         result = retriever.search(p.text, k=3, region=self._region_filter(regions))
-        if result.no_relevant:
+        if not self._relevant(result, p):
             return []
         for hit in result.hits[:2]:
             owners = [pr for pr in load_programs() if hit.id in pr.clause_ids and not pr.implements
@@ -217,6 +253,16 @@ class OfflineAssistant:
                 turn.retrieved.add(hit.id)
                 return owners
         return []
+
+    @staticmethod
+    def _relevant(result, p: nlu.Parsed) -> bool:
+        """The retriever's calibrated relevance, with a lower bar when the question is plainly about policies here."""
+        if not result.hits:
+            return False
+        if not result.no_relevant or result.relevance >= RELEVANCE_ACCEPT:
+            return True
+        anchored = bool(p.regions) or p.strong_policy_words
+        return anchored and result.relevance >= RELEVANCE_ACCEPT_ANCHORED
 
     @staticmethod
     def _region_filter(regions: list[str]) -> str | None:
@@ -283,8 +329,8 @@ class OfflineAssistant:
         return extract(text, [vocab[n] for n in program.facts])
 
     def _primary_intent(self, p: nlu.Parsed, programs: list) -> str:
-        order = ("compare", "stacking", "validity", "deadline", "channel", "materials", "contacts", "definition",
-                 "conditions", "eligibility", "amount", "list")
+        order = ("compare", "stacking", "method", "interpreter", "validity", "deadline", "channel", "materials",
+                 "contacts", "definition", "conditions", "eligibility", "amount", "list")
         for intent in order:
             if p.has(intent):
                 if intent == "list" and programs:
@@ -298,7 +344,7 @@ class OfflineAssistant:
         """Measures carry the amounts; the 2023 guide carries materials, deadline and channel."""
         from tools.rules import load_programs
 
-        want_guide = intent in ("materials", "deadline", "channel")
+        want_guide = intent in ("materials", "deadline", "channel", "search")
         out = []
         for program in programs:
             if want_guide and not program.implements:
@@ -319,7 +365,8 @@ class OfflineAssistant:
         return bool(find_money(text))
 
     # ------------------------------------------------------------------ answers: calculation
-    def _facts_for(self, program, text: str, state: SessionState) -> dict[str, Any]:
+    def _facts_for(self, program, text: str, state: SessionState) -> tuple[dict[str, Any], list[str]]:
+        """The program's facts from this turn and the session, plus the labels of facts presumed true."""
         from tools.rules import fact_vocabulary
 
         vocab = fact_vocabulary()
@@ -334,7 +381,8 @@ class OfflineAssistant:
                     facts[name] = value
         facts.update(extract(text, defs))
         state.facts[program.id] = facts
-        return facts
+        presumed = {n: True for n in names if n in PRESUMED_FACTS and n not in facts}
+        return {**presumed, **facts}, [vocab[n].label for n in presumed]
 
     def _calculate(self, p: nlu.Parsed, programs: list, state: SessionState, turn: Turn, continuing: bool) -> tuple[str, str]:
         from tools.calculator import calculate, describe_formula
@@ -343,7 +391,7 @@ class OfflineAssistant:
         sections: list[str] = []
         statuses: list[str] = []
         for program in programs:
-            facts = self._facts_for(program, p.text, state)
+            facts, presumed = self._facts_for(program, p.text, state)
             calc = calculate(program.id, facts, turn.as_of)
             turn.calculations.append(calc)
             self._note_validity(program.doc_id, turn, calc.validity)
@@ -374,8 +422,14 @@ class OfflineAssistant:
                          f"- 计算方法：{describe_formula(program)}"]
                 if others:
                     lines.append("- 另需满足的条件（请一并确认）：" + join_zh(others))
+            if p.has("eligibility"):
+                lines += self._checklist(program, facts)
+            if presumed:
+                lines.append("- 假设贵单位" + join_zh(presumed, "、") + "（如不符合请告诉我）")
             if calc.assumptions:
                 lines.append("- 说明：" + join_zh(calc.assumptions))
+            if program.application and program.application.deadline:
+                lines.append("- " + self._deadline_line(program, turn))
             if calc.validity:
                 lines.append("- " + compose.validity_sentence(calc.validity, turn.as_of))
             sections.append("\n".join(lines))
@@ -387,6 +441,19 @@ class OfflineAssistant:
         if status == "answered" and any(c.amount_yuan for c in turn.calculations):
             sections.append(compose.disclaimer())
         return status, "\n\n".join(sections)
+
+    @staticmethod
+    def _checklist(program, facts: dict[str, Any]) -> list[str]:
+        """Each condition as met / not met / to confirm, for eligibility questions."""
+        from tools.calculator import eval_condition, parse_facts
+
+        table = parse_facts(program, facts)
+        lines = ["- 条件核对："]
+        for cond in program.conditions:
+            ok = eval_condition(cond, table)
+            mark = {True: "✓ 满足", False: "✗ 不满足", None: "？ 待确认"}[ok]
+            lines.append(f"  - {mark}：{cond.description}")
+        return lines if len(lines) > 1 else []
 
     def _input_labels(self, program) -> set[str]:
         from tools.rules import fact_vocabulary
@@ -530,7 +597,7 @@ class OfflineAssistant:
         seen: set[str] = set()
         for program in programs:
             for rule in stacking_rules(program.doc_id):
-                if rule.id in seen or (rule.programs and program.id not in rule.programs and rule.kind in ("mutually_exclusive",)):
+                if rule.id in seen or (rule.programs and program.id not in rule.programs and rule.kind == "mutually_exclusive"):
                     continue
                 seen.add(rule.id)
                 marker = turn.cites.mark(rule.clause_id)
@@ -541,30 +608,51 @@ class OfflineAssistant:
         return "answered", "\n".join(lines)
 
     def _compare(self, p: nlu.Parsed, programs: list, state: SessionState, turn: Turn) -> tuple[str, str]:
-        has_amounts = self._has_numbers(p.text, programs)
-        if has_amounts:
-            status, text = self._calculate(p, programs, state, turn, continuing=False)
-            return status, "各地政策分别测算如下：\n\n" + text
-        sections = ["各地同类政策对比："]
+        if not self._has_numbers(p.text, programs):
+            return self._standards(programs, state, turn)
+        status, text = self._calculate(p, programs, state, turn, continuing=False)
+        return status, "各项政策分别测算如下：\n\n" + text
+
+    def _standards(self, programs: list, state: SessionState, turn: Turn) -> tuple[str, str]:
+        """Side by side: each program's money rule (from the calculator's formula text), conditions, validity."""
+        from tools.calculator import describe_formula
+
+        sections = ["各项政策的支持标准对比：" if len(programs) > 1 else "支持标准："]
         for program in programs:
             marker = turn.cites.mark(self._formula_clause(program))
             lines = [f"**{program.name}**{marker}"]
             if program.formula.kind == "none":
                 lines.append(f"- 金额：{program.formula.reason}")
-            elif program.formula.phrase:
-                lines.append(f"- 支持标准（原文）：“{program.formula.phrase}”")
-                turn.evidence.append(program.formula.phrase)
+            else:
+                formula = describe_formula(program)
+                lines.append(f"- 标准：{formula}")
+                turn.evidence.append(formula)
+                if program.formula.phrase:
+                    lines.append(f"- 原文：“{program.formula.phrase}”")
+                    turn.evidence.append(program.formula.phrase)
             conds = [c for c in program.conditions if c.phrase]
             if conds:
-                lines.append("- 主要条件：" + "；".join(f"{c.description}" for c in conds[:4]))
-                turn.evidence.extend(c.description for c in conds[:4])
+                lines.append("- 主要条件：" + join_zh(c.description for c in conds[:5]))
+                turn.evidence.extend(c.description for c in conds[:5])
             if program.payment_form:
                 lines.append(f"- 兑现方式：{program.payment_form}")
+            if program.beneficiary != "企业":
+                lines.append(f"- 资金拨付对象：{program.beneficiary}")
             v = self._note_validity(program.doc_id, turn)
             lines.append("- " + compose.validity_sentence(v, turn.as_of))
             sections.append("\n".join(lines))
         state.program_id = programs[0].id
         return "answered", "\n\n".join(sections)
+
+    def _interpreter(self, doc_ids: list[str], turn: Turn) -> tuple[str, str]:
+        clause_for = {"xm-measures": "xm-measures:closing", "siming": "siming:notes.4"}
+        lines = []
+        for doc_id in dict.fromkeys(doc_ids):
+            doc = get_document(doc_id)
+            marker = turn.cites.mark(clause_for[doc_id]) if doc_id in clause_for else turn.cites.mark(f"{doc_id}:preamble")
+            lines.append(f"- {compose.doc_label(doc_id)}由{doc.interpreter}负责解释{marker}。")
+            turn.evidence.append(doc.interpreter)
+        return "answered", "\n".join(lines)
 
     # ------------------------------------------------------------------ answers without a program
     def _outside_corpus(self, places: list[str]) -> str:
@@ -577,6 +665,10 @@ class OfflineAssistant:
         docs = [d for r in regions for d in nlu.REGION_DOCS[r]]
         if intent in ("validity", "deadline", "channel") and docs:
             return self._documents_dates(docs, turn, intent)
+        if intent == "stacking" and docs:
+            return self._stacking_for_docs(docs, turn)
+        if intent == "interpreter" and docs:
+            return self._interpreter(docs, turn)
         if intent == "contacts" and docs:
             return self._contacts(docs, turn)
         if intent == "list" or (intent in ("amount", "eligibility") and regions and not p.has("definition")):
@@ -588,6 +680,22 @@ class OfflineAssistant:
         for doc_id in docs:
             v = self._note_validity(doc_id, turn)
             lines.append("- " + compose.validity_sentence(v, turn.as_of) + self._validity_marker(doc_id, turn))
+            app = get_document(doc_id).application
+            if app is not None and intent in ("deadline", "channel"):
+                lines.append(f"  申报方式：{app.channel}。")
+                turn.evidence.append(app.channel)
+        return "answered", "\n".join(lines)
+
+    def _stacking_for_docs(self, docs: list[str], turn: Turn) -> tuple[str, str]:
+        from tools.rules import stacking_rules
+
+        lines = ["关于能否同时享受（叠加）："]
+        for doc_id in dict.fromkeys(docs):
+            for rule in stacking_rules(doc_id):
+                lines.append(f"- {rule.text}{turn.cites.mark(rule.clause_id)}")
+                turn.evidence.append(rule.text)
+        if len(lines) == 1:
+            return "answered", "文件对能否叠加享受没有作出规定。"
         return "answered", "\n".join(lines)
 
     def _list_programs(self, regions: list[str], turn: Turn) -> tuple[str, str]:
@@ -606,13 +714,19 @@ class OfflineAssistant:
         lines.append("\n告诉我具体项目和相关金额（例如年度购买算力服务的费用），我可以帮您测算最高可获得的金额。")
         return "answered", "\n".join(lines)
 
-    def _search(self, p: nlu.Parsed, state: SessionState, turn: Turn, regions: list[str]) -> tuple[str, str]:
+    def _search(self, p: nlu.Parsed, state: SessionState, turn: Turn, regions: list[str],
+                doc_ids: list[str] | None = None) -> tuple[str, str]:
         retriever = self.retriever
         if retriever is None:
             return "not_found", "抱歉，检索服务暂不可用，请直接说明想了解的补助项目，例如“厦门算力券的条件”。"
-        result = retriever.search(p.text, k=3, region=self._region_filter(regions))
-        hits = list(result.hits)
-        if result.no_relevant or not hits:
+        if doc_ids:
+            results = [retriever.search(p.text, k=3, doc_id=d) for d in list(dict.fromkeys(doc_ids))[:2]]
+            result = max(results, key=lambda r: (r.relevance, r.hits[0].score if r.hits else 0))
+            hits = sorted((h for r in results for h in r.hits), key=lambda h: h.score, reverse=True)
+        else:
+            result = retriever.search(p.text, k=3, region=self._region_filter(regions))
+            hits = list(result.hits)
+        if not hits or not self._relevant(result, p):
             return "not_found", ("资料中没有找到与这个问题相关的规定。我能回答的是人工智能产业补助政策问题，覆盖："
                                  "厦门市若干措施及2023年度申报指南、思明区若干措施、泉州市2024年省级项目申报通知、"
                                  "安徽省2024年第一批兑现通知。")
