@@ -23,7 +23,6 @@ from agent.prompts import REFUSAL_MARKERS, REFUSAL_TEXT, system_prompt
 from tools.schema import Answer, Calculation, Citation, Status, Validity
 
 guard_log = logging.getLogger("policy_assistant.guard")
-log = logging.getLogger("policy_assistant.agent.llm")
 
 _BRACKET_RE = re.compile(r"\[([^\[\]\n]{1,80})\](?!\()")
 _CLAUSE_ID_RE = re.compile(r"^[a-z][a-z0-9-]*:[A-Za-z0-9_.]+$")

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from agent import guard
 from agent.lc_tools import DATA_NOTE, EvidenceLedger, PolicyBackend, make_tools
-from agent.llm import LLMAssistant, build_llm_assistant, make_chat_model
+from agent.llm import LLMAssistant, build_llm_assistant
 from agent.prompts import REFUSAL_TEXT
 from corpus import get_document, load_clauses
 from index.types import Hit, SearchResult
