@@ -208,20 +208,29 @@ def _message_text(message: ChatMessage) -> str:
     return ""
 
 
-def _openai_session(body: ChatCompletionRequest, request: Request) -> str | None:
-    """Continue one agent session across an OpenAI-style conversation without a session field.
+def history_hash(messages: list[tuple[str, str]]) -> str:
+    """Identity of a conversation so far: its user and assistant turns (system prompts vary by front end)."""
+    turns = [[role, " ".join(text.split())] for role, text in messages if role in ("user", "assistant")]
+    return hashlib.sha256(json.dumps(turns, ensure_ascii=False).encode()).hexdigest()
 
-    Clients resend the whole history each turn, so the session is keyed by the caller's `user` (or the
-    X-Session-Id header) plus the conversation's first question; a one-message conversation starts fresh.
+
+def _openai_session(messages: list[tuple[str, str]], request: Request) -> str | None:
+    """Continue the agent session behind an OpenAI-style conversation, which carries no session field.
+
+    Clients resend the whole history each turn; after each answer the history including the reply is linked to the
+    agent session, so the next request (that history plus a new question) finds it. X-Session-Id overrides this.
     """
     explicit = request.headers.get("x-session-id")
-    if explicit:
-        return explicit[:64]
-    users = [m for m in body.messages if m.role == "user"]
-    if len(users) < 2:
+    if explicit and re.match(SESSION_PATTERN, explicit):
+        return explicit
+    if len(messages) < 2:
         return None
-    seed = json.dumps([body.user or "", _message_text(users[0])], ensure_ascii=False)
-    return "oa-" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+    return _store(request).session_for_history(history_hash(messages[:-1]))
+
+
+def _link_reply(request: Request, messages: list[tuple[str, str]], payload: dict[str, Any], content: str) -> None:
+    if payload.get("session_id"):
+        _store(request).link_history(history_hash([*messages, ("assistant", content)]), payload["session_id"])
 
 
 @router.get("/v1/models", tags=["OpenAI 兼容"], summary="模型列表")
@@ -231,23 +240,24 @@ def list_models():
 
 @router.post("/v1/chat/completions", tags=["OpenAI 兼容"], summary="OpenAI 兼容对话接口（回答附引用条款）")
 def chat_completions(body: ChatCompletionRequest, request: Request):
-    users = [m for m in body.messages if m.role == "user"]
-    if not users:
-        raise ApiError(422, "empty_question", "messages 中缺少用户（user）消息。")
-    question = check_text_length(_message_text(users[-1]), _settings(request))
-    session_id = _openai_session(body, request)
+    messages = [(m.role, _message_text(m)) for m in body.messages if m.role in ("user", "assistant")]
+    if not messages or messages[-1][0] != "user":
+        raise ApiError(422, "empty_question", "messages 的最后一条应为用户（user）消息。")
+    question = check_text_length(messages[-1][1], _settings(request))
+    session_id = _openai_session(messages, request)
     completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
     created = int(time.time())
     services = _services(request)
     if body.stream:
         events = services.ask_stream(question, session_id=session_id)
-        return StreamingResponse(_completion_chunks(request, question, events, completion_id, created),
+        return StreamingResponse(_completion_chunks(request, messages, events, completion_id, created),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
     payload = _answer_payload(services.ask(question, session_id=session_id))
     if (error := _answer_error(payload)) is not None:
         raise error
     _record(request, question, payload, "openai")
     content = answer_with_citations(payload)
+    _link_reply(request, messages, payload, content)
     return {
         "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_NAME,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
@@ -257,7 +267,7 @@ def chat_completions(body: ChatCompletionRequest, request: Request):
     }
 
 
-def _completion_chunks(request: Request, question: str, events: Iterator[dict], completion_id: str,
+def _completion_chunks(request: Request, messages: list[tuple[str, str]], events: Iterator[dict], completion_id: str,
                        created: int) -> Iterator[str]:
     from ui.errors import error_for_exception
 
@@ -276,9 +286,10 @@ def _completion_chunks(request: Request, question: str, events: Iterator[dict], 
                 yield chunk({"content": text})
             elif event.get("type") == "answer":
                 payload = _answer_payload(event["answer"])
-                if (error := _answer_error(payload)) is None:
-                    _record(request, question, payload, "openai")
                 full = answer_with_citations(payload)
+                if _answer_error(payload) is None:
+                    _record(request, messages[-1][1], payload, "openai")
+                    _link_reply(request, messages, payload, full)
                 # the citations (and any text the tokens did not carry) arrive as the last content delta
                 tail = full[len(streamed):] if full.startswith(streamed) else "\n\n" + full[len(payload["answer"]):].lstrip("\n")
                 if tail:
@@ -303,5 +314,11 @@ def healthz(request: Request):
 
 
 @router.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
-def api_not_found(rest: str):
-    raise ApiError(404, "not_found", f"接口不存在：/api/{rest}")
+def api_not_found(rest: str, request: Request):
+    path = request.url.path
+    allowed = sorted({m for r in router.routes if getattr(r, "path", None) != "/api/{rest:path}"
+                      and hasattr(r, "path_regex") and r.path_regex.match(path) for m in (getattr(r, "methods", None) or ())})
+    if allowed:
+        raise ApiError(405, "method_not_allowed", f"接口 {path} 不支持 {request.method} 请求，请使用 {'/'.join(allowed)}。",
+                       headers={"Allow": ", ".join(allowed)})
+    raise ApiError(404, "not_found", f"接口不存在：{path}")

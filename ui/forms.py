@@ -28,6 +28,7 @@ class FieldSpec:
     multiple: bool = False
     hint: str = ""
     profile_key: str | None = None
+    custom: bool = False  # a choice that also accepts typed values (place names)
 
     @property
     def kind(self) -> str:
@@ -71,32 +72,63 @@ def collect_values(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
     return facts
 
 
-def profile_sections() -> list[tuple[str, list[FieldSpec]]]:
-    """The eligibility profile form: shared enterprise facts first, then each document's remaining facts.
+def _locations() -> tuple[list[str], list[str], list[str]]:
+    """Provinces, cities and districts named by the corpus (other places may be typed in)."""
+    from corpus import load_documents
 
-    A field is named by the fact's `profile_key` when it has one (the enterprise-profile vocabulary of
-    tools/eligibility.py), else by the fact name itself.
+    provinces, cities, districts = [], [], []
+    for doc in load_documents():
+        path = list(doc.region_path)
+        for level, bucket in zip(range(3), (provinces, cities, districts)):
+            if len(path) > level and path[level] not in bucket:
+                bucket.append(path[level])
+    return provinces, cities, districts
+
+
+def profile_sections() -> list[tuple[str, list[FieldSpec]]]:
+    """The eligibility profile form (tools.eligibility.Profile): who and where, then each document's facts.
+
+    Field names are paths into the profile: `name`, `location.city`, `legal_person` (profile_key facts),
+    `facts.<fact name>` for the rest of the vocabulary.
     """
     from corpus import get_document
     from tools.rules import fact_vocabulary, load_programs
 
+    provinces, cities, districts = _locations()
     vocab = fact_vocabulary()
+    basic = [
+        FieldSpec("name", "企业名称（可选）", "text"),
+        FieldSpec("location.province", "所在省份", "choice", [(p, p) for p in provinces], hint="可直接输入其他省份", custom=True),
+        FieldSpec("location.city", "所在城市", "choice", [(c, c) for c in cities], hint="可直接输入其他城市", custom=True),
+        FieldSpec("location.district", "所在区（县）", "choice", [(d, d) for d in districts], hint="可直接输入其他区县", custom=True),
+        FieldSpec("applicant_type", "申请主体", "choice", [(x, x) for x in ("企业", "市政府", "个人")]),
+    ]
     seen: set[str] = set()
-    shared = []
     for fd in vocab.values():
         if fd.profile_key:
-            spec = _spec(fd)
-            shared.append(FieldSpec(**{**spec.__dict__, "name": fd.profile_key}))
+            basic.append(FieldSpec(**{**_spec(fd).__dict__, "name": fd.profile_key}))
             seen.add(fd.name)
-    sections: list[tuple[str, list[FieldSpec]]] = [("企业基本情况", shared)] if shared else []
+    sections: list[tuple[str, list[FieldSpec]]] = [("企业基本情况", basic)]
     by_doc: dict[str, list[FieldSpec]] = {}
     for program in load_programs():
         for name in program.facts:
             if name in seen or name not in vocab:
                 continue
             seen.add(name)
-            by_doc.setdefault(program.doc_id, []).append(_spec(vocab[name]))
+            by_doc.setdefault(program.doc_id, []).append(FieldSpec(**{**_spec(vocab[name]).__dict__, "name": "facts." + name}))
     for doc_id, specs in by_doc.items():
         doc = get_document(doc_id)
         sections.append((f"{doc.region}｜{doc.short_title} 相关情况", specs))
     return sections
+
+
+def collect_profile(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
+    """Nest the flat form values into the profile shape: {name, location: {...}, legal_person, facts: {...}}."""
+    profile: dict[str, Any] = {}
+    for path, value in collect_values(specs, values).items():
+        target = profile
+        *parents, leaf = path.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return profile

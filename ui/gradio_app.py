@@ -170,7 +170,8 @@ def _field_component(spec: FieldSpec, value: Any = None):
     if spec.kind == "bool":
         return gr.Radio([YES, NO], label=label, value=value, info=spec.hint or None)
     if spec.kind == "choice":
-        return gr.Dropdown(spec.choices, label=label, value=value, multiselect=spec.multiple, info=spec.hint or None)
+        return gr.Dropdown(spec.choices, label=label, value=value, multiselect=spec.multiple, info=spec.hint or None,
+                           allow_custom_value=spec.custom)
     return gr.Textbox(label=label, value=value, placeholder=spec.hint, max_lines=1)
 
 
@@ -220,7 +221,7 @@ def _calculator_tab(services) -> None:
 
 # --- 资格自查 -------------------------------------------------------------------------------------------
 def _eligibility_tab(services) -> None:
-    from ui.forms import profile_sections
+    from ui.forms import collect_profile, profile_sections
 
     try:
         sections = profile_sections()
@@ -245,7 +246,7 @@ def _eligibility_tab(services) -> None:
 
     def check(as_of_text, *values):
         try:
-            profile = collect_values(specs, list(values))
+            profile = collect_profile(specs, list(values))
             report = jsonable_encoder(services.eligibility(profile, as_of=_parse_date(as_of_text)))
         except gr.Error:
             raise

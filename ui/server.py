@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from ui.app import OFFLINE_ENV
@@ -46,6 +47,9 @@ def serve(*, host: str | None = None, port: int | None = None, ui: bool = True, 
         from uvicorn._compat import asyncio_run
     except ImportError:  # pragma: no cover - older uvicorn
         asyncio_run = None
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the previous handler: make that a no-op so a
+    # requested stop exits with status 0.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         if asyncio_run is not None:
             asyncio_run(run(), loop_factory=config.get_loop_factory())
@@ -53,6 +57,8 @@ def serve(*, host: str | None = None, port: int | None = None, ui: bool = True, 
             asyncio.run(run())
     except KeyboardInterrupt:
         pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not server.started:
         print("服务未能启动（端口可能被占用，详见上方日志）。", file=sys.stderr)
         return 1

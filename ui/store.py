@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feedback_session ON feedback(session_id);
+CREATE TABLE IF NOT EXISTS history_sessions (
+    history_hash TEXT PRIMARY KEY,
+    session_id   TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
 """
 
 
@@ -115,6 +120,18 @@ class Store:
                 "SELECT id, session_id, question, answer FROM turns WHERE id=?", (turn_id,)
             ).fetchone()
         return dict(row) if row else None
+
+    # --- OpenAI-style clients resend the whole history; map a history to the agent session that produced it ---
+    def link_history(self, history_hash: str, session_id: str) -> None:
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO history_sessions(history_hash, session_id, created_at) VALUES (?,?,?)",
+                               (history_hash, session_id, _now()))
+
+    def session_for_history(self, history_hash: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT session_id FROM history_sessions WHERE history_hash=?",
+                                     (history_hash,)).fetchone()
+        return row[0] if row else None
 
     # --- feedback ---------------------------------------------------------------------------------
     def add_feedback(self, *, rating: int, session_id: str | None = None, turn_id: int | None = None,

@@ -47,8 +47,13 @@ def calculation_html(calc: dict[str, Any]) -> str:
         word = "最高贴息贷款额度" if kind == "loan" else "最高可获得"
         who = f"（受益方：{e(calc['beneficiary'])}）" if calc.get("beneficiary") and calc["beneficiary"] != "企业" else ""
         parts.append(f'<div class="pa-amount">{word} <span class="pa-amount-num">{e(money_zh(amount))}</span>{who}</div>')
+    elif calc.get("potential_amount_yuan") is not None:
+        parts.append(f'<div class="pa-amount">补充信息并满足条件后，最高可获得 '
+                     f'<span class="pa-amount-num">{e(money_zh(calc["potential_amount_yuan"]))}</span></div>')
     elif kind == "none":
         parts.append('<div class="pa-amount pa-muted">该文件未规定具体补助金额。</div>')
+    if calc.get("formula"):
+        parts.append(f'<div class="pa-formula"><b>计算公式：</b>{e(calc["formula"])}</div>')
     if calc.get("period") or calc.get("payment_form"):
         parts.append(f'<div class="pa-muted">{e(" · ".join(x for x in (calc.get("period"), calc.get("payment_form")) if x))}</div>')
     steps = calc.get("steps") or []
@@ -58,6 +63,9 @@ def calculation_html(calc: dict[str, Any]) -> str:
     parts.append(_list("未满足的条件", calc.get("unmet") or [], "pa-unmet"))
     parts.append(_list("还需提供", calc.get("missing") or [], "pa-missing"))
     parts.append(_list("假设与说明", [*(calc.get("assumptions") or []), *(calc.get("notes") or [])]))
+    parts.append(_list("申报材料", calc.get("materials") or []))
+    if calc.get("application"):
+        parts.append(f'<div class="pa-list"><b>申报方式</b><div>{e(calc["application"])}</div></div>')
     validity = calc.get("validity")
     if validity:
         badges = " ".join(badge_html(label, k) for label, k in validity_badges([validity]))
@@ -70,51 +78,70 @@ def calculation_html(calc: dict[str, Any]) -> str:
 
 
 # --- eligibility ---------------------------------------------------------------------------------------
-def _items(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(report.get("items") or report.get("results") or [])
+ELIG_BADGE = {"eligible": ("符合条件", "ok"), "needs_info": ("需补充信息", "info"), "not_eligible": ("不符合", "bad")}
 
 
-def _item_calc(item: dict[str, Any]) -> dict[str, Any]:
-    """Eligibility items are Calculations, or wrap one under `calculation`."""
-    return item.get("calculation") or item
+def _item_amount(item: dict[str, Any]) -> str:
+    if item.get("amount_yuan") is not None:
+        return money_zh(item["amount_yuan"])
+    if item.get("potential_amount_yuan") is not None:
+        return "补充信息后最高 " + money_zh(item["potential_amount_yuan"])
+    if item.get("amount_kind") == "none":
+        return "文件未规定金额"
+    return "—"
+
+
+def _item_validity(item: dict[str, Any]) -> str:
+    status = item.get("validity_status")
+    if not status:
+        return ""
+    return " ".join(badge_html(label, k) for label, k in
+                    validity_badges([{"status": status, "window_open": item.get("window_open")}]))
 
 
 def eligibility_html(report: dict[str, Any]) -> str:
-    items = _items(report)
+    """Every program as eligible / needs info / not eligible, in the report's order, with stacking notes."""
+    items = list(report.get("items") or [])
     if not items:
         return '<div class="pa-muted">没有可判断的项目。</div>'
-    counts = {True: 0, False: 0, None: 0}
-    for it in items:
-        counts[_item_calc(it).get("eligible")] += 1
-    head = (f'<div class="pa-summary">共 {len(items)} 个项目：{badge_html(f"符合 {counts[True]}", "ok")} '
-            f'{badge_html(f"需补充信息 {counts[None]}", "info")} {badge_html(f"不符合 {counts[False]}", "bad")}</div>')
     rows = []
     for it in items:
-        c = _item_calc(it)
-        reasons = c.get("unmet") or c.get("missing") or []
+        label, kind = ELIG_BADGE.get(it.get("status"), (it.get("status_zh", ""), "info"))
+        why = it.get("reasons") or it.get("ask") or []
+        if it.get("status") == "needs_info":
+            why = it.get("ask") or why
+        amount_cls = "pa-num" + (" pa-strong" if it.get("status") == "eligible" else "")
         rows.append(
-            f"<tr><td>{verdict_badge(c.get('eligible'))}</td><td>{e(c.get('program', ''))}</td>"
-            f"<td class='pa-num'>{e(money_zh(c.get('amount_yuan')))}</td>"
-            f"<td>{e(c.get('beneficiary', ''))}</td><td>{e('；'.join(reasons[:3]))}</td></tr>")
-    table = ("<table class='pa-elig'><thead><tr><th>结论</th><th>项目</th><th>最高金额</th><th>受益方</th>"
-             "<th>未满足/需补充</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
-    notes = [n if isinstance(n, str) else (n.get("text") or n.get("message") or "") for n in report.get("stacking") or []]
-    return head + table + _list("叠加规则提示", notes, "pa-stacking")
+            f"<tr class='pa-elig-{e(it.get('status', ''))}'><td>{badge_html(label, kind)}</td>"
+            f"<td><b>{e(it.get('program', ''))}</b><div class='pa-muted'>{e(it.get('region', ''))}</div></td>"
+            f"<td class='{amount_cls}'>{e(_item_amount(it))}</td><td>{e(it.get('beneficiary', ''))}</td>"
+            f"<td>{_item_validity(it)}</td><td>{e('；'.join(why[:3]))}</td></tr>")
+    table = ("<table class='pa-elig'><thead><tr><th>结论</th><th>项目</th><th>最高金额</th><th>受益方</th><th>效力</th>"
+             "<th>原因 / 需补充</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    summary = f'<div class="pa-summary">{e(report.get("summary", ""))}</div>' if report.get("summary") else ""
+    notes = [n.get("text", "") if isinstance(n, dict) else str(n) for n in report.get("stacking") or []]
+    return summary + table + _list("叠加规则提示", notes, "pa-stacking")
 
 
 def eligibility_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["项目编号", "项目", "结论", "最高金额（元）", "受益方", "未满足条件", "还需提供", "依据条款"])
-    verdict = {True: "符合", False: "不符合", None: "需补充信息"}
-    for it in _items(report):
-        c = _item_calc(it)
-        writer.writerow([c.get("program_id", ""), c.get("program", ""), verdict[c.get("eligible")],
-                         "" if c.get("amount_yuan") is None else c["amount_yuan"], c.get("beneficiary", ""),
-                         "；".join(c.get("unmet") or []), "；".join(c.get("missing") or []),
-                         "；".join(citation_line(x) for x in c.get("citations") or [])])
+    writer.writerow(["项目编号", "项目", "地区", "结论", "最高金额（元）", "补充信息后最高（元）", "受益方", "效力",
+                     "申报期", "原因", "还需提供", "依据条款"])
+    for it in report.get("items") or []:
+        calc = it.get("calculation") or {}
+        window = {True: "申报中", False: "申报已截止", None: ""}[it.get("window_open")]
+        writer.writerow([
+            it.get("program_id", ""), it.get("program", ""), it.get("region", ""), it.get("status_zh", ""),
+            "" if it.get("amount_yuan") is None else it["amount_yuan"],
+            "" if it.get("potential_amount_yuan") is None else it["potential_amount_yuan"],
+            it.get("beneficiary", ""), STATUS_ZH.get(it.get("validity_status", ""), ""), window,
+            "；".join(it.get("reasons") or []), "；".join(it.get("ask") or []),
+            "；".join(citation_line(c) for c in calc.get("citations") or []),
+        ])
     for n in report.get("stacking") or []:
-        writer.writerow(["", "叠加规则", n if isinstance(n, str) else (n.get("text") or ""), "", "", "", "", ""])
+        writer.writerow(["", "叠加规则", "", "", "", "", "", "", "", n.get("text", "") if isinstance(n, dict) else n,
+                         "", n.get("clause_id", "") if isinstance(n, dict) else ""])
     return buf.getvalue()
 
 

@@ -1,0 +1,342 @@
+"""HTTP API over the real Services (offline agent, real index): every endpoint, SSE, errors, limits, CORS, API key."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+
+import pytest
+from fastapi.testclient import TestClient
+
+from policy_assistant.settings import Settings
+from ui import harness
+from ui.app import create_app
+
+pytestmark = pytest.mark.slow
+
+ALLOWED = "https://gov.example.cn"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+COMPUTE_Q = "厦门企业去年购买算力服务花了80万元，最高能补多少？"
+
+
+def shared_base(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    shared = harness.shared_index(shared_base(tmp_path_factory))
+    return harness.fresh_data_dir(shared, tmp_path_factory.mktemp("api-data"))
+
+
+def make_settings(data_dir, **overrides) -> Settings:
+    base = Settings.from_env().model_copy(update={"llm_base_url": None, "llm_model": None, "as_of": None})
+    return base.model_copy(update={"data_dir": data_dir, "cors_origins": [ALLOWED], "rate_limit_per_minute": 100_000,
+                                   **overrides})
+
+
+@pytest.fixture(scope="module")
+def client(data_dir):
+    with TestClient(create_app(make_settings(data_dir), gradio=False)) as c:
+        yield c
+
+
+def parse_sse(text: str) -> list[tuple[str, object]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        event, data = "message", []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        if data:
+            raw = "\n".join(data)
+            events.append((event, raw if raw == "[DONE]" else json.loads(raw)))
+    return events
+
+
+def assert_chinese_error(resp, status: int, code: str | None = None):
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) >= {"error", "message"}
+    assert CJK.search(body["message"]), body
+    assert "Traceback" not in resp.text
+    if code:
+        assert body["error"] == code
+    return body
+
+
+CONTRACT_KEYS = {"question", "answer", "status", "citations", "calculations", "validity", "session_id"}
+
+
+# --- chat ---------------------------------------------------------------------------------------------------------
+def test_chat_answers_with_contract_json_and_citation(client):
+    resp = client.post("/api/chat", json={"question": COMPUTE_Q})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert CONTRACT_KEYS <= set(body)
+    assert body["status"] == "answered"
+    assert "xm-measures:1.3" in [c["id"] for c in body["citations"]]
+    assert set(body["citations"][0]) == {"id", "document", "doc_number", "clause", "text"}
+    calc = next(c for c in body["calculations"] if c["program_id"] == "xm-compute-voucher")
+    assert calc["amount_yuan"] == 400_000  # 80万 × 50% = 40万 (below the 50万 cap)
+    assert body["session_id"] and isinstance(body["turn_id"], int)
+
+
+def test_chat_multi_turn_keeps_session_and_history(client):
+    first = client.post("/api/chat", json={"question": "思明区智改数转评为三级，能奖励多少？"}).json()
+    assert first["status"] == "needs_info"
+    sid = first["session_id"]
+    second = client.post("/api/chat", json={"question": "工业企业，数字化改造投入了500万", "session_id": sid}).json()
+    assert second["session_id"] == sid
+    calc = next(c for c in second["calculations"] if c["program_id"] == "sm-digital-transform")
+    assert calc["amount_yuan"] == 150_000  # 500万 × 20% = 100万, capped at the 三级 ceiling of 15万
+    history = client.get(f"/api/sessions/{sid}").json()
+    assert [t["question"] for t in history["turns"]] == ["思明区智改数转评为三级，能奖励多少？", "工业企业，数字化改造投入了500万"]
+    assert history["turns"][1]["answer"]["status"] == second["status"]
+
+
+def test_chat_stream_sends_tokens_then_answer(client):
+    with client.stream("POST", "/api/chat", json={"question": COMPUTE_Q, "stream": True}) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        text = "".join(resp.iter_text())
+    events = parse_sse(text)
+    kinds = [e for e, _ in events]
+    assert kinds[-1] == "answer" and kinds.count("answer") == 1
+    assert "token" in kinds and set(kinds[:-1]) == {"token"}
+    answer = events[-1][1]
+    assert CONTRACT_KEYS <= set(answer) and answer["citations"]
+    streamed = "".join(d["text"] for e, d in events if e == "token")
+    assert streamed.strip() and streamed in answer["answer"] or answer["answer"].startswith(streamed[:20])
+
+
+def test_chat_bad_input_is_422_in_chinese(client):
+    assert_chinese_error(client.post("/api/chat", json={"question": "   "}), 422, "empty_question")
+    body = assert_chinese_error(client.post("/api/chat", json={"question": "算" * 2001}), 422, "question_too_long")
+    assert "2000" in body["message"]
+    assert_chinese_error(client.post("/api/chat", json={}), 422, "invalid_request")
+    assert_chinese_error(client.post("/api/chat", json={"question": "算力券", "as_of": "明天"}), 422, "invalid_request")
+    assert_chinese_error(client.post("/api/chat", json={"question": "算力券", "session_id": "<script>"}), 422)
+    assert_chinese_error(client.post("/api/chat", content=b"{not json", headers={"content-type": "application/json"}), 422)
+
+
+def test_chat_as_of_changes_validity(client):
+    body = client.post("/api/chat", json={"question": "厦门的人工智能若干措施现在还有效吗？", "as_of": "2024-05-01"}).json()
+    xm = [v for v in body["validity"] if "厦门市促进人工智能产业发展若干措施" in v["document"]]
+    assert xm and xm[0]["status"] == "in_force"
+
+
+# --- tools ----------------------------------------------------------------------------------------------------------
+def test_programs_lists_every_program(client):
+    programs = client.get("/api/programs").json()
+    ids = {p["id"] for p in programs}
+    assert {"xm-compute-voucher", "sm-digital-transform", "ah-compute-cost", "qz-lingyan"} <= ids
+    assert len(programs) >= 38
+
+
+def test_calculate(client):
+    resp = client.post("/api/calculate", json={"program_id": "xm-compute-voucher", "facts": {"compute_purchase_yuan": "80万"}})
+    assert resp.status_code == 200
+    calc = resp.json()
+    assert calc["amount_yuan"] == 400_000 and calc["eligible"] is True
+    assert calc["steps"] and calc["citations"][0]["id"] == "xm-measures:1.3"
+
+
+def test_calculate_errors(client):
+    assert_chinese_error(client.post("/api/calculate", json={"program_id": "no-such", "facts": {}}), 404, "unknown_program")
+    body = assert_chinese_error(
+        client.post("/api/calculate", json={"program_id": "xm-compute-voucher", "facts": {"compute_purchase_yuan": "-5万"}}), 422)
+    assert "amount" not in body
+    assert_chinese_error(client.post("/api/calculate", json={"facts": {}}), 422, "invalid_request")
+
+
+def test_eligibility(client):
+    profile = {"location": {"province": "福建省", "city": "厦门市", "district": "思明区"}, "legal_person": True,
+               "industry": "软件和信息技术服务业", "facts": {"compute_purchase_yuan": "80万", "compute_listed_on_platform": "是"}}
+    resp = client.post("/api/eligibility", json={"profile": profile})
+    assert resp.status_code == 200
+    report = resp.json()
+    statuses = {i["program_id"]: i["status"] for i in report["items"]}
+    assert len(statuses) >= 38
+    assert statuses["ah-compute-cost"] == "not_eligible"  # 安徽 program, enterprise in 厦门
+    order = {"eligible": 0, "needs_info": 1, "not_eligible": 2}
+    ranks = [order[i["status"]] for i in report["items"]]
+    assert ranks == sorted(ranks)
+    assert_chinese_error(client.post("/api/eligibility", json={"profile": {"facts": {"no_such_fact": 1}}}), 422)
+
+
+def test_search(client):
+    resp = client.get("/api/search", params={"q": "算力券", "k": 3})
+    assert resp.status_code == 200
+    hits = resp.json()["hits"]
+    assert 1 <= len(hits) <= 3 and "xm-measures:1.3" in [h["id"] for h in hits]
+    filtered = client.get("/api/search", params={"q": "算力", "region": "思明区"}).json()["hits"]
+    assert filtered and all(h["doc_id"] == "siming" for h in filtered)
+    assert_chinese_error(client.get("/api/search", params={"q": " "}), 422, "empty_question")
+    assert_chinese_error(client.get("/api/search"), 422, "invalid_request")
+
+
+def test_documents(client):
+    docs = client.get("/api/documents", params={"as_of": "2024-06-20"}).json()
+    by_id = {d["id"]: d for d in docs}
+    assert by_id["xm-measures"]["status"] == "in_force"
+    assert by_id["anhui"]["window_open"] is True
+
+
+# --- feedback and storage -------------------------------------------------------------------------------------------
+def test_feedback_is_stored(client, data_dir):
+    chat = client.post("/api/chat", json={"question": COMPUTE_Q}).json()
+    resp = client.post("/api/feedback", json={"rating": "down", "turn_id": chat["turn_id"], "comment": "想知道申报材料"})
+    assert resp.status_code == 200 and resp.json()["ok"] is True
+    conn = sqlite3.connect(data_dir / "app.sqlite3")
+    row = conn.execute("SELECT rating, comment, question, session_id FROM feedback WHERE id=?", (resp.json()["id"],)).fetchone()
+    assert row == (-1, "想知道申报材料", COMPUTE_Q, chat["session_id"])
+    assert client.post("/api/feedback", json={"rating": 1, "session_id": chat["session_id"]}).status_code == 200
+    assert_chinese_error(client.post("/api/feedback", json={"rating": "meh"}), 422)
+
+
+def test_sessions_endpoint_validates_id(client):
+    assert client.get("/api/sessions/unknown-session").json()["turns"] == []
+    assert_chinese_error(client.get("/api/sessions/bad%20id"), 422)
+
+
+# --- OpenAI-compatible ----------------------------------------------------------------------------------------------
+def test_openai_chat_completions(client):
+    resp = client.post("/v1/chat/completions", json={"model": "policy-assistant", "messages": [
+        {"role": "system", "content": "你是助手"}, {"role": "user", "content": COMPUTE_Q}]})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["object"] == "chat.completion"
+    content = body["choices"][0]["message"]["content"]
+    assert body["choices"][0]["message"]["role"] == "assistant" and body["choices"][0]["finish_reason"] == "stop"
+    assert "参考条款" in content and "[1]" in content and "厦门市促进人工智能产业发展若干措施" in content
+    assert client.get("/v1/models").json()["data"][0]["id"] == "policy-assistant"
+
+
+def test_openai_stream(client):
+    with client.stream("POST", "/v1/chat/completions", json={"stream": True, "messages": [{"role": "user", "content": COMPUTE_Q}]}) as resp:
+        assert resp.status_code == 200
+        text = "".join(resp.iter_text())
+    events = parse_sse(text)
+    assert events[-1][1] == "[DONE]"
+    chunks = [d for _, d in events[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert "参考条款" in content and "40万元" in content
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_openai_multi_turn_continues_session(client):
+    first_q = "思明区智改数转评为三级，能奖励多少？"
+    first = client.post("/v1/chat/completions", json={"user": "u-42", "messages": [{"role": "user", "content": first_q}]}).json()
+    follow = client.post("/v1/chat/completions", json={"user": "u-42", "messages": [
+        {"role": "user", "content": first_q}, first["choices"][0]["message"],
+        {"role": "user", "content": "工业企业，数字化改造投入了500万"}]}).json()
+    calcs = follow["policy_answer"]["calculations"]
+    assert any(c["program_id"] == "sm-digital-transform" and c["amount_yuan"] == 150_000 for c in calcs)
+
+
+def test_openai_errors(client):
+    assert_chinese_error(client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "x"}]}), 422)
+    assert_chinese_error(client.post("/v1/chat/completions", json={"messages": []}), 422)
+
+
+# --- misc -------------------------------------------------------------------------------------------------------------
+def test_health_docs_widget_and_unknown_routes(client):
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["index_built"] is True
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    for path in ("/api/chat", "/api/calculate", "/api/eligibility", "/api/programs", "/api/search", "/api/feedback",
+                 "/healthz", "/v1/chat/completions"):
+        assert path in spec["paths"], path
+    js = client.get("/widget.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"] and "localStorage" in js.text
+    demo = client.get("/widget-demo")
+    assert demo.status_code == 200 and 'src="/widget.js"' in demo.text
+    assert_chinese_error(client.get("/api/nothing-here"), 404, "not_found")
+    assert_chinese_error(client.delete("/api/chat"), 405)
+
+
+# --- CORS -------------------------------------------------------------------------------------------------------------
+def test_cors_allowed_origin(client):
+    resp = client.post("/api/chat", json={"question": COMPUTE_Q}, headers={"Origin": ALLOWED})
+    assert resp.headers.get("access-control-allow-origin") == ALLOWED
+    pre = client.options("/api/chat", headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST",
+                                                "Access-Control-Request-Headers": "content-type,x-api-key"})
+    assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == ALLOWED
+    assert "x-api-key" in pre.headers["access-control-allow-headers"].lower()
+
+
+def test_cors_disallowed_origin(client):
+    evil = "https://evil.example.com"
+    resp = client.post("/api/chat", json={"question": COMPUTE_Q}, headers={"Origin": evil})
+    assert "access-control-allow-origin" not in resp.headers
+    pre = client.options("/api/chat", headers={"Origin": evil, "Access-Control-Request-Method": "POST"})
+    assert_chinese_error(pre, 400, "cors_rejected")
+    assert "access-control-allow-origin" not in pre.headers
+
+
+def test_cors_has_no_wildcard_by_default():
+    assert Settings().cors_origins == []
+
+
+# --- limits -----------------------------------------------------------------------------------------------------------
+@pytest.fixture()
+def limited(data_dir):
+    settings = make_settings(data_dir, rate_limit_per_minute=3, max_body_bytes=2048)
+    with TestClient(create_app(settings, gradio=False)) as c:
+        yield c
+
+
+def test_request_size_limit_413(limited):
+    big = {"question": "算力" * 1500}  # ~9 KB of UTF-8, over the 2 KB limit
+    body = assert_chinese_error(limited.post("/api/chat", json=big), 413, "payload_too_large")
+    assert "KB" in body["message"]
+
+    def chunks():  # no Content-Length: counted while streaming
+        for _ in range(10):
+            yield b"x" * 512
+
+    assert_chinese_error(limited.post("/api/chat", content=chunks(), headers={"content-type": "application/json"}), 413)
+
+
+def test_rate_limit_429(limited):
+    statuses = [limited.get("/api/programs").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    resp = limited.get("/api/programs")
+    body = assert_chinese_error(resp, 429, "rate_limited")
+    assert int(resp.headers["retry-after"]) >= 1 and "每分钟" in body["message"]
+    assert limited.get("/healthz").status_code == 200  # health checks are not metered
+
+
+def test_api_key(data_dir, monkeypatch):
+    monkeypatch.setenv("POLICY_TEST_API_KEY", "s3cret-key")
+    with TestClient(create_app(make_settings(data_dir, api_key_env="POLICY_TEST_API_KEY"), gradio=False)) as c:
+        assert_chinese_error(c.get("/api/programs"), 401, "unauthorized")
+        assert_chinese_error(c.get("/api/programs", headers={"X-API-Key": "wrong"}), 401)
+        assert c.get("/api/programs", headers={"X-API-Key": "s3cret-key"}).status_code == 200
+        assert c.post("/v1/chat/completions", headers={"Authorization": "Bearer s3cret-key"},
+                      json={"messages": [{"role": "user", "content": COMPUTE_Q}]}).status_code == 200
+        assert c.get("/healthz").status_code == 200
+        pre = c.options("/api/chat", headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"})
+        assert pre.status_code == 200  # preflights carry no key
+
+
+def test_api_key_variable_unset_means_open(data_dir, monkeypatch):
+    monkeypatch.delenv("POLICY_TEST_API_KEY", raising=False)
+    with TestClient(create_app(make_settings(data_dir, api_key_env="POLICY_TEST_API_KEY"), gradio=False)) as c:
+        assert c.get("/api/programs").status_code == 200
+
+
+def test_gradio_is_mounted_beside_the_api(data_dir):
+    with TestClient(create_app(make_settings(data_dir))) as c:
+        page = c.get("/")
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert c.get("/config").status_code == 200
+        assert c.post("/api/chat", json={"question": COMPUTE_Q}).json()["status"] == "answered"
+        assert_chinese_error(c.get("/api/nothing"), 404)
