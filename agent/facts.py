@@ -43,15 +43,27 @@ def _is_threshold(text: str, start: int, end: int) -> bool:
     return any(before.endswith(w) for w in THRESHOLD_BEFORE) or any(after.startswith(w) for w in THRESHOLD_AFTER)
 
 
+def _is_label(text: str, end: int) -> bool:
+    """“5000万那档”, “1亿这一档”: a tier's name, not an amount."""
+    return bool(re.match(r"^\s*(?:那|这|的)?(?:一)?档", text[end:end + 4]))
+
+
 def _assign(spans, facts, text, value_of) -> dict[str, Any]:
-    """Greedy best-cue assignment of number spans to facts; one leftover span fills one leftover fact."""
+    """Greedy best-cue assignment of number spans to facts; one leftover span fills one leftover fact.
+
+    Threshold mentions (“超过30万”) and tier labels (“5000万那档”) are not values; they do not cut the context
+    window either, so “去年营收首次超过1亿（1.2亿）” gives 1.2亿 the cue 去年营收."""
     out: dict[str, Any] = {}
-    prev_end = 0
     scored = []
+    window_start = 0
+    skipped: set[int] = set()
     for idx, span in enumerate(spans):
-        before = text[max(prev_end, span.start - 20):span.start]
+        if _is_threshold(text, span.start, span.end) or _is_label(text, span.end):
+            skipped.add(idx)
+            continue
+        before = text[max(window_start, span.start - 20):span.start]
         after = text[span.end:span.end + 10]
-        prev_end = span.end
+        window_start = span.end
         for fd in facts:
             score = _cue_score(fd, before, after)
             if score > 0:
@@ -62,10 +74,12 @@ def _assign(spans, facts, text, value_of) -> dict[str, Any]:
             continue
         out[name] = value_of(spans[idx])
         used_spans.add(idx)
-    free_spans = [i for i in range(len(spans)) if i not in used_spans and not _is_threshold(text, spans[i].start, spans[i].end)]
+    free_spans = [i for i in range(len(spans)) if i not in used_spans and i not in skipped]
     free_facts = [fd for fd in facts if fd.name not in out and not fd.derived]
     if len(free_facts) == 1 and free_spans:
         out[free_facts[0].name] = value_of(spans[free_spans[0]])
+    elif not out and len(free_spans) == 1 and len(spans) == 1 and _is_threshold(text, spans[0].start, spans[0].end):
+        pass
     return out
 
 

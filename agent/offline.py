@@ -108,7 +108,7 @@ class OfflineAssistant:
         from agent.guard import check
 
         problems = check(answer.answer, answer.citations, answer.calculations, turn.cites.ids | turn.retrieved,
-                         turn.evidence + [answer.question])
+                         turn.evidence)
         if problems:
             log.warning("offline answer failed the guard: %s | %s", problems, answer.question[:80])
 

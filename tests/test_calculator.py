@@ -531,3 +531,27 @@ def test_program_facts_marks_optional_and_choices():
     assert facts["revenue_last_year_yuan"]["optional"] is False
     choices = program_facts("xm-standards")[0]["choices"]
     assert [c["key"] for c in choices][:3] == ["international", "national", "industry"]
+
+
+@pytest.mark.parametrize("city_avg,eligible", [("19.99%", True), ("20%", True), ("20.01%", False)])
+def test_scale_up_growth_not_below_city_average_boundary(city_avg, eligible):
+    """营收1.2亿 vs 1亿 → 增速20%；“不低于”市平均含本数：19.99%、20% 满足，20.01% 不满足。"""
+    facts = {"above_scale": True, "industry": "software", "revenue_last_year_yuan": "1.2亿",
+             "revenue_prev_year_yuan": "1亿", "city_avg_software_growth_percent": city_avg, "scale_up_received_yuan": "10万"}
+    calc = calculate("xm-scale-up", facts, AS_OF)
+    assert calc.eligible is eligible
+    assert calc.amount_yuan == (100000 if eligible else 0)
+
+
+def test_scale_up_growth_condition_can_be_stated_directly():
+    """“增速不低于市平均” stated as a yes/no fact: 1.2亿 first crosses 1亿 (20万) − 10万 received = 10万."""
+    facts = {"above_scale": True, "industry": "software", "revenue_last_year_yuan": "1.2亿",
+             "revenue_growth_not_below_city_avg": "是", "scale_up_received_yuan": "10万"}
+    assert calculate("xm-scale-up", facts, AS_OF).amount_yuan == 100000
+
+
+def test_stated_growth_flag_contradicting_the_figures_is_an_error():
+    facts = {"above_scale": True, "industry": "software", "revenue_last_year_yuan": "1.2亿", "revenue_prev_year_yuan": "1亿",
+             "city_avg_software_growth_percent": "30%", "revenue_growth_not_below_city_avg": "是"}
+    with pytest.raises(InvalidFactError):
+        calculate("xm-scale-up", facts, AS_OF)

@@ -230,6 +230,14 @@ def _derive(vocab: dict[str, FactDef], values: dict[str, Any], notes: list[str])
         if not d or d.current not in values or d.previous not in values:
             continue
         cur, prev = values[d.current], values[d.previous]
+        if d.kind == "at_least":
+            computed_flag = cur >= prev
+            if name in values and values[name] != computed_flag:
+                raise InvalidFactError(
+                    f"“{fd.label}”与填写的数值不一致：{vocab[d.current].label}{show(vocab[d.current], cur)}，"
+                    f"{vocab[d.previous].label}{show(vocab[d.previous], prev)}。请核对。")
+            values[name] = computed_flag
+            continue
         if d.kind == "difference":
             computed = cur - prev
             tolerance = Fraction(0)

@@ -49,7 +49,7 @@ class Choice(Strict):
 class Derivation(Strict):
     """A fact computed from two others when not given directly."""
 
-    kind: Literal["growth_percent", "difference"]
+    kind: Literal["growth_percent", "difference", "at_least"]  # at_least: bool fact = current ≥ previous
     current: str
     previous: str
 
