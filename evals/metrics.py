@@ -226,11 +226,10 @@ def score_turn(expect: Expect, run: TurnRun, history: Sequence[str] = ()) -> Tur
     if expect.eligible_check:
         calc = primary_calc(answer, expect.programs)
         got_el = None if calc is None else calc.eligible
-        c["eligible"] = got_el is expect.eligible or got_el == expect.eligible
-        if expect.eligible is None and calc is None:
-            c["eligible"] = True
+        c["eligible"] = any(got_el is v for v in expect.eligible)
         if not c["eligible"]:
-            d["eligible"] = {"expected": expect.eligible, "got": got_el, "program": None if calc is None else calc.program_id}
+            d["eligible"] = {"expected": expect.eligible[0] if len(expect.eligible) == 1 else list(expect.eligible),
+                             "got": got_el, "program": None if calc is None else calc.program_id}
 
     groups = list(expect.cite) + [(f"{doc}:*",) for doc in expect.cite_docs]
     if groups:

@@ -57,7 +57,7 @@ class Expect:
     programs: tuple[str, ...] = ()  # the calculation(s) the amount / eligibility refer to (any of these ids)
     amounts: Mapping[str, int] = field(default_factory=dict)  # program id → exact ceiling
     eligible_check: bool = False
-    eligible: bool | None = None
+    eligible: tuple[bool | None, ...] = ()  # accepted values of the calculation's `eligible`
     cite: tuple[tuple[str, ...], ...] = ()  # groups of alternatives; each group must be cited
     cite_ok: tuple[str, ...] = ()  # further clause ids (or "doc:*") that may be cited without hurting precision
     cite_docs: tuple[str, ...] = ()  # at least one citation from each of these documents
@@ -90,6 +90,13 @@ def _as_tuple(value: Any) -> tuple:
 def _groups(value: Any) -> tuple[tuple[str, ...], ...]:
     """[a, [b, c]] → ((a,), (b, c)): each item is a group of alternatives."""
     return tuple(tuple(str(x) for x in item) if isinstance(item, (list, tuple)) else (str(item),) for item in _as_tuple(value))
+
+
+def _eligible(value: Any, where: str) -> tuple[bool | None, ...]:
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if not values or any(v not in (True, False, None) for v in values):
+        raise GoldError(f"{where}: eligible must be true, false, null or a list of them")
+    return values
 
 
 def _parse_expect(spec: Mapping[str, Any], where: str) -> Expect:
@@ -131,7 +138,7 @@ def _parse_expect(spec: Mapping[str, Any], where: str) -> Expect:
         programs=tuple(str(p) for p in _as_tuple(spec.get("program"))),
         amounts=amounts,
         eligible_check="eligible" in spec,
-        eligible=spec.get("eligible"),
+        eligible=_eligible(spec.get("eligible"), where) if "eligible" in spec else (),
         cite=_groups(spec.get("cite")),
         cite_ok=tuple(str(x) for x in _as_tuple(spec.get("cite_ok"))),
         cite_docs=tuple(str(x) for x in _as_tuple(spec.get("cite_docs"))),
