@@ -10,14 +10,15 @@ from tools.money import find_money, find_percents
 NEGATIONS = ("没有", "还没", "尚未", "没", "未", "不是", "不", "无", "非")
 QUESTION_AFTER = re.compile(r"^.{0,4}?(吗|么|嘛|\?|？|与否)")
 QUESTION_BEFORE = ("需要", "是否", "要不要", "必须", "需不需要", "有没有", "是不是", "得")
-THRESHOLD_BEFORE = ("超过", "达到", "达", "满", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于")
+THRESHOLD_BEFORE = ("超过", "达到", "达", "满", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于",
+                    "突破", "首次过")
 THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起")
 SPEND_WORDS = ("花了", "花费", "支出", "投入", "采购", "购买", "买了", "付了", "用了", "收入", "营收", "单价", "销售")
 BLANK_REGIONS = re.compile(r"厦门市|思明区|泉州市|安徽省|合肥市|福建省(?!国内|省内)")
 _COUNT = re.compile(r"(\d+|[一二两三四五六七八九十百]+)\s*(?:家|个|户|名)")
 _RANK = re.compile(r"(?:排名?第|第)\s*(\d+|[一二三四五六七八九十])\s*(?:名|位)?|前\s*(\d+|[一二三四五])\s*名")
 _PFLOPS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:P(?:Flops|FLOPS|flops)?|p|匹)(?![a-zA-Z])")
-_DATE = re.compile(r"(20\d{2})\s*年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?")
+_DATE = re.compile(r"(20\d{2})\s*年(?!度)(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?)?")
 _QUANTITY_UNITS = r"(?:核时|卡时|机时|GPU时|P时|PFlops|pflops|TFlops|小时|张卡|块卡|台|次|人|家|个|名|项|件|套|户)"
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?\s*(?:核时|卡时|机时|GPU时|P时|小时|PFlops·天|P·天)")
 _UNIT_AFTER = re.compile(r"^\s*" + _QUANTITY_UNITS)
@@ -45,7 +46,7 @@ def _is_threshold(text: str, start: int, end: int) -> bool:
 
 def _is_label(text: str, end: int) -> bool:
     """“5000万那档”, “1亿这一档”: a tier's name, not an amount."""
-    return bool(re.match(r"^\s*(?:那|这|的)?(?:一)?档", text[end:end + 4]))
+    return bool(re.match(r"^\s*(?:那|这|的|两|三|几|各)?(?:一)?档", text[end:end + 4]))
 
 
 def _assign(spans, facts, text, value_of) -> dict[str, Any]:
@@ -186,7 +187,8 @@ def _date_value(text: str, fd) -> dt.date | None:
     if not m:
         return None
     try:
-        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
+        # a bare year (“2024年首次完成备案”) reads as 1 January: the policies' date bounds are all 1 January
+        return dt.date(int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1))
     except ValueError:
         return None
 
