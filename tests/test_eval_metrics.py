@@ -203,6 +203,11 @@ def test_eligibility_null_for_needs_info():
     assert score({"question": "x", "eligible": None, "program": "xm-compute-voucher"}, a).checks["eligible"]
     assert score({"question": "x", "eligible": None}, answer("请补充", status="needs_info")).checks["eligible"]
     assert not score({"question": "x", "eligible": True}, answer("请补充", status="needs_info")).checks["eligible"]
+    open_verdict = answer("最高1000万元", calcs=[calc("ah-computing-center", 10000000, eligible=None)])
+    assert score({"question": "x", "eligible": [True, None]}, open_verdict).checks["eligible"]
+    assert not score({"question": "x", "eligible": [True, False]}, open_verdict).checks["eligible"]
+    with pytest.raises(GoldError):
+        case({"question": "x", "eligible": "yes"})
 
 
 def test_citation_recall_precision_alternatives_and_docs():
