@@ -133,6 +133,10 @@ class OfflineAssistant:
             programs, continuing = self._continue_program(p, state)
         if not programs and (p.policy_words or p.regions):
             programs = self._programs_from_retrieval(p, regions, turn)
+        elif programs and len(p.regions) > 1 and (p.has("compare") or p.has("amount")):
+            for region in p.regions:
+                if not any(self._region_of(pr) == region for pr in programs):
+                    programs += self._programs_from_retrieval(p, [region], turn)
         if p.regions:
             state.region = p.regions[0] if len(p.regions) == 1 else state.region
 
@@ -150,7 +154,8 @@ class OfflineAssistant:
             return self._stacking(programs, turn)
         if intent in ("compare", "method") and not self._has_numbers(p.text, programs):
             return self._standards(programs, state, turn)
-        if intent == "compare" or len({self._region_of(pr) for pr in programs}) > 1 and intent not in LOOKUP_INTENTS:
+        if intent == "compare" or (len({self._region_of(pr) for pr in programs}) > 1
+                                   and (intent in ("amount", "eligibility") or states_facts)):
             return self._compare(p, programs, state, turn)
         if intent in ("validity", "deadline", "channel") and not states_facts:
             return self._program_dates(programs, turn, intent)
@@ -239,7 +244,8 @@ class OfflineAssistant:
         from tools.money import find_money
         from tools.rules import load_programs
 
-        wants_program = bool(find_money(p.text)) or any(p.has(i) for i in ("amount", "eligibility", "conditions", "materials"))
+        wants_program = bool(find_money(p.text)) or any(
+            p.has(i) for i in ("amount", "eligibility", "conditions", "materials", "compare", "method"))
         retriever = self.retriever
         if not wants_program or retriever is None:
             return []
@@ -338,7 +344,7 @@ class OfflineAssistant:
                 if intent == "conditions" and p.has("eligibility"):
                     continue
                 return intent
-        return "amount" if programs else "search"
+        return "search"
 
     def _prefer_guide_or_measure(self, programs: list, intent: str) -> list:
         """Measures carry the amounts; the 2023 guide carries materials, deadline and channel."""
@@ -671,9 +677,12 @@ class OfflineAssistant:
             return self._interpreter(docs, turn)
         if intent == "contacts" and docs:
             return self._contacts(docs, turn)
-        if intent == "list" or (intent in ("amount", "eligibility") and regions and not p.has("definition")):
+        if intent == "list":
             return self._list_programs(regions, turn)
-        return self._search(p, state, turn, regions)
+        status, text = self._search(p, state, turn, regions)
+        if status == "not_found" and intent in ("amount", "eligibility") and regions:
+            return self._list_programs(regions, turn)
+        return status, text
 
     def _documents_dates(self, docs: list[str], turn: Turn, intent: str) -> tuple[str, str]:
         lines = []
@@ -737,14 +746,43 @@ class OfflineAssistant:
         for hit in shown:
             marker = turn.cites.mark(hit.id)
             clause = get_clause(hit.id)
-            lines.append(f"- {compose.doc_label(clause.doc_id)} {clause.label_path}{marker}：\n  > {self._excerpt(clause.text)}")
+            lines.append(f"- {compose.doc_label(clause.doc_id)} {clause.label_path}{marker}：\n  > {self._excerpt(clause.text, p.text)}")
             turn.evidence.append(clause.text)
             self._note_validity(clause.doc_id, turn)
+        if p.has("amount") and not self._has_money_rule(top.id):
+            lines.append("该条款没有规定具体的补助金额或比例，文件未规定的金额无法测算。")
         v = turn.validity[get_clause(top.id).doc_id]
         lines.append(compose.validity_sentence(v, turn.as_of))
         return "answered", "\n".join(lines)
 
     @staticmethod
-    def _excerpt(text: str, limit: int = 400) -> str:
+    def _has_money_rule(clause_id: str) -> bool:
+        from tools.rules import load_programs
+
+        return any(clause_id in pr.clause_ids and pr.formula.kind != "none" for pr in load_programs())
+
+    @staticmethod
+    def _excerpt(text: str, query: str = "", limit: int = 400) -> str:
+        """The clause verbatim when short; otherwise its sentences that share most words with the question."""
         flat = text.replace("\n", " ")
-        return flat if len(flat) <= limit else flat[:limit] + "……"
+        if len(flat) <= limit:
+            return flat
+        sentences = [x for x in re.split(r"(?<=[。；;])\s*|\s(?=\d+[.、．])", flat) if x.strip()]
+        grams = {query[i:i + 2] for i in range(len(query) - 1)}
+        scored = sorted(range(len(sentences)), key=lambda i: -sum(g in sentences[i] for g in grams))
+        keep: list[int] = []
+        size = 0
+        for i in scored:
+            if size + len(sentences[i]) > limit and keep:
+                break
+            keep.append(i)
+            size += len(sentences[i])
+        out, prev = [], -1
+        for i in sorted(keep):
+            if prev != -1 and i != prev + 1:
+                out.append("……")
+            out.append(sentences[i])
+            prev = i
+        prefix = "……" if sorted(keep)[0] > 0 else ""
+        suffix = "……" if sorted(keep)[-1] < len(sentences) - 1 else ""
+        return prefix + "".join(out) + suffix
