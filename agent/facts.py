@@ -10,8 +10,7 @@ from tools.money import find_money, find_percents
 NEGATIONS = ("没有", "还没", "尚未", "没", "未", "不是", "不", "无", "非")
 QUESTION_AFTER = re.compile(r"^.{0,4}?(吗|么|嘛|\?|？|与否)")
 QUESTION_BEFORE = ("需要", "是否", "要不要", "必须", "需不需要", "有没有", "是不是", "得")
-THRESHOLD_BEFORE = ("超过", "达到", "达", "满", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于",
-                    "突破", "首次过")
+THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过")
 THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起")
 SPEND_WORDS = ("花了", "花费", "支出", "投入", "采购", "购买", "买了", "付了", "用了", "收入", "营收", "单价", "销售")
 BLANK_REGIONS = re.compile(r"厦门市|思明区|泉州市|安徽省|合肥市|福建省(?!国内|省内)")
@@ -140,6 +139,10 @@ def extract(text: str, fact_defs: list) -> dict[str, Any]:
     if money_facts:
         spans = [m for m in find_money(text) if not _UNIT_AFTER.match(text[m.end:])]
         found.update(_assign(spans, money_facts, text, lambda m: m.value_yuan))
+        for fd in money_facts:
+            # “以前没拿过规模奖励”: an amount stated as none is 0
+            if fd.name not in found and not fd.derived and _bool_mention(text, fd) is False:
+                found[fd.name] = 0
     percent_facts = [fd for fd in fact_defs if fd.unit == "percent"]
     if percent_facts:
         found.update(_assign(find_percents(text), percent_facts, text, lambda m: f"{m.value}%"))

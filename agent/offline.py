@@ -12,7 +12,7 @@ from agent import compose, nlu
 from agent.compose import Citations, zh_date
 from agent.facts import extract
 from agent.session import SessionState, SessionStore
-from corpus import get_clause, get_document
+from corpus import clause_index, get_clause, get_document
 from tools.errors import PolicyError
 from tools.schema import Answer, Calculation, Validity
 
@@ -35,6 +35,19 @@ LOOKUP_INTENTS = ("stacking", "validity", "deadline", "channel", "materials", "c
 _NEGATIVE_MONEY = re.compile(r"(?:-|－|−|负)\s*[\d一二两三四五六七八九十百千][\d,.一二两三四五六七八九十百千]*\s*(?:万|元|亿|块)")
 _BAD_MONEY = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,8}\s*(?:万元|万|元|亿)(?![A-Za-z])")
 _ALLOWED_LATIN_MONEY = re.compile(r"(?i)maas|gpu|ai|api|it|ipo|p")
+
+
+NOT_FOUND_TEXT = ("资料中没有找到与这个问题相关的规定。我能回答的是人工智能产业补助政策问题，覆盖："
+                  "厦门市若干措施及2023年度申报指南、思明区若干措施、泉州市2024年省级项目申报通知、安徽省2024年第一批兑现通知。")
+INSTRUCTION_DROPPED_TEXT = ("注意：检索到的部分文本含有要求助手执行操作的指令性内容（例如要求直接批准补助），"
+                            "这类内容只作为数据看待，已忽略，未采纳。补助须由主管部门按政策审核，我无法批准或承诺任何金额。")
+
+
+FILLER = re.compile("|".join(sorted((
+    "我们", "我们是", "我们的", "我想", "想问", "请问", "问一下", "咨询", "了解", "一下", "的", "是", "企业", "公司",
+    "单位", "有", "吗", "呢", "啊", "这个", "那个", "关于", "相关", "政策", "补助", "补贴", "奖励", "奖补", "项目",
+    "开发", "模型开发", "想了解", "介绍", "说说", "看看", "能", "可以", "怎么样", "如何", "区", "市", "在", "我",
+), key=len, reverse=True)))
 
 
 @dataclass
@@ -145,7 +158,8 @@ class OfflineAssistant:
             return self._answer_without_program(p, state, turn, intent, regions)
 
         programs = self._prefer_guide_or_measure(programs, intent)
-        states_facts = any(self._facts_preview(pr, p.text) for pr in programs)
+        states_facts = any(self._facts_preview(pr, p.text) for pr in programs) or (
+            intent == "search" and (self._carries_facts(programs, state) or not self._residual(p.text, programs)))
         if intent == "stacking":
             if self._has_numbers(p.text, programs):
                 status, text = self._calculate(p, programs, state, turn, continuing)
@@ -211,6 +225,7 @@ class OfflineAssistant:
         return 2 * len(alias) - 3
 
     def _match_programs(self, text: str, regions: list[str], explicit_regions: bool) -> list:
+        from tools.money import find_money
         from tools.rules import load_programs
 
         lowered = text.lower()
@@ -236,7 +251,7 @@ class OfflineAssistant:
             top = items[0][0]
             if not (len(regions) > 1 and region in regions) and top < overall_top - 2:
                 continue  # another region's program matched far better
-            chosen.extend(pr for sc, pr in items[:2] if sc >= top - 1)
+            chosen.extend(pr for sc, pr in items[:2] if sc >= top - 1 or (sc >= 8 and len(find_money(text)) >= 2))
         return chosen[:MAX_PROGRAMS_PER_ANSWER]
 
     def _programs_from_retrieval(self, p: nlu.Parsed, regions: list[str], turn: Turn) -> list:
@@ -326,6 +341,24 @@ class OfflineAssistant:
 
         walk(program.formula)
         return names
+
+    @staticmethod
+    def _carries_facts(programs: list, state: SessionState) -> bool:
+        """The session already holds facts these programs use (“换成厦门的算力券呢”)."""
+        known = {name for facts in state.facts.values() for name in facts}
+        return any(known & set(pr.facts) for pr in programs)
+
+    def _residual(self, text: str, programs: list) -> str:
+        """What the question says beyond naming the program, its region and filler words."""
+        rest = text.lower()
+        for program in programs:
+            for alias in sorted([program.name, program.short_name, *program.aliases], key=len, reverse=True):
+                if alias:
+                    rest = rest.replace(alias.lower(), "")
+        for name, _ in nlu._REGION_NAMES:
+            rest = rest.replace(name, "")
+        rest = re.sub(FILLER, "", rest)
+        return re.sub(r"[\W_]+", "", rest)
 
     @staticmethod
     def _facts_preview(program, text: str) -> dict:
@@ -736,23 +769,30 @@ class OfflineAssistant:
             result = retriever.search(p.text, k=3, region=self._region_filter(regions))
             hits = list(result.hits)
         if not hits or not self._relevant(result, p):
-            return "not_found", ("资料中没有找到与这个问题相关的规定。我能回答的是人工智能产业补助政策问题，覆盖："
-                                 "厦门市若干措施及2023年度申报指南、思明区若干措施、泉州市2024年省级项目申报通知、"
-                                 "安徽省2024年第一批兑现通知。")
-        turn.retrieved.update(h.id for h in hits)
-        top = hits[0]
+            return "not_found", NOT_FOUND_TEXT
+        # Retrieved text is data: a clause that tries to instruct the assistant is never quoted or followed, and only
+        # clauses of the curated corpus are cited (anything else that reached the index is untrusted).
+        corpus_ids = clause_index()
+        safe = [h for h in hits if h.id in corpus_ids and not nlu.is_injection(nlu.normalize(h.text))]
+        dropped = sum(1 for h in hits if nlu.is_injection(nlu.normalize(h.text)))
+        turn.retrieved.update(h.id for h in safe)
+        if not safe:
+            return "not_found", NOT_FOUND_TEXT + "\n\n" + INSTRUCTION_DROPPED_TEXT
+        top = safe[0]
         lines = ["资料中的相关规定："]
-        shown = [hits[0]] + [h for h in hits[1:2] if h.score >= 0.9 * hits[0].score]
+        shown = [top] + [h for h in safe[1:2] if h.score >= 0.9 * top.score]
         for hit in shown:
             marker = turn.cites.mark(hit.id)
-            clause = get_clause(hit.id)
-            lines.append(f"- {compose.doc_label(clause.doc_id)} {clause.label_path}{marker}：\n  > {self._excerpt(clause.text, p.text)}")
-            turn.evidence.append(clause.text)
-            self._note_validity(clause.doc_id, turn)
+            text = get_clause(hit.id).text
+            lines.append(f"- {compose.doc_label(hit.doc_id)} {hit.clause}{marker}：\n  > {self._excerpt(text, p.text)}")
+            turn.evidence.append(text)
+            self._note_validity(hit.doc_id, turn)
+        if dropped:
+            lines.append(INSTRUCTION_DROPPED_TEXT)
         if p.has("amount") and not self._has_money_rule(top.id):
             lines.append("该条款没有规定具体的补助金额或比例，文件未规定的金额无法测算。")
-        v = turn.validity[get_clause(top.id).doc_id]
-        lines.append(compose.validity_sentence(v, turn.as_of))
+        if top.doc_id in turn.validity:
+            lines.append(compose.validity_sentence(turn.validity[top.doc_id], turn.as_of))
         return "answered", "\n".join(lines)
 
     @staticmethod
