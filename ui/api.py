@@ -119,18 +119,29 @@ def sse(event: str, data: Any) -> str:
 
 # --- chat -----------------------------------------------------------------------------------------------
 @router.post("/api/chat", tags=["问答"], summary="智能问答（与 ask --json 相同的 JSON；stream=true 返回 SSE）")
-def chat(body: ChatRequest, request: Request):
+async def chat(body: ChatRequest, request: Request):
     question = check_text_length(body.question, _settings(request))
     services = _services(request)
     if body.stream:
         events = services.ask_stream(question, session_id=body.session_id, as_of=body.as_of)
         return StreamingResponse(_chat_events(request, question, events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    payload = _answer_payload(services.ask(question, session_id=body.session_id, as_of=body.as_of))
-    if (error := _answer_error(payload)) is not None:
-        raise error
-    payload["turn_id"] = _record(request, question, payload, "api")
-    return payload
+
+    def answer_and_store() -> dict[str, Any]:
+        payload = _answer_payload(services.ask(question, session_id=body.session_id, as_of=body.as_of))
+        if (error := _answer_error(payload)) is not None:
+            raise error
+        payload["turn_id"] = _record(request, question, payload, "api")
+        return payload
+
+    return await run_blocking(request, answer_and_store)
+
+
+async def run_blocking(request: Request, fn):
+    """CPU-bound work (agent, SQLite) on a small thread pool: few threads contend less for the GIL than 40."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(fn, limiter=request.app.state.worker_limiter)
 
 
 def _chat_events(request: Request, question: str, events: Iterator[dict]) -> Iterator[str]:

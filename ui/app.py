@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        import anyio
+
+        app.state.worker_limiter = anyio.CapacityLimiter(int(os.environ.get("POLICY_WORKER_THREADS", "4")))
         threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
         try:
             yield
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     app.state.settings = settings
     app.state.services = services
     app.state.store = store
+    app.state.worker_limiter = None  # set at startup (an anyio limiter belongs to the running loop)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):

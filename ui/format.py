@@ -75,20 +75,17 @@ def _cell(text: Any) -> str:
 
 
 def calculation_markdown(calc: dict[str, Any]) -> str:
-    """A small markdown block: verdict, ceiling, steps as a numbered table, unmet / missing / assumptions."""
+    """A compact block under a chat answer: verdict, ceiling and the worked steps as a small numbered table."""
     verdict = {True: "符合条件", False: "不符合条件", None: "需补充信息"}[calc.get("eligible")]
-    lines = [f"**{_cell(calc.get('program', ''))}**：{verdict}"]
+    head = f"**测算：{_cell(calc.get('program', ''))}**（{verdict}）"
     if calc.get("amount_yuan") is not None:
-        word = "最高可获得" if calc.get("amount_kind", "award") != "loan" else "最高贴息/额度"
-        lines.append(f"{word} **{money_zh(calc['amount_yuan'])}**")
+        word = "最高贴息/额度" if calc.get("amount_kind") == "loan" else "最高可获得"
+        head += f"　{word} **{money_zh(calc['amount_yuan'])}**"
+    lines = [head]
     steps = calc.get("steps") or []
     if steps:
-        lines += ["", "| 步骤 | 计算过程 |", "|---|---|"]
+        lines += ["", "| 步骤 | 计算过程 |", "|:-:|---|"]
         lines += [f"| {i} | {_cell(s)} |" for i, s in enumerate(steps, 1)]
-    for title, key in (("未满足条件", "unmet"), ("还需提供", "missing"), ("假设", "assumptions")):
-        items = calc.get(key) or []
-        if items:
-            lines += ["", f"{title}：" + "；".join(_cell(x) for x in items)]
     return "\n".join(lines)
 
 
@@ -107,7 +104,7 @@ def answer_markdown(answer: dict[str, Any]) -> str:
     """The full chat bubble for the Gradio app: answer, calculation tables, validity badges, citations."""
     parts = [answer.get("answer", "")]
     for calc in answer.get("calculations") or []:
-        if calc.get("steps") or calc.get("amount_yuan") is not None or calc.get("unmet") or calc.get("missing"):
+        if calc.get("steps"):
             parts.append(calculation_markdown(calc))
     if answer.get("validity"):
         parts.append(validity_html(answer["validity"]))

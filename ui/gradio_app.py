@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -165,14 +166,15 @@ def _program_groups(services) -> tuple[list[tuple[str, str]], dict[str, list[tup
     return [(label, doc_id) for doc_id, label in docs.items()], by_doc
 
 
-def _field_component(spec: FieldSpec, value: Any = None):
+def _field_component(spec: FieldSpec, prefix: str, value: Any = None):
     label = spec.label
+    elem_id = prefix + re.sub(r"[^A-Za-z0-9_-]", "-", spec.name)
     if spec.kind == "bool":
-        return gr.Radio([YES, NO], label=label, value=value, info=spec.hint or None)
+        return gr.Radio([YES, NO], label=label, value=value, info=spec.hint or None, elem_id=elem_id)
     if spec.kind == "choice":
         return gr.Dropdown(spec.choices, label=label, value=value, multiselect=spec.multiple, info=spec.hint or None,
-                           allow_custom_value=spec.custom)
-    return gr.Textbox(label=label, value=value, placeholder=spec.hint, max_lines=1)
+                           allow_custom_value=spec.custom, elem_id=elem_id)
+    return gr.Textbox(label=label, value=value, placeholder=spec.hint, max_lines=1, elem_id=elem_id)
 
 
 def _calculator_tab(services) -> None:
@@ -189,7 +191,6 @@ def _calculator_tab(services) -> None:
                               elem_id="pa-calc-program", scale=2)
     with gr.Accordion("基准日期（可选）", open=False):
         as_of = gr.Textbox(label="按此日期判断政策效力，YYYY-MM-DD；默认今天", elem_id="pa-calc-asof")
-    result = gr.HTML(elem_id="pa-calc-result")
 
     doc.change(lambda d: gr.update(choices=by_doc.get(d, []), value=(by_doc.get(d) or [(None, None)])[0][1]),
                doc, program, queue=False)
@@ -202,7 +203,7 @@ def _calculator_tab(services) -> None:
         specs = program_fields(program_id)
         gr.Markdown("请填写企业情况（留空表示暂不清楚，系统会提示还需补充的信息）：")
         with gr.Group(elem_id="pa-calc-form"):
-            components = [_field_component(s) for s in specs]
+            components = [_field_component(s, "pa-calc-f-") for s in specs]
         run = gr.Button("开始测算", variant="primary", elem_id="pa-calc-run")
 
         def calculate(as_of_text, *values):
@@ -216,6 +217,7 @@ def _calculator_tab(services) -> None:
 
         run.click(calculate, [as_of, *components], result)
 
+    result = gr.HTML(elem_id="pa-calc-result")  # below the form; the render above fills it
     program.change(lambda: "", None, result, queue=False)
 
 
@@ -236,7 +238,7 @@ def _eligibility_tab(services) -> None:
         with gr.Accordion(title, open=i == 0):
             with gr.Row(elem_classes="pa-form-grid"):
                 for spec in fields:
-                    components.append(_field_component(spec))
+                    components.append(_field_component(spec, "pa-elig-f-"))
                     specs.append(spec)
     with gr.Row():
         as_of = gr.Textbox(label="基准日期（可选，YYYY-MM-DD）", scale=2, elem_id="pa-elig-asof")

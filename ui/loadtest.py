@@ -57,16 +57,21 @@ async def _run_level(url: str, path: str, concurrency: int, duration_s: float, m
     latencies: list[float] = []
     errors: dict[str, int] = {}
     issued = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout_s, headers=headers) as client:
-        # warm the connections (not measured)
-        await asyncio.gather(*(client.get("/healthz") for _ in range(concurrency)), return_exceptions=True)
+    # one single-connection client per worker: a shared pool of many connections costs the client more CPU per
+    # request than the server spends answering (httpx's pool bookkeeping grows with its size)
+    clients = [httpx.AsyncClient(base_url=url, timeout=timeout_s, headers=headers,
+                                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+               for _ in range(concurrency)]
+    try:
+        # open and warm the connections (not measured)
+        await asyncio.gather(*(c.get("/healthz") for c in clients), return_exceptions=True)
         start = time.perf_counter()
         deadline = start + duration_s
 
-        async def worker(offset: int) -> None:
+        async def worker(n: int) -> None:
             nonlocal issued
-            i = offset
+            client = clients[n]
+            i = n
             while issued < max_requests and time.perf_counter() < deadline:
                 issued += 1
                 body = {"question": questions[i % len(questions)]}
@@ -86,6 +91,8 @@ async def _run_level(url: str, path: str, concurrency: int, duration_s: float, m
 
         await asyncio.gather(*(worker(n) for n in range(concurrency)))
         elapsed = time.perf_counter() - start
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
     ordered = sorted(latencies)
     done = len(latencies)
     return {

@@ -9,10 +9,14 @@ import sys
 
 from ui.app import OFFLINE_ENV
 
+# The server answers many short requests at once on a few worker threads; one math-library thread per request
+# avoids oversubscribing the cores (multi-second stalls under load). Set the variables to override.
+SERVER_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
 
 def serve(*, host: str | None = None, port: int | None = None, ui: bool = True, access_log: bool = False,
           settings=None) -> int:
-    for key, value in OFFLINE_ENV.items():
+    for key, value in {**OFFLINE_ENV, **SERVER_THREAD_ENV}.items():
         os.environ.setdefault(key, value)
     import uvicorn
 

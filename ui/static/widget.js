@@ -65,10 +65,13 @@
     for (var i = 0; i < lines.length; i++) {
       var line = lines[i];
       if (/^\s*\|.*\|\s*$/.test(line)) { if (list) { flush(); } table = table || []; table.push(line); continue; }
-      if (/^\s*([-*•]|\d+[.、])\s+/.test(line)) {
+      var item = /^(\s*)([-*•]|\d+[.、])\s+(.*)$/.exec(line);
+      if (item) {
         if (table) { flush(); }
         list = list || [];
-        list.push("<li>" + inline(line.replace(/^\s*([-*•]|\d+[.、])\s+/, "")) + "</li>");
+        var numbered = /^\d/.test(item[2]);
+        var cls = (item[1].length >= 2 ? "sub " : "") + (numbered ? "num" : "");
+        list.push('<li class="' + cls + '">' + (numbered ? esc(item[2]) + " " : "") + inline(item[3]) + "</li>");
         continue;
       }
       flush();
@@ -103,6 +106,7 @@
     ".m.u .b{background:" + COLOR + ";color:#fff}",
     ".m.err .b{background:#fff1f2;color:#9f1239;border:1px solid #fecdd3}",
     ".b p{margin:0 0 6px}.b p:last-child{margin-bottom:0}.b ul{margin:4px 0;padding-left:18px}",
+    ".b li.num{list-style:none;margin-left:-14px}.b li.sub{margin-left:14px}.b li.sub.num{margin-left:0}",
     ".pa-table{overflow-x:auto}.b table{border-collapse:collapse;margin:6px 0;font-size:12px}.b td,.b th{border:1px solid #e5e7eb;padding:3px 6px;text-align:left}",
     ".pa-ref{color:" + COLOR + ";text-decoration:none;font-size:12px;vertical-align:super}",
     ".cites{margin-top:8px;border-top:1px dashed #e5e7eb;padding-top:6px}",
@@ -112,7 +116,9 @@
     "details div{font-size:12px;color:#374151;padding:4px 0;white-space:pre-wrap}",
     ".badges{margin-top:6px}.badge{display:inline-block;font-size:11px;padding:0 7px;border-radius:99px;margin:2px 4px 0 0;line-height:18px}",
     ".badge.ok{background:#dcfce7;color:#166534}.badge.bad{background:#fee2e2;color:#991b1b}.badge.closed{background:#fef3c7;color:#92400e}",
-    ".fb{margin-top:6px;font-size:12px;color:#9ca3af}.fb button{background:none;border:none;cursor:pointer;font-size:14px;padding:0 4px}",
+    ".fb{margin-top:6px;font-size:12px;color:#9ca3af;display:flex;align-items:center;gap:2px}",
+    ".fb button{background:none;border:none;cursor:pointer;color:#9ca3af;padding:2px 4px;line-height:0}.fb button:hover{color:" + COLOR + "}",
+    ".fb button.down svg{transform:rotate(180deg)}",
     ".chips{display:flex;gap:6px;flex-wrap:wrap;padding:6px 12px 0;background:#f5f6f8}",
     ".chips button{border:1px solid #e5e7eb;background:#fff;border-radius:99px;padding:4px 10px;font-size:12px;color:#374151;cursor:pointer}",
     ".bar{display:flex;gap:8px;padding:10px 12px calc(10px + env(safe-area-inset-bottom));border-top:1px solid #eee;background:#fff}",
@@ -165,6 +171,9 @@
   function citeLine(c, n) {
     return "[" + n + "] 《" + c.document + "》" + (c.doc_number ? "（" + c.doc_number + "）" : "") + " " + (c.clause || "");
   }
+  var THUMB = '<svg viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" stroke-width="2" ' +
+    'stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M7 10v12"/><path d="M15 5.88 14 10h5.83a2 2 0 0 1 ' +
+    '1.92 2.56l-2.33 8A2 2 0 0 1 17.5 22H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.76a2 2 0 0 0 1.79-1.11L12 2a3.13 3.13 0 0 1 3 3.88Z"/></svg>';
   var STATUS = { in_force: ["有效", "ok"], expired: ["已失效", "bad"], not_yet: ["未生效", "bad"] };
 
   function renderAnswer(el, a) {
@@ -186,8 +195,8 @@
       html += "</div>";
     }
     if (a.turn_id) {
-      html += '<div class="fb">有帮助吗？<button type="button" data-r="up" aria-label="有帮助">👍</button>' +
-        '<button type="button" data-r="down" aria-label="没帮助">👎</button></div>';
+      html += '<div class="fb">有帮助吗？<button type="button" data-r="up" aria-label="有帮助" title="有帮助">' + THUMB +
+        '</button><button type="button" data-r="down" aria-label="没帮助" title="没帮助" class="down">' + THUMB + "</button></div>";
     }
     el.innerHTML = html;
     el.setAttribute("data-status", a.status || "");
@@ -283,6 +292,7 @@
     question = String(question || "").trim();
     if (!question || state.busy) { return; }
     openPanel();
+    chips.style.display = "none";
     state.busy = true;
     sendBtn.disabled = true;
     bubble("u", esc(question));
@@ -297,7 +307,9 @@
       renderAnswer(el, answer);
     }).catch(function (err) {
       el.parentNode.className = "m err";
-      el.textContent = (err && err.message) || "网络异常，请稍后再试。";
+      // fetch rejects with a TypeError when the network fails or CORS blocks the page's origin
+      el.textContent = err && err.name !== "TypeError" && err.message ? err.message :
+        "无法连接政策助手服务：请检查网络，或确认本网站已加入服务端的跨域允许列表。";
     }).then(function () {
       state.busy = false;
       sendBtn.disabled = false;
@@ -314,7 +326,8 @@
     fetch(base + "/api/sessions/" + encodeURIComponent(state.sessionId), { headers: h }).then(function (r) {
       return r.ok ? r.json() : null;
     }).then(function (data) {
-      if (!data || !data.turns) { return; }
+      if (!data || !data.turns || !data.turns.length) { return; }
+      chips.style.display = "none";
       data.turns.forEach(function (t) {
         bubble("u", esc(t.question));
         var a = t.answer || {};
@@ -340,6 +353,7 @@
     state.sessionId = null;
     try { window.localStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
     msgs.innerHTML = "";
+    chips.style.display = "";
     bubble("a", markdown(WELCOME));
   });
   function submitInput() {

@@ -1,0 +1,77 @@
+"""A real `policy-assistant serve` process: URL printed, clean SIGTERM stop, nothing acknowledged lost on restart."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+
+import httpx
+import pytest
+
+from ui import harness
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+QUESTION = "厦门企业去年购买算力服务花了80万元，最高能补多少？"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    return harness.shared_index(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+
+
+def test_restart_loses_nothing_acknowledged(shared, tmp_path):
+    data = harness.fresh_data_dir(shared, tmp_path / "data")
+    server = harness.start_server(data)
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        log = server.log()
+        assert f"政策通已启动：{server.url}/" in log
+        chat = httpx.post(server.url + "/api/chat", json={"question": QUESTION}, timeout=60)
+        assert chat.status_code == 200
+        answer = chat.json()
+        sid, turn_id = answer["session_id"], answer["turn_id"]
+        fb = httpx.post(server.url + "/api/feedback", json={"rating": "up", "turn_id": turn_id, "comment": "清楚"}, timeout=10)
+        assert fb.status_code == 200
+        stream = httpx.post(server.url + "/api/chat", json={"question": "需要什么申报材料？", "session_id": sid,
+                                                            "stream": True}, timeout=60)
+        assert "event: answer" in stream.text
+    finally:
+        code = server.stop()
+    assert code == 0, server.log()
+    assert "政策通已停止" in server.log()
+
+    again = harness.start_server(data)
+    try:
+        turns = httpx.get(f"{again.url}/api/sessions/{sid}", timeout=10).json()["turns"]
+        assert [t["question"] for t in turns] == [QUESTION, "需要什么申报材料？"]
+        assert turns[0]["turn_id"] == turn_id and turns[0]["answer"]["citations"]
+    finally:
+        assert again.stop() == 0
+    row = sqlite3.connect(data / "app.sqlite3").execute("SELECT rating, comment, turn_id FROM feedback").fetchall()
+    assert row == [(1, "清楚", turn_id)]
+
+
+def test_hard_kill_keeps_acknowledged_writes(shared, tmp_path):
+    """SIGKILL right after the responses: WAL commits that were acknowledged are still there on the next start."""
+    data = harness.fresh_data_dir(shared, tmp_path / "data")
+    server = harness.start_server(data)
+    sessions = []
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            for i in range(5):
+                body = client.post("/api/chat", json={"question": f"思明区算力补助条件是什么？（第{i}次）"}).json()
+                sessions.append(body["session_id"])
+            client.post("/api/feedback", json={"rating": "down", "session_id": sessions[0], "comment": "kill前"})
+    finally:
+        server.proc.send_signal(signal.SIGKILL)
+        server.stop()
+    again = harness.start_server(data)
+    try:
+        for sid in sessions:
+            assert len(httpx.get(f"{again.url}/api/sessions/{sid}", timeout=10).json()["turns"]) == 1
+    finally:
+        again.stop()
+    comments = [r[0] for r in sqlite3.connect(data / "app.sqlite3").execute("SELECT comment FROM feedback")]
+    assert comments == ["kill前"]
