@@ -75,3 +75,25 @@ def test_hard_kill_keeps_acknowledged_writes(shared, tmp_path):
         again.stop()
     comments = [r[0] for r in sqlite3.connect(data / "app.sqlite3").execute("SELECT comment FROM feedback")]
     assert comments == ["kill前"]
+
+
+def test_api_only_server_and_loadtest_command(shared, tmp_path):
+    """`serve --no-ui` plus the `loadtest` command: bounded in time and count, zero errors, JSON report."""
+    import json
+    import subprocess
+    import sys
+
+    data = harness.fresh_data_dir(shared, tmp_path / "data")
+    server = harness.start_server(data, args=["--no-ui"], env={"POLICY_RATE_LIMIT_PER_MINUTE": "0"})
+    try:
+        assert httpx.get(server.url + "/", timeout=10).status_code == 404  # no Gradio mounted
+        done = subprocess.run([sys.executable, "-m", "policy_assistant", "loadtest", "--url", server.url, "--concurrency",
+                               "1", "4", "--duration", "1", "--max-requests", "40", "--json"],
+                              capture_output=True, text=True, timeout=120, env=harness.child_env(data))
+        assert done.returncode == 0, done.stdout + done.stderr
+        levels = json.loads(done.stdout)
+        assert [lv["concurrency"] for lv in levels] == [1, 4]
+        for lv in levels:
+            assert lv["errors"] == 0 and 0 < lv["requests"] <= 40 and lv["rps"] > 0 and lv["p95_ms"] >= lv["p50_ms"]
+    finally:
+        assert server.stop() == 0
