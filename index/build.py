@@ -194,7 +194,7 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
 
 
 def _embed_missing(chunks: Sequence[Chunk], embedder, cache: VectorCache, progress: bool) -> tuple[np.ndarray, int]:
-    keys = [cache.key(c.indexed_text) for c in chunks]
+    keys = [cache.key(c.embedded_text) for c in chunks]
     found = cache.get_many(keys)
     missing = [i for i, k in enumerate(keys) if k not in found]
     if missing:
@@ -204,7 +204,7 @@ def _embed_missing(chunks: Sequence[Chunk], embedder, cache: VectorCache, progre
         try:
             for start in range(0, len(missing), EMBED_BATCH):
                 batch = missing[start:start + EMBED_BATCH]
-                vectors = embedder.embed_passages([chunks[i].indexed_text for i in batch])
+                vectors = embedder.embed_passages([chunks[i].embedded_text for i in batch])
                 cache.put_many([(keys[i], v) for i, v in zip(batch, vectors)])
                 found.update({keys[i]: v for i, v in zip(batch, vectors)})
                 bar.update(len(batch))

