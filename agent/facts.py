@@ -10,7 +10,8 @@ from tools.money import find_money, find_percents
 NEGATIONS = ("没有", "还没", "尚未", "没", "未", "不是", "不", "无", "非")
 QUESTION_AFTER = re.compile(r"^.{0,4}?(吗|么|嘛|\?|？|与否)")
 QUESTION_BEFORE = ("需要", "是否", "要不要", "必须", "需不需要", "有没有", "是不是", "得")
-THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过")
+THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",
+                    "每满", "满")
 THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起")
 SPEND_WORDS = ("花了", "花费", "支出", "投入", "采购", "购买", "买了", "付了", "用了", "收入", "营收", "单价", "销售")
 BLANK_REGIONS = re.compile(r"厦门市|思明区|泉州市|安徽省|合肥市|福建省(?!国内|省内)")
@@ -60,9 +61,15 @@ def _assign(spans, facts, text, value_of) -> dict[str, Any]:
     for idx, span in enumerate(spans):
         if _is_threshold(text, span.start, span.end) or _is_label(text, span.end):
             skipped.add(idx)
+            # a threshold is itself the value of a fact whose cue names it (“首次超过1亿” → the tier crossed)
+            head = text[:span.start].rstrip()
+            for fd in facts:
+                if any(head.endswith(cue) for cue in fd.cues if len(cue) >= 3):
+                    scored.append((1000 + idx, idx, fd.name))  # the latest crossing is the current one
             continue
         before = text[max(window_start, span.start - 20):span.start]
-        after = text[span.end:span.end + 10]
+        next_start = spans[idx + 1].start if idx + 1 < len(spans) else len(text)
+        after = re.split(r"[,，。；;！？!?]", text[span.end:min(next_start, span.end + 10)])[0]
         window_start = span.end
         for fd in facts:
             score = _cue_score(fd, before, after)

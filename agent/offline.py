@@ -24,9 +24,11 @@ def join_zh(items, sep: str = "；") -> str:
     return sep.join(str(i).rstrip("。；;，, ") for i in items if str(i).strip())
 
 MAX_PROGRAMS_PER_ANSWER = 4
-# Retrieval relevance bars: off-topic questions score ~0.02–0.08, questions about these policies ~0.1 and up.
-RELEVANCE_ACCEPT = 0.3
-RELEVANCE_ACCEPT_ANCHORED = 0.08
+# The retriever's calibrated "nothing relevant" decision is trusted, except that a question plainly about subsidies
+# (strong policy words) whose best clause still scores this high is answered from that clause.
+RELEVANCE_ACCEPT_ANCHORED = 0.3
+# A question with no policy vocabulary and no covered region must match a clause this strongly ("2023年度指什么").
+RELEVANCE_UNANCHORED = 0.6
 # Facts every applicant is presumed to meet unless they say otherwise (stated as an assumption in answers).
 PRESUMED_FACTS = ("independent_legal_person", "no_major_accident_3y", "no_violation_3y", "good_standing",
                   "not_blacklisted", "ah_business_need")
@@ -280,10 +282,11 @@ class OfflineAssistant:
         """The retriever's calibrated relevance, with a lower bar when the question is plainly about policies here."""
         if not result.hits:
             return False
-        if not result.no_relevant or result.relevance >= RELEVANCE_ACCEPT:
+        if not p.policy_words and not p.regions and result.relevance < RELEVANCE_UNANCHORED:
+            return False  # words that merely occur in the corpus (所得税, 扣除) do not make a tax question ours
+        if not result.no_relevant:
             return True
-        anchored = bool(p.regions) or p.strong_policy_words
-        return anchored and result.relevance >= RELEVANCE_ACCEPT_ANCHORED
+        return p.strong_policy_words and result.relevance >= RELEVANCE_ACCEPT_ANCHORED
 
     @staticmethod
     def _region_filter(regions: list[str]) -> str | None:
@@ -308,6 +311,17 @@ class OfflineAssistant:
                     return [program], True
             return [], False
         return [current], True
+
+    @staticmethod
+    def _clause_of(program, cond) -> str:
+        """The clause a condition's phrase is quoted from."""
+        if cond.clause_id:
+            return cond.clause_id
+        phrase = re.sub(r"\s+", "", cond.phrase)
+        for cid in program.clause_ids:
+            if phrase and phrase in re.sub(r"\s+", "", get_clause(cid).text):
+                return cid
+        return program.clause_ids[0]
 
     @staticmethod
     def _formula_clause(program) -> str:
@@ -671,7 +685,8 @@ class OfflineAssistant:
                     turn.evidence.append(program.formula.phrase)
             conds = [c for c in program.conditions if c.phrase]
             if conds:
-                lines.append("- 主要条件：" + join_zh(c.description for c in conds[:5]))
+                markers = "".join(dict.fromkeys(turn.cites.mark(self._clause_of(program, c)) for c in conds[:5]))
+                lines.append("- 主要条件：" + join_zh(c.description for c in conds[:5]) + markers)
                 turn.evidence.extend(c.description for c in conds[:5])
             if program.payment_form:
                 lines.append(f"- 兑现方式：{program.payment_form}")
@@ -775,6 +790,10 @@ class OfflineAssistant:
         corpus_ids = clause_index()
         safe = [h for h in hits if h.id in corpus_ids and not nlu.is_injection(nlu.normalize(h.text))]
         dropped = sum(1 for h in hits if nlu.is_injection(nlu.normalize(h.text)))
+        if hits[0].id not in corpus_ids or nlu.is_injection(nlu.normalize(hits[0].text)):
+            # the best match is untrusted text; lower-ranked clauses would only be noise for this question
+            note = "\n\n" + INSTRUCTION_DROPPED_TEXT if dropped else ""
+            return "not_found", NOT_FOUND_TEXT + note
         turn.retrieved.update(h.id for h in safe)
         if not safe:
             return "not_found", NOT_FOUND_TEXT + "\n\n" + INSTRUCTION_DROPPED_TEXT

@@ -448,9 +448,11 @@ def _evaluate_formula(program: Program, facts: Facts, describe_only: bool = Fals
         word = "首次超过" if f.op == "gt" else "首次达到"
         res.steps.append(f"奖励档次（营业收入{word}）：{tiers}；按“晋级补差”原则，奖励 = 新达到的最高档次奖励 − 已获得的较低档次奖励。")
         if not describe_only:
-            revenue = facts.get(f.base)
+            stated_tier = facts.values.get(f.tier_fact) if f.tier_fact else None
+            revenue = facts.get(f.base) if stated_tier is None or f.base in facts.values else None
             received = facts.get(f.received_fact)
             previous_max = facts.values.get(f.previous_max_fact) if f.previous_max_fact else None
+            top = None
             if revenue is not None:
                 crossed = [t for t in f.tiers if _compare(f.op, revenue, t.threshold_yuan)]
                 if not crossed:
@@ -460,21 +462,28 @@ def _evaluate_formula(program: Program, facts: Facts, describe_only: bool = Fals
                 else:
                     top = crossed[-1]
                     res.steps.append(f"{facts.label(f.base)}{format_yuan(revenue)}，达到的最高档次为{top.label}（奖励{format_yuan(top.award_yuan)}）")
-                    if previous_max is not None and _compare(f.op, previous_max, top.threshold_yuan):
+            elif stated_tier is not None:
+                top = next((t for t in f.tiers if t.threshold_yuan == stated_tier), None)
+                if top is None:
+                    raise InvalidFactError(f"{format_yuan(stated_tier)}不是文件规定的档次（" +
+                                           "、".join(t.label for t in f.tiers) + "）。请核对。")
+                res.steps.append(f"{facts.label(f.tier_fact)}：{top.label}（奖励{format_yuan(top.award_yuan)}）")
+            if top is not None:
+                if previous_max is not None and _compare(f.op, previous_max, top.threshold_yuan):
+                    res.amount = Fraction(0)
+                    res.unmet.append(f"此前年度营业收入最高已达{format_yuan(previous_max)}，已超过{top.label}，"
+                                     f"本次不属于“首次超过”。")
+                elif received is not None:
+                    if previous_max is None and f.previous_max_fact:
+                        res.assumptions.append(f"未提供{facts.label(f.previous_max_fact)}，假设{top.label}档为首次超过。")
+                    diff = Fraction(top.award_yuan) - received
+                    if diff <= 0:
                         res.amount = Fraction(0)
-                        res.unmet.append(f"此前年度营业收入最高已达{format_yuan(previous_max)}，已超过{top.label}，"
-                                         f"本次不属于“首次超过”。")
-                    elif received is not None:
-                        if previous_max is None and f.previous_max_fact:
-                            res.assumptions.append(f"未提供{facts.label(f.previous_max_fact)}，假设{top.label}档为首次超过。")
-                        diff = Fraction(top.award_yuan) - received
-                        if diff <= 0:
-                            res.amount = Fraction(0)
-                            res.steps.append(f"晋级补差：{format_yuan(top.award_yuan)} − {format_yuan(received)} ≤ 0，无差额可补")
-                            res.unmet.append(f"已获得的规模上台阶奖励{format_yuan(received)}不低于{top.label}档奖励，按“晋级补差”无差额。")
-                        else:
-                            res.amount = diff
-                            res.steps.append(f"晋级补差：{format_yuan(top.award_yuan)} − 已获得{format_yuan(received)} = {format_yuan(diff)}")
+                        res.steps.append(f"晋级补差：{format_yuan(top.award_yuan)} − {format_yuan(received)} ≤ 0，无差额可补")
+                        res.unmet.append(f"已获得的规模上台阶奖励{format_yuan(received)}不低于{top.label}档奖励，按“晋级补差”无差额。")
+                    else:
+                        res.amount = diff
+                        res.steps.append(f"晋级补差：{format_yuan(top.award_yuan)} − 已获得{format_yuan(received)} = {format_yuan(diff)}")
 
     elif f.kind == "ratio_of_other":
         label = facts.label(f.base)

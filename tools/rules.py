@@ -219,6 +219,7 @@ class TierUpgrade(_FormulaBase):
     op: Literal["gt", "ge"]
     received_fact: str
     previous_max_fact: str | None = None
+    tier_fact: str | None = None  # the tier threshold stated as first crossed ("首次超过1亿"), used when base is unknown
     tiers: list[Tier]
 
 
@@ -496,6 +497,8 @@ def _check_program(program: Program, facts: dict[str, FactDef], clause_texts: di
         need_unit(f.received_fact, {"yuan"})
         if f.previous_max_fact:
             need_unit(f.previous_max_fact, {"yuan"})
+        if f.tier_fact:
+            need_unit(f.tier_fact, {"yuan"})
         thresholds = [t.threshold_yuan for t in f.tiers]
         awards = [t.award_yuan for t in f.tiers]
         if thresholds != sorted(set(thresholds)) or awards != sorted(awards):
