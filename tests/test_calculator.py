@@ -555,3 +555,24 @@ def test_stated_growth_flag_contradicting_the_figures_is_an_error():
              "city_avg_software_growth_percent": "30%", "revenue_growth_not_below_city_avg": "是"}
     with pytest.raises(InvalidFactError):
         calculate("xm-scale-up", facts, AS_OF)
+
+
+SCALE_UP_BASE = {"above_scale": True, "industry": "software", "revenue_growth_not_below_city_avg": True,
+                 "scale_up_received_yuan": "10万"}
+
+
+def test_scale_up_stated_tier_stands_in_for_revenue():
+    """“营收首次超过1亿”, no figure: 1亿档 20万 − 已获10万 = 10万."""
+    calc = calculate("xm-scale-up", {**SCALE_UP_BASE, "revenue_tier_first_exceeded_yuan": "1亿"}, AS_OF)
+    assert calc.amount_yuan == 100000 and calc.eligible is True
+
+
+def test_scale_up_revenue_wins_over_a_stated_tier():
+    """首次突破1亿 but 去年2.3亿 → the 2亿 tier (50万) − 10万 = 40万."""
+    facts = {**SCALE_UP_BASE, "revenue_tier_first_exceeded_yuan": "1亿", "revenue_last_year_yuan": "2.3亿"}
+    assert calculate("xm-scale-up", facts, AS_OF).amount_yuan == 400000
+
+
+def test_scale_up_stated_tier_must_be_a_tier():
+    with pytest.raises(InvalidFactError):
+        calculate("xm-scale-up", {**SCALE_UP_BASE, "revenue_tier_first_exceeded_yuan": "1.5亿"}, AS_OF)
