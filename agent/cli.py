@@ -1,18 +1,12 @@
 """`ask` (one question, or one per stdin line with --json) and `chat` (interactive) commands."""
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import logging
 import sys
 
 
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD，例如 2026-11-22（收到：{value}）") from None
+from policy_assistant.cli import as_of_date as _date
 
 
 def register(sub) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable, Sequence
 
+from tools.money import format_yuan
 from tools.schema import Calculation, Citation
 
 # --- number normaliser -----------------------------------------------------------------------------------
@@ -133,14 +134,6 @@ def find_figures(text: str) -> list[Figure]:
     return sorted(find_money(text) + find_percents(text), key=lambda f: f.start)
 
 
-def format_yuan(amount_yuan: int) -> str:
-    """400000 → "40万元", 12345 → "12345元", 150000000 → "1.5亿元" (for answers composed from the calculator)."""
-    value = Decimal(amount_yuan)
-    if amount_yuan >= 10**8 and amount_yuan % 10**6 == 0:
-        return f"{(value / 10**8).normalize():f}亿元"
-    if amount_yuan >= 10**4 and amount_yuan % 100 == 0:
-        return f"{(value / 10**4).normalize():f}万元"
-    return f"{amount_yuan}元"
 
 
 # --- evidence ---------------------------------------------------------------------------------------------

@@ -2,8 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import sys
+
+
+def as_of_date(value: str) -> dt.date:
+    """argparse type for --as-of: an ISO date, with a Chinese message when it is not one."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD，例如 2026-11-22（收到：{value}）") from None
 
 # Modules exposing `register(subparsers)`; each adds its subcommands with `set_defaults(func=...)`.
 COMMAND_MODULES = [

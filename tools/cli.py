@@ -1,17 +1,12 @@
 """`programs`, `calc` and `eligibility` commands: Chinese text or JSON out; bad input → Chinese message, exit 2."""
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sys
 
 
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD，例如 2026-11-22（收到：{value}）") from None
+from policy_assistant.cli import as_of_date as _date
 
 
 def register(sub) -> None:
