@@ -12,7 +12,7 @@ from typing import Any, Iterator, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ui.format import answer_with_citations
@@ -134,7 +134,8 @@ async def chat(body: ChatRequest, request: Request):
         payload["turn_id"] = _record(request, question, payload, "api")
         return payload
 
-    return await run_blocking(request, answer_and_store)
+    # the payload is already JSON-ready: skip FastAPI's re-encoding of a large nested dict
+    return JSONResponse(await run_blocking(request, answer_and_store))
 
 
 async def run_blocking(request: Request, fn):
