@@ -134,15 +134,19 @@ def calibrate(retriever, *, queries_file: Path = QUERIES_FILE, write: bool = Tru
         rows.append(evidence.vector())
         labels.append(label)
     X, y = np.array(rows), np.array(labels)
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(X, y)
-    probs = model.predict_proba(X)[:, 1]
+    # fit on standardised features (dense similarities span a few hundredths), then fold the scaling back in
+    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-9
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit((X - mean) / std, y)
+    coef = model.coef_[0] / std
+    intercept = float(model.intercept_[0] - (model.coef_[0] * mean / std).sum())
+    probs = 1.0 / (1.0 + np.exp(-(X @ coef + intercept)))
     pos_probs = np.sort(probs[y == 1])
     cut = pos_probs[int(np.floor((1 - target_recall) * len(pos_probs)))]
     neg_max_below = probs[(y == 0) & (probs < cut)]
     threshold = float((cut + (neg_max_below.max() if neg_max_below.size else 0.0)) / 2)
     entry = {
-        "intercept": round(float(model.intercept_[0]), 4),
-        "coef": {f: round(float(c), 4) for f, c in zip(FEATURES, model.coef_[0])},
+        "intercept": round(intercept, 4),
+        "coef": {f: round(float(c), 4) for f, c in zip(FEATURES, coef)},
         "threshold": round(threshold, 4),
         "source": f"evals/retrieval_eval.py --calibrate on the tune split ({int(y.sum())} answerable, "
                   f"{int((1 - y).sum())} out-of-scope)",

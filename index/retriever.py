@@ -3,6 +3,7 @@ calibrated decision when nothing relevant exists."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ RRF_K = 3
 BM25_WEIGHT = 1.0
 DENSE_WEIGHT = 0.6
 ORDINAL_WEIGHT = 1.0  # the third list: clauses whose label number matches "第三条"/"（八）"/"附件2" in the question
+AMOUNT_WEIGHT = 0.5  # "能补多少/最高多少" questions: a bonus list of fused candidates that state an amount
 CANDIDATES = 50  # per retriever, before fusion
+_AMOUNT_QUESTION = re.compile(r"多少|几成|比例|最高|上限|封顶|额度")
+_AMOUNT_TEXT = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|元|%)")
 DENSE_EXPANSION = True  # append synonym expansions to the query the dense model embeds
 
 
@@ -72,6 +76,7 @@ class HybridRetriever:
                                               dt.date.fromisoformat(c.effective_from), dt.date.fromisoformat(c.effective_to))
         self._doc_codes = {d: i for i, d in enumerate(self.docs)}
         self._ordinals: list | None = None
+        self._has_amount: np.ndarray | None = None
         self._chunk_doc = np.array([self._doc_codes[c.doc_id] for c in chunks], dtype=np.int32)
         self.covered = covered_places(d.as_dict() for d in self.docs.values())
         self.calibration = load_calibration(embedder.name, embedder.key)
@@ -170,6 +175,8 @@ class HybridRetriever:
 
         ordinal_list = self._ordinal_ranked(query, bm25_list, allowed, candidates) if mode == "hybrid" else []
         fused = self._fuse(bm25_list, dense_list, mode, ordinal_list)
+        if mode == "hybrid" and _AMOUNT_QUESTION.search(query):
+            fused = self._amount_bonus(fused)
         hits = self._hits(fused, bm25_list, dense_list, k, mode)
 
         # the relevance decision
@@ -246,6 +253,16 @@ class HybridRetriever:
                 matches.append((1, -bm25_score.get(pos, 0.0), pos))
         matches.sort()
         return [(pos, -neg) for _, neg, pos in matches[:n]]
+
+    def _amount_bonus(self, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Questions about amounts: fused candidates whose text states an amount get a second, RRF-style list."""
+        if self._has_amount is None:
+            self._has_amount = np.array([bool(_AMOUNT_TEXT.search(c.text)) for c in self.chunks])
+        scores = dict(fused)
+        with_amount = [pos for pos, _ in fused if self._has_amount[pos]]
+        for rank, pos in enumerate(with_amount, start=1):
+            scores[pos] += AMOUNT_WEIGHT / (RRF_K + rank)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
     @staticmethod
     def _fuse(bm25_list, dense_list, mode: Mode, ordinal_list=()) -> list[tuple[int, float]]:
