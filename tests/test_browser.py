@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ui import harness
@@ -68,16 +69,17 @@ class _HostPages:
 
 
 @pytest.fixture(scope="module")
-def embed_ports():
-    return _free_port(), _free_port()
+def embed_port():
+    """The one third-party origin the server's CORS allow-list admits."""
+    return _free_port()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, embed_ports):
+def server(tmp_path_factory, embed_port):
     base = tmp_path_factory.getbasetemp()
     shared = harness.shared_index(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
     data = harness.fresh_data_dir(shared, tmp_path_factory.mktemp("browser-data"))
-    allowed = f"http://127.0.0.1:{embed_ports[0]}"
+    allowed = f"http://127.0.0.1:{embed_port}"
     srv = harness.start_server(data, env={"POLICY_CORS_ORIGINS": allowed, "POLICY_RATE_LIMIT_PER_MINUTE": "100000"})
     srv.data_dir = data
     yield srv
@@ -258,17 +260,11 @@ def test_widget_on_demo_page_keeps_session(phone, server, artifacts_dir):
     panel.locator("textarea").press("Enter")
     phone.wait_for_function("() => document.querySelector('#policy-assistant-widget').shadowRoot"
                             ".querySelectorAll('.m.a .b[data-status]').length >= 2")
-    turns = harness_turns(server, session[1])
+    turns = httpx.get(f"{server.url}/api/sessions/{session[1]}", timeout=10).json()["turns"]
     assert [t["question"] for t in turns] == [QUESTION, "需要什么申报材料？"]  # same session across page loads
 
 
-def harness_turns(server, session_id: str) -> list[dict]:
-    import httpx
-
-    return httpx.get(f"{server.url}/api/sessions/{session_id}", timeout=10).json()["turns"]
-
-
-def test_widget_embedded_cross_origin(browser, server, embed_ports, artifacts_dir):
+def test_widget_embedded_cross_origin(browser, server, embed_port, artifacts_dir):
     """One script tag on a third-party page: the API base comes from the script src; CORS allows only listed origins."""
     tag = f'<script src="{server.url}/widget.js" data-title="政策小助手"></script>'
     page_html = f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" ' \
@@ -279,7 +275,7 @@ def test_widget_embedded_cross_origin(browser, server, embed_ports, artifacts_di
     pg.set_default_timeout(TIMEOUT_MS)
     try:
         # the allowed origin is fixed at server start, so the page is served from exactly that port
-        with _HostPages(page_html, port=embed_ports[0]) as allowed:
+        with _HostPages(page_html, port=embed_port) as allowed:
             pg.goto(allowed.origin + "/")
             assert pg.evaluate("() => window.PolicyAssistantWidget.apiBase") == server.url
             pg.locator("#policy-assistant-widget .bubble").click()
