@@ -249,7 +249,9 @@ def test_openai_errors(client):
 def test_health_docs_widget_and_unknown_routes(client):
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["index_built"] is True
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200  # offline docs: no CDN
     spec = client.get("/openapi.json").json()
     for path in ("/api/chat", "/api/calculate", "/api/eligibility", "/api/programs", "/api/search", "/api/feedback",
                  "/healthz", "/v1/chat/completions"):

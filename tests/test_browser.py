@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -96,13 +97,28 @@ def browser():
         b.close()
 
 
+def _remote_requests(pg) -> list[str]:
+    """Every request the page makes to a host other than loopback (the app must work offline: none expected)."""
+    remote: list[str] = []
+
+    def check(request):
+        host = urlsplit(request.url).hostname or ""
+        if request.url.startswith(("http:", "https:", "ws:", "wss:")) and host not in ("127.0.0.1", "localhost"):
+            remote.append(request.url)
+
+    pg.on("request", check)
+    return remote
+
+
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
+    pg.remote_requests = _remote_requests(pg)
     yield pg
     context.close()
+    assert pg.remote_requests == [], "the page reached outside loopback"
 
 
 @pytest.fixture()
@@ -114,8 +130,10 @@ def phone(browser):
                                              "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47 NetType/WIFI Language/zh_CN")
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
+    remote = _remote_requests(pg)
     yield pg
     context.close()
+    assert remote == [], "the widget reached outside loopback"
 
 
 def _open_tab(page, name: str) -> None:
@@ -226,6 +244,13 @@ def test_hotline_and_library(page, server, artifacts_dir):
     page.get_by_label("思明区｜思明区AI若干措施").check()
     page.locator("#pa-library-doc").get_by_text("siming:art2").wait_for()
     page.screenshot(path=str(artifacts_dir / "browser-library.png"), full_page=False)
+
+
+def test_api_docs_render_offline(page, server, artifacts_dir):
+    page.goto(server.url + "/docs")
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    assert page.locator(".swagger-ui .opblock-summary-path", has_text="/api/chat").count() >= 1
+    page.screenshot(path=str(artifacts_dir / "browser-api-docs.png"))
 
 
 # --- widget -------------------------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
                     "`{\"error\": 代码, \"message\": 中文说明}`。",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local assets, so the docs work offline
         redoc_url=None,
     )
     app.state.settings = settings
@@ -115,6 +115,8 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     def widget_demo():
         return HTMLResponse((STATIC_DIR / "widget-demo.html").read_text(encoding="utf-8"))
 
+    _mount_docs(app)
+
     @app.get("/api", include_in_schema=False)
     def api_root():
         return RedirectResponse("/docs")
@@ -136,6 +138,26 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
                             show_error=False, ssr_mode=False, theme=theme(), css=CSS, head=HEAD,
                             server_name=settings.host, server_port=settings.port)
     return app
+
+
+def _mount_docs(app) -> None:
+    """Swagger UI at /docs from the fastapi-offline package's bundled assets (no CDN); CDN assets if it is absent."""
+    import importlib.util
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    spec = importlib.util.find_spec("fastapi_offline")
+    assets = Path(list(spec.submodule_search_locations)[0]) / "static" if spec and spec.submodule_search_locations else None
+    kwargs = {}
+    if assets and (assets / "swagger-ui-bundle.js").exists():
+        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+        kwargs = {"swagger_js_url": "/docs-assets/swagger-ui-bundle.js", "swagger_css_url": "/docs-assets/swagger-ui.css",
+                  "swagger_favicon_url": "/docs-assets/favicon.png"}
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="政策通 API 文档", **kwargs)
 
 
 def _warm_up(services) -> None:
