@@ -37,6 +37,8 @@ def test_restart_loses_nothing_acknowledged(shared, tmp_path):
         stream = httpx.post(server.url + "/api/chat", json={"question": "需要什么申报材料？", "session_id": sid,
                                                             "stream": True}, timeout=60)
         assert "event: answer" in stream.text
+        pending = httpx.post(server.url + "/api/chat", json={"question": "思明区智改数转评为三级，能奖励多少？"}, timeout=60).json()
+        assert pending["status"] == "needs_info"
     finally:
         code = server.stop()
     assert code == 0, server.log()
@@ -47,6 +49,10 @@ def test_restart_loses_nothing_acknowledged(shared, tmp_path):
         turns = httpx.get(f"{again.url}/api/sessions/{sid}", timeout=10).json()["turns"]
         assert [t["question"] for t in turns] == [QUESTION, "需要什么申报材料？"]
         assert turns[0]["turn_id"] == turn_id and turns[0]["answer"]["citations"]
+        # the conversation's memory survives too: the stored turns are replayed into the new process's agent
+        follow = httpx.post(again.url + "/api/chat", json={"question": "工业企业，数字化改造投入了500万",
+                                                           "session_id": pending["session_id"]}, timeout=60).json()
+        assert any(c["program_id"] == "sm-digital-transform" and c["amount_yuan"] == 150_000 for c in follow["calculations"])
     finally:
         assert again.stop() == 0
     row = sqlite3.connect(data / "app.sqlite3").execute("SELECT rating, comment, turn_id FROM feedback").fetchall()

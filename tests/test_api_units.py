@@ -172,3 +172,4 @@ def test_loadtest_helpers():
     with pytest.raises(ValueError):
         _check_loopback("http://example.com")
     assert _percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5 and _percentile([], 0.95) == 0.0
+

@@ -8,7 +8,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -102,7 +102,14 @@ def _record(request: Request, question: str, payload: dict[str, Any], channel: s
     session_id = payload.get("session_id")
     if not session_id:
         return None
+    request.app.state.memory.seen(session_id)
     return _store(request).record_turn(session_id, question, payload, channel=channel)
+
+
+def _with_memory(request: Request, session_id: str | None, start: Callable[[], Iterator[dict]]) -> Iterator[dict]:
+    """A stream that restores the session's memory, then starts the agent; both run in the streaming thread."""
+    request.app.state.memory.ensure(session_id)
+    yield from start()
 
 
 def _answer_error(payload: dict[str, Any]) -> ApiError | None:
@@ -123,11 +130,13 @@ async def chat(body: ChatRequest, request: Request):
     question = check_text_length(body.question, _settings(request))
     services = _services(request)
     if body.stream:
-        events = services.ask_stream(question, session_id=body.session_id, as_of=body.as_of)
+        events = _with_memory(request, body.session_id,
+                              lambda: services.ask_stream(question, session_id=body.session_id, as_of=body.as_of))
         return StreamingResponse(_chat_events(request, question, events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     def answer_and_store() -> dict[str, Any]:
+        request.app.state.memory.ensure(body.session_id)
         payload = _answer_payload(services.ask(question, session_id=body.session_id, as_of=body.as_of))
         if (error := _answer_error(payload)) is not None:
             raise error
@@ -261,9 +270,10 @@ def chat_completions(body: ChatCompletionRequest, request: Request):
     created = int(time.time())
     services = _services(request)
     if body.stream:
-        events = services.ask_stream(question, session_id=session_id)
+        events = _with_memory(request, session_id, lambda: services.ask_stream(question, session_id=session_id))
         return StreamingResponse(_completion_chunks(request, messages, events, completion_id, created),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    request.app.state.memory.ensure(session_id)
     payload = _answer_payload(services.ask(question, session_id=session_id))
     if (error := _answer_error(payload)) is not None:
         raise error

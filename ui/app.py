@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     from policy_assistant.services import Services
     from ui.api import router
     from ui.limits import ApiGuard
+    from ui.sessions import SessionMemory
     from ui.store import Store
 
     settings = settings or Settings.from_env()
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     app.state.settings = settings
     app.state.services = services
     app.state.store = store
+    app.state.memory = SessionMemory(services, store)
     app.state.worker_limiter = None  # set at startup (an anyio limiter belongs to the running loop)
 
     @app.exception_handler(ApiError)
@@ -133,7 +135,7 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
 
         from ui.gradio_app import CSS, HEAD, build_blocks, theme
 
-        blocks = build_blocks(services, store, settings)
+        blocks = build_blocks(services, store, settings, memory=app.state.memory)
         gr.mount_gradio_app(app, blocks, path="/", footer_links=[], run_history=False, pwa=False,
                             show_error=False, ssr_mode=False, theme=theme(), css=CSS, head=HEAD,
                             server_name=settings.host, server_port=settings.port)

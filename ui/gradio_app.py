@@ -47,14 +47,14 @@ def _parse_date(text: str | None) -> dt.date | None:
         raise gr.Error("基准日期格式应为 YYYY-MM-DD，例如 2024-06-30。") from None
 
 
-def build_blocks(services, store, settings) -> gr.Blocks:
+def build_blocks(services, store, settings, memory=None) -> gr.Blocks:
     with gr.Blocks(title="政策通 · 人工智能产业补助政策助手", analytics_enabled=False) as demo:
         gr.HTML('<div class="pa-header"><div class="pa-logo">政策通</div><div class="pa-tagline">'
                 '人工智能产业补助政策 · 智能问答 · 补助测算 · 资格自查 · 坐席速查（金额均为政策上限，以主管部门审核为准）'
                 '</div></div>')
         with gr.Tabs():
             with gr.Tab("智能问答", id="chat", elem_id="tab-chat"):
-                _chat_tab(services, store, settings)
+                _chat_tab(services, store, settings, memory)
             with gr.Tab("补助测算", id="calc", elem_id="tab-calc"):
                 _calculator_tab(services)
             with gr.Tab("资格自查", id="eligibility", elem_id="tab-eligibility"):
@@ -70,7 +70,7 @@ def build_blocks(services, store, settings) -> gr.Blocks:
 
 
 # --- 智能问答 -------------------------------------------------------------------------------------------
-def _chat_tab(services, store, settings) -> None:
+def _chat_tab(services, store, settings, memory=None) -> None:
     session = gr.State(None)
     turns = gr.State([])
     chatbot = gr.Chatbot(label="政策通", height=560, elem_id="pa-chat", layout="bubble", buttons=["copy"],
@@ -106,6 +106,8 @@ def _chat_tab(services, store, settings) -> None:
         yield "", history, session_id, turn_ids
         streamed, last = "", 0.0
         try:
+            if memory is not None:
+                memory.ensure(session_id)
             for event in services.ask_stream(text, session_id=session_id, as_of=day):
                 if event.get("type") == "token":
                     streamed += event.get("text", "")
@@ -117,6 +119,8 @@ def _chat_tab(services, store, settings) -> None:
                     payload = event["answer"].contract_dict()
                     session_id = payload.get("session_id") or session_id
                     turn_id = store.record_turn(session_id, text, payload, channel="web") if session_id else None
+                    if memory is not None:
+                        memory.seen(session_id)
                     turn_ids = [*turn_ids, turn_id]
                     history[-1] = {"role": "assistant", "content": answer_markdown(payload)}
                     yield "", history, session_id, turn_ids
