@@ -30,10 +30,13 @@ HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 STREAM_YIELD_S = 0.04
 
 
+# System fonts only: a web font would be a download (and there is no network offline).
+CJK_FONTS = ["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+             "system-ui", "sans-serif"]
+
+
 def theme():
-    return gr.themes.Default(primary_hue="red", secondary_hue="orange", neutral_hue="slate",
-                             font=["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-                                   "system-ui", "sans-serif"],
+    return gr.themes.Default(primary_hue="red", secondary_hue="orange", neutral_hue="slate", font=CJK_FONTS,
                              font_mono=["SFMono-Regular", "Consolas", "monospace"])
 
 
