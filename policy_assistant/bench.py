@@ -43,6 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--skip-build", action="store_true", help="跳过冷启动建索引计时")
     p.add_argument("--skip-api", action="store_true", help="跳过 API 压测")
     p.add_argument("--quality", action="store_true", help="同时给出检索质量 recall@k/MRR（较慢；亦见 eval --retrieval）")
+    p.add_argument("--scale", default="", help="同时运行 index/bench.py 的规模曲线，如 10000,100000（默认不跑）")
     p.add_argument("--quick", action="store_true", help="快速模式：更少问题、更短压测")
     p.set_defaults(func=_run)
 
@@ -160,6 +161,23 @@ def bench_search(retriever, questions: Sequence[str], repeat: int, *, quality: b
     except Exception as exc:  # quality is a bonus here; latency is the point
         out["quality_error"] = str(exc)[:200]
     return out
+
+
+def run_index_bench(settings, sizes: Sequence[int], repeat: int, log: Callable[[str], None]) -> dict | None:
+    """The index author's search benchmark (index/bench.py), when present: reused for the search part's
+    scale curve. Returns its report (without the Markdown) or None when the module is not there."""
+    try:
+        from index.bench import run_search_bench
+    except ImportError:
+        return None
+    log(f"· index/bench.py 检索基准（规模 {list(sizes) or '—'}）…")
+    try:
+        report = run_search_bench(settings, sizes=list(sizes), repeat=repeat, measure_build=False)
+    except Exception as exc:  # the shared benchmark must not sink this one
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    if not isinstance(report, dict):
+        return {"result": str(report)[:2000]}
+    return {k: v for k, v in report.items() if k not in ("paths",)}
 
 
 def bench_answers(settings, retriever, questions: Sequence[tuple[str, Any]], repeat: int,
@@ -309,10 +327,15 @@ def render_markdown(data: dict[str, Any]) -> str:
                          f"{lv['rps']}；{lv['p50_ms']} / {lv['p95_ms']} |")
     elif api.get("error"):
         lines.append(f"| API | 错误 | {api['error'][:120]} |")
+    ib = data.get("index_bench") or {}
     mem = data.get("memory") or {}
     lines.append(f"| 内存峰值 基准进程（ru_maxrss） | MB | {mem.get('bench_process_maxrss_mb')} |")
     if api.get("server_peak_rss_mb") is not None:
         lines.append(f"| 内存峰值 API 服务进程（VmHWM） | MB | {api['server_peak_rss_mb']} |")
+    if ib.get("markdown"):
+        lines += ["", "## 检索基准（index/bench.py）", "", str(ib["markdown"])]
+    elif ib.get("error"):
+        lines += ["", f"index/bench.py 未能运行：{ib['error']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -369,7 +392,8 @@ def render_chart(data: dict[str, Any], path: Path) -> Path | None:
 
 def run_bench(*, settings=None, out_dir: Path = BENCH_DIR, concurrencies: Sequence[int] = (1, 10, 50),
               duration_s: float = 6.0, n_questions: int = 150, repeat: int = 2, cold_build: bool = True,
-              api: bool = True, quality: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+              api: bool = True, quality: bool = False, scale: Sequence[int] = (),
+              log: Callable[[str], None] = print) -> dict[str, Any]:
     from evals.runner import build_index, offline_settings
     from index import open_retriever
 
@@ -391,6 +415,9 @@ def run_bench(*, settings=None, out_dir: Path = BENCH_DIR, concurrencies: Sequen
         retriever.warm_up()
     log("· 检索时延（混合 vs 仅BM25）…")
     data["search"] = bench_search(retriever, [q for q, _ in questions], repeat, quality=quality)
+    index_bench = run_index_bench(settings, scale, repeat, log) if scale else None
+    if index_bench is not None:
+        data["index_bench"] = index_bench
     log("· 离线问答时延（混合 vs 仅BM25）…")
     data["answers"] = bench_answers(settings, retriever, questions, repeat)
     data["memory"] = {"bench_process_maxrss_mb": _maxrss_mb()}
@@ -414,7 +441,7 @@ def _run(args: argparse.Namespace) -> int:
         duration, n_q, repeat = min(duration, 2.0), min(n_q, 40), 1
     data = run_bench(settings=Settings.from_env(), out_dir=args.out, concurrencies=args.concurrency, duration_s=duration,
                      n_questions=n_q, repeat=repeat, cold_build=not args.skip_build, api=not args.skip_api,
-                     quality=args.quality,
+                     quality=args.quality, scale=[int(x) for x in args.scale.split(",") if x.strip()],
                      log=lambda s: print(s, file=sys.stderr, flush=True))
     print(render_markdown(data))
     print(f"结果：{args.out / 'bench.json'}  {args.out / 'bench.md'}  {args.out / 'bench.png'}")
