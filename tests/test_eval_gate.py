@@ -30,8 +30,11 @@ def gate(tmp_path_factory, artifacts_dir):
 
     tmp = tmp_path_factory.mktemp("eval-gate")
     served = Settings.from_env()
-    settings = offline_settings(served, data_dir=tmp / "main", as_of=None)
-    seed_vector_cache(served, settings)
+    # the thresholds were set with the default embedder; an environment override must not change what is gated
+    embedder = Settings.model_fields["embedder"].default
+    settings = offline_settings(served, data_dir=tmp / "main", as_of=None, embedder=embedder, chroma_mode="persistent")
+    if served.embedder == embedder:
+        seed_vector_cache(served, settings)
     build_index(settings)
     fx_settings = build_fixture_index(settings, "poisoned", data_dir=tmp / "poisoned")
     services, poisoned = Services(settings), Services(fx_settings)
