@@ -23,6 +23,11 @@ DENSE_WEIGHT = 0.6
 ORDINAL_WEIGHT = 1.0  # the third list: clauses whose label number matches "第三条"/"（八）"/"附件2" in the question
 AMOUNT_WEIGHT = 0.5  # "能补多少/最高多少" questions: a bonus list of fused candidates that state an amount
 CANDIDATES = 50  # per retriever, before fusion
+# Filtered dense search: post-filter an unfiltered search when the filter keeps at least this share of chunks,
+# fetching n / share * OVERFETCH results (at most MAX_FETCH); otherwise let Chroma filter.
+POSTFILTER_MIN_SHARE = 0.05
+POSTFILTER_OVERFETCH = 2.0
+POSTFILTER_MAX_FETCH = 2000
 _AMOUNT_QUESTION = re.compile(r"多少|几成|比例|最高|上限|封顶|额度")
 _AMOUNT_TEXT = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|元|%)")
 DENSE_EXPANSION = True  # append synonym expansions to the query the dense model embeds
@@ -77,6 +82,7 @@ class HybridRetriever:
         self._doc_codes = {d: i for i, d in enumerate(self.docs)}
         self._ordinals: list | None = None
         self._has_amount: np.ndarray | None = None
+        self._doc_counts: np.ndarray | None = None
         self._chunk_doc = np.array([self._doc_codes[c.doc_id] for c in chunks], dtype=np.int32)
         self.covered = covered_places(d.as_dict() for d in self.docs.values())
         self.calibration = load_calibration(embedder.name, embedder.key)
@@ -132,12 +138,32 @@ class HybridRetriever:
         return self.bm25.top(weights, n, mask)
 
     def _dense_ranked(self, vector: np.ndarray, allowed: list[str] | None, n: int) -> list[tuple[int, float]]:
+        """Dense candidates. A filter that keeps a good share of the index is applied after an unfiltered HNSW
+        search that fetches enough extra (Chroma's filtered search scans the matching vectors: 130 ms at 100k
+        chunks); a narrow filter goes to Chroma's filtered search, which is cheap on few vectors."""
+        if allowed is not None:
+            share = self._doc_share(allowed)
+            fetch = int(n / share * POSTFILTER_OVERFETCH) if share > 0 else 0
+            if share >= POSTFILTER_MIN_SHARE and fetch <= POSTFILTER_MAX_FETCH:
+                allowed_set = set(allowed)
+                out = []
+                for chunk_id, sim in self.store.query(vector, fetch):
+                    pos = self._chunk_pos.get(chunk_id)
+                    if pos is not None and self.chunks[pos].doc_id in allowed_set:
+                        out.append((pos, sim))
+                if len(out) >= n or fetch >= self.store.count():
+                    return out[:n]
         out = []
         for chunk_id, sim in self.store.query(vector, n, allowed):
             pos = self._chunk_pos.get(chunk_id)
             if pos is not None:
                 out.append((pos, sim))
         return out
+
+    def _doc_share(self, allowed: list[str]) -> float:
+        if self._doc_counts is None:
+            self._doc_counts = np.bincount(self._chunk_doc, minlength=len(self._doc_codes))
+        return float(sum(self._doc_counts[self._doc_codes[d]] for d in allowed)) / max(len(self.chunks), 1)
 
     def search(self, query: str, k: int = 5, region: str | None = None, doc_id: str | None = None,
                level: str | None = None, in_force_on: dt.date | None = None, *, mode: Mode = "hybrid",

@@ -121,7 +121,7 @@ class ChromaStore:
         collection = client.create_collection(
             name=name,
             embedding_function=PolicyEmbeddingFunction(embedder),
-            configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "max_neighbors": 32, "ef_search": 128}},
+            configuration={"hnsw": {"space": "cosine"}},  # Chroma's HNSW defaults otherwise (M=16, ef=100)
             metadata=metadata or None,
         )
         return cls(collection)
