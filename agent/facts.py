@@ -9,7 +9,7 @@ from tools.money import find_money, find_percents
 
 NEGATIONS = ("没有", "还没", "尚未", "没", "未", "不是", "不", "无", "非")
 QUESTION_AFTER = re.compile(r"^.{0,4}?(吗|么|嘛|\?|？|与否)")
-QUESTION_BEFORE = ("需要", "是否", "要不要", "必须", "需不需要", "有没有", "是不是", "得")
+QUESTION_BEFORE = ("需要", "是否", "要不要", "必须", "需不需要", "有没有", "是不是")
 THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",
                     "每满", "满")
 THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起")
@@ -154,8 +154,8 @@ def extract(text: str, fact_defs: list) -> dict[str, Any]:
     if percent_facts:
         found.update(_assign(find_percents(text), percent_facts, text, lambda m: f"{m.value}%"))
     for fd in fact_defs:
-        if fd.name in found:
-            continue
+        if fd.name in found or (fd.derived and fd.unit != "bool"):
+            continue  # derived quantities come from their inputs, not from the text
         if fd.unit == "choice":
             value = _choice_value(text, fd)
         elif fd.unit == "bool":

@@ -142,6 +142,9 @@ class OfflineAssistant:
         from tools.rules import load_programs
 
         regions = p.regions or ([state.region] if state.region else [])
+        named = self._named_clause(p.text, regions)
+        if named is not None and not any(named.id in pr.clause_ids for pr in self._programs_citing(named.id)):
+            return self._quote_clause(named, p, turn)
         programs = self._match_programs(p.text, regions, explicit_regions=bool(p.regions))
         continuing = False
         if not programs and state.program_id:
@@ -178,7 +181,7 @@ class OfflineAssistant:
         if intent == "materials":
             return self._materials(programs, turn)
         if intent == "contacts":
-            return self._contacts([pr.doc_id for pr in programs], turn)
+            return self._program_contacts(programs, turn)
         if intent == "interpreter":
             return self._interpreter([pr.doc_id for pr in programs], turn)
         if intent in ("conditions", "definition") and not states_facts:
@@ -475,7 +478,7 @@ class OfflineAssistant:
                          f"- 计算方法：{describe_formula(program)}"]
                 if others:
                     lines.append("- 另需满足的条件（请一并确认）：" + join_zh(others))
-            if p.has("eligibility"):
+            if p.has("eligibility") or p.has("conditions"):
                 lines += self._checklist(program, facts)
             if presumed:
                 lines.append("- 假设贵单位" + join_zh(presumed, "、") + "（如不符合请告诉我）")
@@ -549,9 +552,8 @@ class OfflineAssistant:
             marker = "".join(turn.cites.mark(cid) for cid in program.clause_ids[:2])
             lines = [f"**{program.name}**{marker} 的条件："]
             for cond in program.conditions:
-                if cond.clause_id:
-                    turn.cites.mark(cond.clause_id)
-                lines.append(f"- {cond.description}（原文：“{cond.phrase}”）")
+                marker = turn.cites.mark(self._clause_of(program, cond))
+                lines.append(f"- {cond.description}（原文：“{cond.phrase}”）{marker}")
                 turn.evidence.append(cond.phrase)
             if program.formula.kind == "none":
                 lines.append(f"- 金额：{program.formula.reason}")
@@ -610,19 +612,41 @@ class OfflineAssistant:
             if program.doc_id not in seen_docs:
                 seen_docs.add(program.doc_id)
                 v = self._note_validity(program.doc_id, turn)
-                lines.append("- " + compose.validity_sentence(v, turn.as_of) + self._validity_marker(program.doc_id, turn))
+                lines.append("- " + compose.validity_sentence(v, turn.as_of) + self._validity_marker(program.doc_id, turn, intent))
             if program.doc_id == "xm-measures" and intent != "validity":
                 lines.append(f"- 《若干措施》本身未规定统一申报截止时间，各项政策由责任单位另行发布申报指南{turn.cites.mark('xm-guide:7.3')}。")
-            if program.doc_id == "siming" and intent != "validity":
+            if program.doc_id == "siming" and (intent != "validity" or "券" in program.name):
                 lines.append("- 该措施未载明具体申报截止时间；“AI券”使用有效期为发放时所在年度，过期自动失效"
                              + turn.cites.mark("siming:notes.1") + "。")
             sections.append("\n".join(lines))
         return "answered", "\n\n".join(sections)
 
-    def _validity_marker(self, doc_id: str, turn: Turn) -> str:
-        clause = {"xm-measures": "xm-measures:closing", "siming": "siming:notes.4", "xm-guide": "xm-guide:6.1",
-                  "quanzhou": "quanzhou:3.3", "anhui": "anhui:6"}.get(doc_id)
+    # The clause that states a document's period (validity questions) and its application window (deadline/channel).
+    PERIOD_CLAUSE = {"xm-measures": "xm-measures:closing", "siming": "siming:notes.4", "xm-guide": "xm-guide:7.1",
+                     "quanzhou": "quanzhou:3.3", "anhui": "anhui:2"}
+    WINDOW_CLAUSE = {"xm-measures": "xm-measures:closing", "siming": "siming:notes.4", "xm-guide": "xm-guide:6.1",
+                     "quanzhou": "quanzhou:3.3", "anhui": "anhui:6"}
+
+    def _validity_marker(self, doc_id: str, turn: Turn, intent: str = "validity") -> str:
+        clause = (self.PERIOD_CLAUSE if intent == "validity" else self.WINDOW_CLAUSE).get(doc_id)
         return turn.cites.mark(clause) if clause else ""
+
+    def _program_contacts(self, programs: list, turn: Turn) -> tuple[str, str]:
+        """A program whose clause names its own contact (安徽 “（联系人：李卫龙，0551-62653750）”) is answered with it."""
+        lines = []
+        rest: list[str] = []
+        for program in programs:
+            own = next(((cid, m.group(0)) for cid in program.clause_ids
+                        for m in [re.search(r"[（(]联系人[:：][^）)]+[）)]", get_clause(cid).text)] if m), None)
+            if own:
+                lines.append(f"- {program.name}{turn.cites.mark(own[0])}：{own[1].strip('（()）')}")
+                turn.evidence.append(own[1])
+            else:
+                rest.append(program.doc_id)
+        if rest:
+            _, text = self._contacts(rest, turn)
+            lines.append(text)
+        return "answered", "联系方式：\n" + "\n".join(lines) if lines and not rest else "\n".join(lines)
 
     def _contacts(self, doc_ids: list[str], turn: Turn) -> tuple[str, str]:
         lines = []
@@ -736,7 +760,7 @@ class OfflineAssistant:
         lines = []
         for doc_id in docs:
             v = self._note_validity(doc_id, turn)
-            lines.append("- " + compose.validity_sentence(v, turn.as_of) + self._validity_marker(doc_id, turn))
+            lines.append("- " + compose.validity_sentence(v, turn.as_of) + self._validity_marker(doc_id, turn, intent))
             app = get_document(doc_id).application
             if app is not None and intent in ("deadline", "channel"):
                 lines.append(f"  申报方式：{app.channel}。")
@@ -812,6 +836,38 @@ class OfflineAssistant:
             lines.append("该条款没有规定具体的补助金额或比例，文件未规定的金额无法测算。")
         if top.doc_id in turn.validity:
             lines.append(compose.validity_sentence(turn.validity[top.doc_id], turn.as_of))
+        return "answered", "\n".join(lines)
+
+    @staticmethod
+    def _programs_citing(clause_id: str) -> list:
+        from tools.rules import load_programs
+
+        return [pr for pr in load_programs() if clause_id in pr.clause_ids]
+
+    @staticmethod
+    def _named_clause(text: str, regions: list[str]):
+        """A clause the question names by its own title (“落地优质产业资源这一条”, “第十条”)."""
+        from corpus import load_clauses
+
+        docs = {d for r in regions for d in nlu.REGION_DOCS[r]}
+        best = None
+        for clause in load_clauses():
+            if docs and clause.doc_id not in docs:
+                continue
+            title = re.sub(r"^(第[一二三四五六七八九十]+条|[（(][一二三四五六七八九十0-9]+[)）]|[一二三四五六七八九十0-9]+、)\s*", "",
+                           clause.labels[-1])
+            if len(title) >= 5 and title in text and (best is None or len(title) > best[0]):
+                best = (len(title), clause)
+        return best[1] if best else None
+
+    def _quote_clause(self, clause, p: nlu.Parsed, turn: Turn) -> tuple[str, str]:
+        marker = turn.cites.mark(clause.id)
+        lines = [f"{compose.doc_label(clause.doc_id)} {clause.label_path}{marker}：", f"> {self._excerpt(clause.text, p.text)}"]
+        turn.evidence.append(clause.text)
+        if not self._has_money_rule(clause.id):
+            lines.append("该条款没有规定具体的补助金额或比例，文件未规定的金额无法测算。")
+        v = self._note_validity(clause.doc_id, turn)
+        lines.append(compose.validity_sentence(v, turn.as_of))
         return "answered", "\n".join(lines)
 
     @staticmethod
