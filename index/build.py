@@ -231,7 +231,6 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
                 extra_corpus_dir: str | Path | None = None, force: bool = False, progress: bool = True,
                 chunks: Sequence[Chunk] | None = None) -> BuildReport:
     """Build (or confirm) the index for `settings`. Extra clauses/documents are test-only additions (evals)."""
-    from index.bm25 import BM25Index
     from index.chunking import corpus_chunks, load_extra_corpus
     from index.embedders import make_embedder
     from index.tokenize import default_tokenizer
@@ -273,16 +272,10 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
             vectors, embedded = _embed_missing(chunks, embedder, cache, progress)
         finally:
             cache.close()
-        np.save(build_dir / "vectors.npy", vectors)
 
-        # 2. chunk records and BM25
-        with open(build_dir / "chunks.jsonl", "w", encoding="utf-8") as f:
-            for c in chunks:
-                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-        BM25Index.build([tokenizer.tokens(c.indexed_text) for c in chunks]).save(build_dir / "bm25")
-
-        # 3. Chroma
-        _write_chroma(settings, build_dir, build_id, chunks, vectors, embedder, progress)
+        # 2. chunk records, BM25 and Chroma
+        write_build_files(settings, build_dir, build_id, chunks, vectors,
+                          [tokenizer.tokens(c.indexed_text) for c in chunks], embedder, progress)
 
         # 4. manifest last, then the atomic swap
         seconds = time.perf_counter() - started
@@ -314,6 +307,19 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
         _prune(settings, paths, keep_latest=build_id)
         return BuildReport(build_id, True, len(chunks), embedded, len(chunks) - embedded, seconds, chash, changed,
                            str(build_dir))
+
+
+def write_build_files(settings, build_dir: Path, build_id: str, chunks: Sequence[Chunk], vectors: np.ndarray,
+                      tokens: Sequence[Sequence[str]], embedder, progress: bool = False) -> None:
+    """Everything but the manifest: chunk records, vectors, BM25 over `tokens`, the Chroma collection."""
+    from index.bm25 import BM25Index
+
+    np.save(build_dir / "vectors.npy", vectors)
+    with open(build_dir / "chunks.jsonl", "w", encoding="utf-8") as f:
+        for c in chunks:
+            f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+    BM25Index.build(tokens).save(build_dir / "bm25")
+    _write_chroma(settings, build_dir, build_id, chunks, vectors, embedder, progress)
 
 
 def _write_chroma(settings, build_dir: Path, build_id: str, chunks: Sequence[Chunk], vectors: np.ndarray, embedder,
@@ -406,8 +412,18 @@ def index_status(settings) -> dict:
     }
     try:
         from index.chunking import corpus_chunks
+        from index.embedders import make_embedder
+        from index.tokenize import default_tokenizer
 
-        status["corpus_changed"] = corpus_hash(corpus_chunks()) != manifest["corpus_hash"]
+        served = manifest.get("doc_hashes", {})
+        now = doc_hashes(corpus_chunks())
+        # documents of the corpus that changed, appeared or disappeared (test-only extra documents aside)
+        extra = set(manifest.get("extra_documents", []))
+        status["changed_docs"] = sorted(d for d in (set(now) | set(served)) - extra if now.get(d) != served.get(d))
+        status["corpus_changed"] = bool(status["changed_docs"])
+        status["stale"] = status["corpus_changed"] or not _is_up_to_date(
+            manifest, settings=settings, embedder_key=make_embedder(settings).key,
+            tokenizer_fp=default_tokenizer().fingerprint, chash=manifest["corpus_hash"])
     except Exception as exc:  # a broken corpus file should not hide what is being served
         status["corpus_error"] = str(exc)
     return status
