@@ -104,13 +104,18 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def failures(report: dict[str, Any], mode: str = "hybrid", k: int = 5) -> list[str]:
+def failures(report: dict[str, Any], mode: str = "hybrid", k: int = 5, split: str = "tune") -> list[str]:
+    """Misses of one split (default: tune only, so the frozen test split is not looked at while tuning)."""
     out = []
     for r in report["queries"]:
+        if split != "all" and r["split"] != split:
+            continue
         if r[mode] is None or r[mode] > k or r["no_relevant"]:
             out.append(f"{r['id']} [{r['split']}] {r['query']}  gold={r['gold']}  bm25={r['bm25']} dense={r['dense']} "
                        f"hybrid={r['hybrid']} top={r['hybrid_top']} no_rel={r['no_relevant']} p={r['relevance']:.2f}")
     for r in report["negatives"]:
+        if split != "all" and r["split"] != split:
+            continue
         if not r["no_relevant"]:
             out.append(f"{r['id']} [{r['split']}] NEG {r['query']}  top={r['top']} p={r['relevance']:.2f}")
     return out
@@ -166,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.retrieval_eval", description="检索评测")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument("--failures", action="store_true", help="list queries missed by hybrid@5")
+    parser.add_argument("--failures-split", default="tune", choices=["tune", "test", "all"],
+                        help="which split's misses to list (default tune: keep the test split frozen)")
     parser.add_argument("--calibrate", action="store_true", help="refit the relevance decision on the tune split")
     args = parser.parse_args(argv)
 
@@ -184,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(report))
         if args.failures:
             print()
-            print("\n".join(failures(report)))
+            print("\n".join(failures(report, split=args.failures_split)))
     return 0
 
 

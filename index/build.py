@@ -374,6 +374,10 @@ def _prune(settings, paths: IndexPaths, keep_latest: str) -> None:
     finished = sorted((d for d in paths.builds.iterdir() if (d / "manifest.json").exists()), key=lambda d: d.name)
     old = [d for d in finished if d.name != keep_latest][: max(0, len(finished) - KEEP_BUILDS)]
     for d in old:
+        if settings.chroma_mode == "persistent":
+            from index.store import forget_client
+
+            forget_client(settings, d / "chroma")
         if settings.chroma_mode == "http":
             with contextlib.suppress(Exception):
                 manifest = read_manifest(d)
