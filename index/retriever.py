@@ -23,8 +23,8 @@ DENSE_WEIGHT = 0.6
 ORDINAL_WEIGHT = 1.0  # the third list: clauses whose label number matches "第三条"/"（八）"/"附件2" in the question
 AMOUNT_WEIGHT = 0.5  # "能补多少/最高多少" questions: a bonus list of fused candidates that state an amount
 CANDIDATES = 50  # per retriever, before fusion
-# Filtered dense search: post-filter an unfiltered search when the filter keeps at least this share of chunks,
-# fetching n / share * OVERFETCH results (at most MAX_FETCH); otherwise let Chroma filter.
+# Filtered dense search: post-filter an unfiltered HNSW search when the filter keeps at least this share of chunks,
+# fetching n / share * OVERFETCH results (at most MAX_FETCH); otherwise, or if too few survive, scan exactly.
 POSTFILTER_MIN_SHARE = 0.05
 POSTFILTER_OVERFETCH = 2.0
 POSTFILTER_MAX_FETCH = 2000
