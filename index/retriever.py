@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections import OrderedDict
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ BM25_WEIGHT = 1.0
 DENSE_WEIGHT = 0.6
 ORDINAL_WEIGHT = 1.0  # the third list: clauses whose label number matches "第三条"/"（八）"/"附件2" in the question
 AMOUNT_WEIGHT = 0.5  # "能补多少/最高多少" questions: a bonus list of fused candidates that state an amount
+QUERY_CACHE_SIZE = 4096
 CANDIDATES = 50  # per retriever, before fusion
 # Filtered dense search: post-filter an unfiltered HNSW search when the filter keeps at least this share of chunks,
 # fetching n / share * OVERFETCH results (at most MAX_FETCH); otherwise, or if too few survive, scan exactly.
@@ -84,6 +86,8 @@ class HybridRetriever:
         self._has_amount: np.ndarray | None = None
         self._doc_counts: np.ndarray | None = None
         self._vectors: np.ndarray | None = None
+        # Query vectors by dense-query text: repeated questions (hotline FAQs, widget suggestions) skip the encoder.
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._chunk_doc = np.array([self._doc_codes[c.doc_id] for c in chunks], dtype=np.int32)
         self.covered = covered_places(d.as_dict() for d in self.docs.values())
         self.calibration = load_calibration(embedder.name, embedder.key)
@@ -192,6 +196,20 @@ class HybridRetriever:
             self._doc_counts = np.bincount(self._chunk_doc, minlength=len(self._doc_codes))
         return float(sum(self._doc_counts[self._doc_codes[d]] for d in allowed)) / max(len(self.chunks), 1)
 
+    def _embed_query_cached(self, text: str) -> np.ndarray:
+        """The query's vector, from a bounded LRU keyed by the exact dense-query text (vectors are deterministic)."""
+        with self._lock:
+            vector = self._query_vectors.get(text)
+            if vector is not None:
+                self._query_vectors.move_to_end(text)
+                return vector
+        vector = self.embedder.embed_query(text)
+        with self._lock:
+            self._query_vectors[text] = vector
+            while len(self._query_vectors) > QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        return vector
+
     def search(self, query: str, k: int = 5, region: str | None = None, doc_id: str | None = None,
                level: str | None = None, in_force_on: dt.date | None = None, *, mode: Mode = "hybrid",
                candidates: int = CANDIDATES) -> SearchResult:
@@ -220,7 +238,7 @@ class HybridRetriever:
             timings["bm25"] = (time.perf_counter() - t) * 1000
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            vector = self.embedder.embed_query(self._dense_query(query, qt))
+            vector = self._embed_query_cached(self._dense_query(query, qt))
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             dense_list = self._dense_ranked(vector, allowed, candidates)
@@ -275,7 +293,7 @@ class HybridRetriever:
         """The relevance features of an unfiltered query (for calibration and diagnostics)."""
         qt = self.tokenizer.query(query)
         bm25_list = self._bm25_ranked(qt.weights(), None, 1)
-        dense_list = self._dense_ranked(self.embedder.embed_query(self._dense_query(query, qt)), None, 1)
+        dense_list = self._dense_ranked(self._embed_query_cached(self._dense_query(query, qt)), None, 1)
         return self._evidence(qt, bm25_list, dense_list)
 
     def _is_place_word(self, word: str) -> bool:

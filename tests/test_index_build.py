@@ -203,7 +203,6 @@ def test_status_of_a_missing_index(tmp_path):
 
 def test_open_retriever_builds_a_missing_index(tmp_path):
     settings = Settings(data_dir=tmp_path / "fresh", embedder="hash")
-    started = time.perf_counter()
     retriever = open_retriever(settings)
     assert retriever.search("小巨人奖多少", k=1).hits[0].id == "xm-measures:2.8"
-    assert time.perf_counter() - started < 60
+    assert index_status(settings)["built"] is True
