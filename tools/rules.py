@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from tools.errors import PolicyError, UnknownProgramError
 
@@ -112,6 +112,10 @@ def _rate(v: Any) -> Any:
     return v
 
 
+# A rate field: YAML may write it bare ("50%", "1/3"); stored as Rate(written=...).
+RateField = Annotated[Rate, BeforeValidator(_rate)]
+
+
 class _FormulaBase(Strict):
     phrase: str = ""
 
@@ -119,23 +123,15 @@ class _FormulaBase(Strict):
 class RatioCap(_FormulaBase):
     kind: Literal["ratio_cap"]
     base: str
-    rate: Rate
+    rate: RateField
     cap_yuan: int | None = None
 
-    @field_validator("rate", mode="before")
-    @classmethod
-    def _r(cls, v):
-        return _rate(v)
 
 
 class RatioOption(Strict):
-    rate: Rate
+    rate: RateField
     cap_yuan: int | None = None
 
-    @field_validator("rate", mode="before")
-    @classmethod
-    def _r(cls, v):
-        return _rate(v)
 
 
 class RatioCapByChoice(_FormulaBase):
@@ -188,14 +184,10 @@ class GrowthBonus(Strict):
 
 class ExtraPercent(Strict):
     requires: Condition
-    rate: Rate
+    rate: RateField
     of: Literal["step", "step_and_bonus"]
     phrase: str
 
-    @field_validator("rate", mode="before")
-    @classmethod
-    def _r(cls, v):
-        return _rate(v)
 
 
 class RdComposite(_FormulaBase):
@@ -228,39 +220,27 @@ class RatioOfOther(_FormulaBase):
 
     kind: Literal["ratio_of_other"]
     base: str
-    rate: Rate
+    rate: RateField
     cap_yuan: int | None = None
     payer: str
     payee: str
 
-    @field_validator("rate", mode="before")
-    @classmethod
-    def _r(cls, v):
-        return _rate(v)
 
 
 class LoanOption(Strict):
     cap_yuan: int
-    rd_ratio: Rate | None = None
+    rd_ratio: RateField | None = None
     rd_fact: str | None = None
 
-    @field_validator("rd_ratio", mode="before")
-    @classmethod
-    def _r(cls, v):
-        return _rate(v) if v is not None else v
 
 
 class Loan(_FormulaBase):
     kind: Literal["loan"]
     choice_fact: str
     options: dict[str, LoanOption]
-    interest_rate: Rate
+    interest_rate: RateField
     max_years: int
 
-    @field_validator("interest_rate", mode="before")
-    @classmethod
-    def _r(cls, v):
-        return _rate(v)
 
 
 class NoAmount(_FormulaBase):

@@ -12,18 +12,10 @@ import gradio as gr
 from fastapi.encoders import jsonable_encoder
 
 from ui import views
+from ui.examples import CHAT_EXAMPLES as EXAMPLES
 from ui.errors import error_for_exception
 from ui.format import answer_markdown
 from ui.forms import NO, YES, FieldSpec, collect_values, program_fields
-
-EXAMPLES = [
-    "厦门企业去年购买算力服务花了80万元，最高能补多少？",
-    "思明区智改数转评为三级，能奖励多少？",
-    "厦门2023年度人工智能补助申报截止到什么时候？",
-    "厦门和思明对买算力的补助有什么不同？",
-    "安徽降低算力使用成本的补助给谁？",
-    "厦门的人工智能若干措施现在还有效吗？",
-]
 
 CSS = (Path(__file__).parent / "static" / "app.css").read_text(encoding="utf-8")
 HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">'
