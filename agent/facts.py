@@ -85,8 +85,6 @@ def _assign(spans, facts, text, value_of) -> dict[str, Any]:
     free_facts = [fd for fd in facts if fd.name not in out and not fd.derived]
     if len(free_facts) == 1 and free_spans:
         out[free_facts[0].name] = value_of(spans[free_spans[0]])
-    elif not out and len(free_spans) == 1 and len(spans) == 1 and _is_threshold(text, spans[0].start, spans[0].end):
-        pass
     return out
 
 

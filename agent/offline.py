@@ -139,11 +139,9 @@ class OfflineAssistant:
         if p.outside_regions and not p.regions:
             return "not_found", self._outside_corpus(p.outside_regions)
 
-        from tools.rules import load_programs
-
         regions = p.regions or ([state.region] if state.region else [])
         named = self._named_clause(p.text, regions)
-        if named is not None and not any(named.id in pr.clause_ids for pr in self._programs_citing(named.id)):
+        if named is not None and not self._programs_citing(named.id):
             return self._quote_clause(named, p, turn)
         programs = self._match_programs(p.text, regions, explicit_regions=bool(p.regions))
         continuing = False
@@ -166,12 +164,12 @@ class OfflineAssistant:
         states_facts = any(self._facts_preview(pr, p.text) for pr in programs) or (
             intent == "search" and (self._carries_facts(programs, state) or not self._residual(p.text, programs)))
         if intent == "stacking":
-            if self._has_numbers(p.text, programs):
+            if self._has_numbers(p.text):
                 status, text = self._calculate(p, programs, state, turn, continuing)
                 _, stacking = self._stacking(programs, turn)
                 return status, text + "\n\n" + stacking
             return self._stacking(programs, turn)
-        if intent in ("compare", "method") and not self._has_numbers(p.text, programs):
+        if intent in ("compare", "method") and not self._has_numbers(p.text):
             return self._standards(programs, state, turn)
         if intent == "compare" or (len({self._region_of(pr) for pr in programs}) > 1
                                    and (intent in ("amount", "eligibility") or states_facts)):
@@ -262,7 +260,6 @@ class OfflineAssistant:
     def _programs_from_retrieval(self, p: nlu.Parsed, regions: list[str], turn: Turn) -> list:
         """No alias matched: let hybrid search find the clause, then take the program that cites it."""
         from tools.money import find_money
-        from tools.rules import load_programs
 
         wants_program = bool(find_money(p.text)) or any(
             p.has(i) for i in ("amount", "eligibility", "conditions", "materials", "compare", "method"))
@@ -273,7 +270,7 @@ class OfflineAssistant:
         if not self._relevant(result, p):
             return []
         for hit in result.hits[:2]:
-            owners = [pr for pr in load_programs() if hit.id in pr.clause_ids and not pr.implements
+            owners = [pr for pr in self._programs_citing(hit.id) if not pr.implements
                       and (not regions or self._region_of(pr) in regions)]
             if len(owners) == 1:
                 turn.retrieved.add(hit.id)
@@ -316,24 +313,21 @@ class OfflineAssistant:
         return [current], True
 
     @staticmethod
-    def _clause_of(program, cond) -> str:
-        """The clause a condition's phrase is quoted from."""
-        if cond.clause_id:
-            return cond.clause_id
-        phrase = re.sub(r"\s+", "", cond.phrase)
-        for cid in program.clause_ids:
-            if phrase and phrase in re.sub(r"\s+", "", get_clause(cid).text):
-                return cid
-        return program.clause_ids[0]
+    def _clause_quoting(program, probe: str) -> str | None:
+        """The first of the program's clauses whose text contains `probe` (whitespace ignored)."""
+        probe = re.sub(r"\s+", "", probe or "")
+        if not probe:
+            return None
+        return next((cid for cid in program.clause_ids if probe in re.sub(r"\s+", "", get_clause(cid).text)), None)
 
-    @staticmethod
-    def _formula_clause(program) -> str:
+    def _clause_of(self, program, cond) -> str:
+        """The clause a condition's phrase is quoted from."""
+        return cond.clause_id or self._clause_quoting(program, cond.phrase) or program.clause_ids[0]
+
+    def _formula_clause(self, program) -> str:
         """The clause that states the program's money rule (cited beside amounts and standards)."""
-        phrase = re.sub(r"\s+", "", program.formula.phrase or "")
-        for cid in program.clause_ids:
-            if phrase and phrase[:12] in re.sub(r"\s+", "", get_clause(cid).text):
-                return cid
-        return program.clause_ids[-1] if program.formula.kind != "none" else program.clause_ids[0]
+        found = self._clause_quoting(program, re.sub(r"\s+", "", program.formula.phrase or "")[:12])
+        return found or (program.clause_ids[-1] if program.formula.kind != "none" else program.clause_ids[0])
 
     @staticmethod
     def _formula_inputs(program) -> set[str]:
@@ -415,7 +409,7 @@ class OfflineAssistant:
         return out
 
     @staticmethod
-    def _has_numbers(text: str, programs: list) -> bool:
+    def _has_numbers(text: str) -> bool:
         from tools.money import find_money
 
         return bool(find_money(text))
@@ -668,24 +662,11 @@ class OfflineAssistant:
         return "answered", "联系方式：\n" + "\n".join(lines)
 
     def _stacking(self, programs: list, turn: Turn) -> tuple[str, str]:
-        from tools.rules import stacking_rules
-
-        lines = ["关于能否同时享受（叠加）："]
-        seen: set[str] = set()
-        for program in programs:
-            for rule in stacking_rules(program.doc_id):
-                if rule.id in seen or (rule.programs and program.id not in rule.programs and rule.kind == "mutually_exclusive"):
-                    continue
-                seen.add(rule.id)
-                marker = turn.cites.mark(rule.clause_id)
-                lines.append(f"- {rule.text}{marker}")
-                turn.evidence.append(rule.text)
-        if len(lines) == 1:
-            return "answered", "文件对这些项目能否叠加没有作出规定。"
-        return "answered", "\n".join(lines)
+        return self._stacking_for_docs([pr.doc_id for pr in programs], turn, {pr.id for pr in programs},
+                                       none_text="文件对这些项目能否叠加没有作出规定。")
 
     def _compare(self, p: nlu.Parsed, programs: list, state: SessionState, turn: Turn) -> tuple[str, str]:
-        if not self._has_numbers(p.text, programs):
+        if not self._has_numbers(p.text):
             return self._standards(programs, state, turn)
         status, text = self._calculate(p, programs, state, turn, continuing=False)
         return status, "各项政策分别测算如下：\n\n" + text
@@ -767,16 +748,20 @@ class OfflineAssistant:
                 turn.evidence.append(app.channel)
         return "answered", "\n".join(lines)
 
-    def _stacking_for_docs(self, docs: list[str], turn: Turn) -> tuple[str, str]:
+    def _stacking_for_docs(self, docs: list[str], turn: Turn, program_ids: set[str] | None = None,
+                           none_text: str = "文件对能否叠加享受没有作出规定。") -> tuple[str, str]:
+        """The documents' stacking rules; with `program_ids`, a mutual exclusion naming none of them is skipped."""
         from tools.rules import stacking_rules
 
         lines = ["关于能否同时享受（叠加）："]
         for doc_id in dict.fromkeys(docs):
             for rule in stacking_rules(doc_id):
+                if program_ids and rule.kind == "mutually_exclusive" and rule.programs and not program_ids & set(rule.programs):
+                    continue
                 lines.append(f"- {rule.text}{turn.cites.mark(rule.clause_id)}")
                 turn.evidence.append(rule.text)
         if len(lines) == 1:
-            return "answered", "文件对能否叠加享受没有作出规定。"
+            return "answered", none_text
         return "answered", "\n".join(lines)
 
     def _list_programs(self, regions: list[str], turn: Turn) -> tuple[str, str]:
@@ -872,9 +857,7 @@ class OfflineAssistant:
 
     @staticmethod
     def _has_money_rule(clause_id: str) -> bool:
-        from tools.rules import load_programs
-
-        return any(clause_id in pr.clause_ids and pr.formula.kind != "none" for pr in load_programs())
+        return any(pr.formula.kind != "none" for pr in OfflineAssistant._programs_citing(clause_id))
 
     @staticmethod
     def _excerpt(text: str, query: str = "", limit: int = 400) -> str:
