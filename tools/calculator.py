@@ -349,6 +349,14 @@ def _step_part(step, facts: Facts, res: FormulaResult, *, describe_only: bool = 
     return amount
 
 
+def _apply_rate(f, facts: Facts, res: "FormulaResult", describe_only: bool) -> None:
+    """base × rate, capped: the money step shared by ratio_cap and ratio_of_other."""
+    base = None if describe_only else facts.get(f.base)
+    if base is not None:
+        res.amount, text = _cap_step(base * f.rate.fraction, f.cap_yuan, f"{format_yuan(base)} × {_rate_text(f.rate)}")
+        res.steps.append(text)
+
+
 def _evaluate_formula(program: Program, facts: Facts, describe_only: bool = False) -> FormulaResult:
     f = program.formula
     res = FormulaResult()
@@ -357,10 +365,7 @@ def _evaluate_formula(program: Program, facts: Facts, describe_only: bool = Fals
     if f.kind == "ratio_cap":
         label = facts.label(f.base)
         res.steps.append(f"计算公式：{label} × {_rate_text(f.rate)}{_cap_text(f.cap_yuan)}。")
-        base = None if describe_only else facts.get(f.base)
-        if base is not None:
-            res.amount, text = _cap_step(base * f.rate.fraction, f.cap_yuan, f"{format_yuan(base)} × {_rate_text(f.rate)}")
-            res.steps.append(text)
+        _apply_rate(f, facts, res, describe_only)
 
     elif f.kind == "ratio_cap_by_choice":
         cfd = vocab[f.choice_fact]
@@ -488,10 +493,7 @@ def _evaluate_formula(program: Program, facts: Facts, describe_only: bool = Fals
     elif f.kind == "ratio_of_other":
         label = facts.label(f.base)
         res.steps.append(f"计算公式：{f.payer}按{label} × {_rate_text(f.rate)}{_cap_text(f.cap_yuan)}，付给{f.payee}。")
-        base = None if describe_only else facts.get(f.base)
-        if base is not None:
-            res.amount, text = _cap_step(base * f.rate.fraction, f.cap_yuan, f"{format_yuan(base)} × {_rate_text(f.rate)}")
-            res.steps.append(text)
+        _apply_rate(f, facts, res, describe_only)
 
     elif f.kind == "loan":
         cfd = vocab[f.choice_fact]
