@@ -261,7 +261,8 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
         old_docs = (previous or {}).get("doc_hashes", {})
         changed = sorted(d for d in set(new_docs) | set(old_docs) if new_docs.get(d) != old_docs.get(d))
 
-        build_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        # sortable by creation time (microseconds, fixed width): _prune keeps "the newest" by name order
+        build_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f-") + uuid.uuid4().hex[:4]
         build_dir = paths.build(build_id)
         build_dir.mkdir(parents=True)
         _remove_orphans(paths, keep={build_dir.name, current.name if current else ""})
