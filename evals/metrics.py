@@ -19,7 +19,7 @@ REFUSAL_STATUSES = ("refused", "not_found")
 
 # Ordered list of the per-turn checks; a turn passes when every applicable check passes.
 # (citation precision is reported, not required; latency is reported separately.)
-CHECKS = ("error", "status", "amount", "amount_in_text", "amounts", "eligible", "citation_recall", "phrases", "forbid",
+CHECKS = ("error", "status", "amount", "amount_in_text", "amounts", "total", "eligible", "citation_recall", "phrases", "forbid",
           "forbid_amounts", "refusal", "validity", "chinese", "faithfulness")
 
 
@@ -222,6 +222,12 @@ def score_turn(expect: Expect, run: TurnRun, history: Sequence[str] = ()) -> Tur
         c["amounts"] = all(got[pid] == v for pid, v in expect.amounts.items())
         if not c["amounts"]:
             d["amounts"] = {"expected": dict(expect.amounts), "got": got}
+
+    if expect.total_yuan is not None:
+        stated = {f.value for f in find_figures(answer.answer) if f.kind == "money"}
+        c["total"] = Decimal(expect.total_yuan) in stated
+        if not c["total"]:
+            d["total"] = {"expected": expect.total_yuan, "stated": sorted(str(v) for v in stated)}
 
     if expect.eligible_check:
         calc = primary_calc(answer, expect.programs)

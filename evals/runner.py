@@ -19,13 +19,20 @@ import yaml
 
 EVALS_DIR = Path(__file__).resolve().parent
 GOLD_DIR = EVALS_DIR / "gold"
+BLIND_DIR = EVALS_DIR / "blind"
 FIXTURES_DIR = EVALS_DIR / "fixtures"
 DEFAULT_AS_OF = dt.date(2026, 11, 22)
 
-STRATA = (
+GOLD_STRATA = (
     "amount", "eligibility", "lookup", "validity", "stacking", "comparison", "multiturn",
     "out_of_corpus", "no_amount", "adversarial", "bad_input",
 )
+# The blind split (evals/blind/): cases written from the document texts alone, one stratum per class of question
+# that the understanding issue names; reported apart from the gold set.
+BLIND_STRATA = (
+    "binding", "multi_item", "negative", "input_forms", "time", "unanswerable", "umbrella", "profile", "dialogue",
+)
+STRATA = GOLD_STRATA + BLIND_STRATA
 STATUSES = ("answered", "needs_info", "not_found", "refused")
 VALIDITY_STATES = ("in_force", "expired", "not_yet", "window_open", "window_closed")
 SPLITS = ("tune", "frozen")
@@ -42,7 +49,7 @@ class GoldError(ValueError):
 
 _EXPECT_KEYS = {
     "status", "amount_yuan", "program", "amounts", "eligible", "cite", "cite_ok", "cite_docs", "phrases",
-    "forbid", "forbid_amounts", "must_refuse", "validity", "chinese", "note",
+    "forbid", "forbid_amounts", "must_refuse", "validity", "chinese", "note", "total_yuan",
 }
 _CASE_KEYS = {"id", "stratum", "type", "region", "as_of", "split", "question", "turns", "fixture"}
 
@@ -56,6 +63,7 @@ class Expect:
     amount_yuan: int | None = None  # with amount_check == "exact"
     programs: tuple[str, ...] = ()  # the calculation(s) the amount / eligibility refer to (any of these ids)
     amounts: Mapping[str, int] = field(default_factory=dict)  # program id → exact ceiling
+    total_yuan: int | None = None  # a total the answer text must state (several items / programs)
     eligible_check: bool = False
     eligible: tuple[bool | None, ...] = ()  # accepted values of the calculation's `eligible`
     cite: tuple[tuple[str, ...], ...] = ()  # groups of alternatives; each group must be cited
@@ -131,12 +139,16 @@ def _parse_expect(spec: Mapping[str, Any], where: str) -> Expect:
         if state not in VALIDITY_STATES:
             raise GoldError(f"{where}: validity state {state!r} not in {VALIDITY_STATES}")
     forbid_amounts = tuple(int(x) for x in _as_tuple(spec.get("forbid_amounts")))
+    total = spec.get("total_yuan")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
+        raise GoldError(f"{where}: total_yuan must be a non-negative int, got {total!r}")
     return Expect(
         status=statuses,
         amount_check=amount_check,
         amount_yuan=amount,
         programs=tuple(str(p) for p in _as_tuple(spec.get("program"))),
         amounts=amounts,
+        total_yuan=total,
         eligible_check="eligible" in spec,
         eligible=_eligible(spec.get("eligible"), where) if "eligible" in spec else (),
         cite=_groups(spec.get("cite")),
