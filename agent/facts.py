@@ -1,215 +1,404 @@
-"""Pull a program's facts out of a Chinese sentence, using the rules' fact vocabulary (cues, choice aliases)."""
+"""Binding the figures of a question to the facts of the programs in play (the fact vocabulary's cues as data).
+
+A figure is bound by the words of its own clause (the cue nearest before it), by the topic of its sentence, or by a
+spend verb when the program has a single amount left to fill. A figure whose clause names something else (another
+fact, 注册资本, 纳税…) is not bound; hearsay, the policy's own wording, thresholds and breakdowns are never values.
+Figures of one yearly total add up (上半年…下半年又…; 市级 + 县区); figures labelled by year are read by their
+year; figures already received only fill history facts. One figure serves one fact.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
 
-from tools.money import find_money, find_percents
+from agent.reading import Mention, Reading
+from tools.lexicon import Lexicon
+from tools.money import format_yuan
+from tools.vocab import FactDef
 
-NEGATIONS = ("没有", "还没", "尚未", "没", "未", "不是", "不", "无", "非")
-QUESTION_AFTER = re.compile(r"^.{0,4}?(吗|么|嘛|\?|？|与否)")
-QUESTION_BEFORE = ("需要", "是否", "要不要", "必须", "需不需要", "有没有", "是不是")
-THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",
-                    "每满", "满")
-THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起")
-SPEND_WORDS = ("花了", "花费", "支出", "投入", "采购", "购买", "买了", "付了", "用了", "收入", "营收", "单价", "销售")
-BLANK_REGIONS = re.compile(r"厦门市|思明区|泉州市|安徽省|合肥市|福建省(?!国内|省内)")
-_COUNT = re.compile(r"(\d+|[一二两三四五六七八九十百]+)\s*(?:家|个|户|名)")
-_RANK = re.compile(r"(?:排名?第|第)\s*(\d+|[一二三四五六七八九十])\s*(?:名|位)?|前\s*(\d+|[一二三四五])\s*名")
-_PFLOPS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:P(?:Flops|FLOPS|flops)?|p|匹)(?![a-zA-Z])")
-_DATE = re.compile(r"(20\d{2})\s*年(?!度)(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?)?")
-_QUANTITY_UNITS = r"(?:核时|卡时|机时|GPU时|P时|PFlops|pflops|TFlops|小时|张卡|块卡|台|次|人|家|个|名|项|件|套|户)"
-_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?\s*(?:核时|卡时|机时|GPU时|P时|小时|PFlops·天|P·天)")
-_UNIT_AFTER = re.compile(r"^\s*" + _QUANTITY_UNITS)
-# Facts whose name states an absence ("no_…", "not_…"): mentioning the cue means the bad thing happened.
-_INVERTED_PREFIXES = ("no_", "not_", "ah_not_")
+KIND_OF_UNIT = {"yuan": "money", "percent": "percent", "count": "count", "pflops": "pflops", "quantity": "quantity",
+                "date": "date"}
+NEAR_NEGATION = 4  # characters before a cue where a negation still applies
 
 
-def _cue_score(fd, before: str, after: str) -> int:
-    best = 0
-    for cue in fd.cues:
-        if cue in before:
-            # prefer longer cues that sit closer to the number
-            distance = len(before) - before.rfind(cue) - len(cue)
-            best = max(best, len(cue) * 10 - distance)
-        elif cue in after:
-            best = max(best, len(cue) * 10 - 15)
-    return best
+@dataclass
+class FactMention:
+    """One fact as read: its value as used, the year it belongs to, and the words of the question it came from."""
+
+    fact: str
+    value: Any
+    source_text: str
+    year: int | None = None
+    origin: str = "question"  # question | earlier_turn | assumed
+    span: tuple[int, int] | None = None
 
 
-def _is_threshold(text: str, start: int, end: int) -> bool:
-    before = text[max(0, start - 4):start]
-    after = text[end:end + 3]
-    return any(before.endswith(w) for w in THRESHOLD_BEFORE) or any(after.startswith(w) for w in THRESHOLD_AFTER)
+@dataclass
+class BoundFacts:
+    values: dict[str, Any] = field(default_factory=dict)
+    mentions: dict[str, FactMention] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
+    # several values for one fact: per year (yearly programs) or per item (each capped on its own)
+    series_by_year: dict[str, dict[int, Any]] = field(default_factory=dict)
+
+    def set(self, name: str, value: Any, source: str, year: int | None = None, span=None) -> None:
+        self.values[name] = value
+        self.mentions[name] = FactMention(name, value, source, year, span=span)
+        self.unknown.discard(name)
 
 
-def _is_label(text: str, end: int) -> bool:
-    """“5000万那档”, “1亿这一档”: a tier's name, not an amount."""
-    return bool(re.match(r"^\s*(?:那|这|的|两|三|几|各)?(?:一)?档", text[end:end + 4]))
-
-
-def _assign(spans, facts, text, value_of) -> dict[str, Any]:
-    """Greedy best-cue assignment of number spans to facts; one leftover span fills one leftover fact.
-
-    Threshold mentions (“超过30万”) and tier labels (“5000万那档”) are not values; they do not cut the context
-    window either, so “去年营收首次超过1亿（1.2亿）” gives 1.2亿 the cue 去年营收."""
-    out: dict[str, Any] = {}
-    scored = []
-    window_start = 0
-    skipped: set[int] = set()
-    for idx, span in enumerate(spans):
-        if _is_threshold(text, span.start, span.end) or _is_label(text, span.end):
-            skipped.add(idx)
-            # a threshold is itself the value of a fact whose cue names it (“首次超过1亿” → the tier crossed)
-            head = text[:span.start].rstrip()
-            for fd in facts:
-                if any(head.endswith(cue) for cue in fd.cues if len(cue) >= 3):
-                    scored.append((1000 + idx, idx, fd.name))  # the latest crossing is the current one
+# --- cue scores ---------------------------------------------------------------------------------------------
+def _cue_hit(cues: Iterable[str], before: str, after: str) -> tuple[int, int]:
+    """(score, distance) of the best cue before the figure in its clause (or just after it); (0, 99) if none."""
+    best = (0, 99)
+    for cue in cues:
+        if not cue:
             continue
-        before = text[max(window_start, span.start - 20):span.start]
-        next_start = spans[idx + 1].start if idx + 1 < len(spans) else len(text)
-        after = re.split(r"[,，。；;！？!?]", text[span.end:min(next_start, span.end + 10)])[0]
-        window_start = span.end
-        for fd in facts:
-            score = _cue_score(fd, before, after)
-            if score > 0:
-                scored.append((score, idx, fd.name))
-    used_spans: set[int] = set()
-    for score, idx, name in sorted(scored, key=lambda t: (-t[0], t[1])):
-        if idx in used_spans or name in out:
-            continue
-        out[name] = value_of(spans[idx])
-        used_spans.add(idx)
-    free_spans = [i for i in range(len(spans)) if i not in used_spans and i not in skipped]
-    free_facts = [fd for fd in facts if fd.name not in out and not fd.derived]
-    if len(free_facts) == 1 and free_spans:
-        out[free_facts[0].name] = value_of(spans[free_spans[0]])
-    return out
-
-
-def _bool_value(text: str, fd) -> bool | None:
-    value = _bool_mention(text, fd)
-    if value is not None and fd.name.startswith(_INVERTED_PREFIXES):
-        return not value
-    return value
-
-
-def _bool_mention(text: str, fd) -> bool | None:
-    for cue in sorted(fd.cues, key=len, reverse=True):
-        pos = text.find(cue)
-        if pos < 0:
-            continue
-        before = text[max(0, pos - 4):pos]
-        after = text[pos + len(cue):]
-        if QUESTION_AFTER.match(after) or any(before.endswith(q) for q in QUESTION_BEFORE):
-            return None
-        if any(before.endswith(n) or before[-3:].find(n) >= 0 for n in NEGATIONS):
-            return False
-        return True
-    return None
-
-
-def _choice_value(text: str, fd) -> Any:
-    scan = BLANK_REGIONS.sub("#", text)
-    hits: list[tuple[int, str]] = []
-    for choice in fd.choices:
-        for alias in [choice.label, *choice.aliases]:
-            if len(alias) >= 2 and alias in scan:
-                hits.append((len(alias), choice.key))
-    if not hits:
-        return None
-    if fd.multiple:
-        keys: list[str] = []
-        for _, key in sorted(hits, reverse=True):
-            if key not in keys:
-                keys.append(key)
-        return keys
-    return max(hits)[1]
-
-
-def _to_int(token: str) -> int | None:
-    from tools.money import parse_count
-
-    try:
-        return int(parse_count(token))
-    except Exception:
-        return None
-
-
-def extract(text: str, fact_defs: list) -> dict[str, Any]:
-    """Facts stated in `text` for the given fact definitions; values are typed (int yuan, '30%', keys, bools, dates)."""
-    found: dict[str, Any] = {}
-    money_facts = [fd for fd in fact_defs if fd.unit == "yuan"]
-    if money_facts:
-        spans = [m for m in find_money(text) if not _UNIT_AFTER.match(text[m.end:])]
-        found.update(_assign(spans, money_facts, text, lambda m: m.value_yuan))
-        for fd in money_facts:
-            # “以前没拿过规模奖励”: an amount stated as none is 0
-            if fd.name not in found and not fd.derived and _bool_mention(text, fd) is False:
-                found[fd.name] = 0
-    percent_facts = [fd for fd in fact_defs if fd.unit == "percent"]
-    if percent_facts:
-        found.update(_assign(find_percents(text), percent_facts, text, lambda m: f"{m.value}%"))
-    for fd in fact_defs:
-        if fd.name in found or (fd.derived and fd.unit != "bool"):
-            continue  # derived quantities come from their inputs, not from the text
-        if fd.unit == "choice":
-            value = _choice_value(text, fd)
-        elif fd.unit == "bool":
-            value = _bool_value(text, fd)
-        elif fd.unit == "count":
-            value = _count_value(text, fd)
-        elif fd.unit == "pflops":
-            m = _PFLOPS.search(text)
-            value = f"{m.group(1)}P" if m else None
-        elif fd.unit == "date":
-            value = _date_value(text, fd)
-        elif fd.unit == "quantity":
-            value = _quantity_value(text, fd)
+        pos = before.rfind(cue)
+        if pos >= 0:
+            dist = len(before) - pos - len(cue)
+            best = max(best, (len(cue) * 10 - dist, -dist))
         else:
-            value = None
-        if value is not None:
-            found[fd.name] = value
-    return found
+            k = after.find(cue)
+            if 0 <= k <= 6:
+                best = max(best, (len(cue) * 10 - 15 - k, -(k + 20)))
+    return best[0], -best[1]
 
 
-def _count_value(text: str, fd) -> int | None:
-    if "rank" in fd.name:
-        m = _RANK.search(text)
-        return _to_int(m.group(1) or m.group(2)) if m else None
-    matches = list(_COUNT.finditer(text))
-    if not matches:
-        return None
-    if len(matches) == 1 or not fd.cues:
-        return _to_int(matches[0].group(1))
-    for m in matches:
-        window = text[max(0, m.start() - 15):m.end() + 6]
-        if any(c in window for c in fd.cues) or any(w in window for w in ("企业", "客户", "家")):
-            return _to_int(m.group(1))
-    return _to_int(matches[0].group(1))
+def _scores(fd: FactDef, reading: Reading, m: Mention) -> tuple[int, int, str]:
+    """(score, distance, how): 'own' clause cue, 'topic' cue earlier in the sentence, or nothing."""
+    seg = reading.segments[m.segment]
+    before = reading.text[seg.start:m.start]
+    after = reading.text[m.end:seg.end]
+    score, dist = _cue_hit(fd.cues, before, after)
+    if score > 0:
+        return score, dist, "own"
+    # the sentence's topic: a cue in an earlier clause of the same sentence
+    prev = [s for s in reading.segments[:m.segment] if s.sentence == seg.sentence]
+    for back, s in enumerate(reversed(prev)):
+        sc, _ = _cue_hit(fd.cues, s.text, "")
+        if sc > 0:
+            return max(1, sc // 2 - 5 * back), 99, "topic"
+    return 0, 99, ""
 
 
-def _date_value(text: str, fd) -> dt.date | None:
-    m = _DATE.search(text)
-    if not m:
-        return None
-    try:
-        # a bare year (“2024年首次完成备案”) reads as 1 January: the policies' date bounds are all 1 January
-        return dt.date(int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1))
-    except ValueError:
-        return None
+def _negated(text: str, pos: int, lexicon: Lexicon) -> bool:
+    before = text[max(0, pos - NEAR_NEGATION):pos]
+    return any(n in before for n in lexicon.words.negations)
 
 
-def _quantity_value(text: str, fd) -> str | None:
-    """Compute volumes such as 100万核时: assigned by cue, or by 被/接入 (provided) versus 使用 (used)."""
-    from decimal import Decimal
+def _clause_around(text: str, pos: int) -> str:
+    start = max(text.rfind(ch, 0, pos) for ch in "，,。；;！!？?\n") + 1
+    ends = [text.find(ch, pos) for ch in "，,。；;！!？?\n"]
+    end = min([e for e in ends if e >= 0] or [len(text)])
+    return text[start:end]
 
-    for m in _QUANTITY.finditer(text):
-        before = text[max(0, m.start() - 12):m.start()]
-        provided = any(w in before for w in ("被", "接入", "提供给", "别人用"))
-        is_provided_fact = "provided" in fd.name or "被使用" in fd.label
-        if any(c in before for c in fd.cues) or provided == is_provided_fact:
-            value = Decimal(m.group(1)) * {"万": 10**4, "亿": 10**8}.get(m.group(2) or "", 1)
-            return str(value.normalize() if value != value.to_integral() else int(value))
-    return None
+
+# --- the binder ------------------------------------------------------------------------------------------------
+class FactBinder:
+    """Reads the facts named by `names` (a program's or several programs' facts) from one question."""
+
+    def __init__(self, vocab: Mapping[str, FactDef], lexicon: Lexicon, region_words: Iterable[str] = ()):
+        self.vocab = vocab
+        self.lexicon = lexicon
+        self.region_words = sorted(set(region_words), key=len, reverse=True)
+
+    def bind(self, reading: Reading, names: Iterable[str], as_of: dt.date,
+             prior_years: Mapping[str, int | None] | None = None) -> BoundFacts:
+        names = list(dict.fromkeys(names))
+        wanted = [self.vocab[n] for n in names if n in self.vocab]
+        out = BoundFacts()
+        used: set[int] = set()
+        for unit in ("yuan", "percent", "count", "pflops", "quantity"):
+            self._bind_numbers(reading, [fd for fd in wanted if fd.unit == unit and not fd.derived], unit, out, used,
+                               prior_years or {})
+        self._bind_dates(reading, [fd for fd in wanted if fd.unit == "date"], out)
+        self._bind_ranks(reading, [fd for fd in wanted if fd.unit == "count" and fd.name not in out.values], out, used)
+        for fd in wanted:
+            if fd.name in out.values or fd.derived and fd.unit != "bool":
+                continue
+            if fd.unit == "bool":
+                self._bind_bool(reading.text, fd, out)
+            elif fd.unit == "choice":
+                self._bind_choice(reading.text, fd, out)
+            elif fd.unit == "yuan" and not fd.derived and self._stated_none(reading.text, fd):
+                out.set(fd.name, 0, self._source(reading.text, fd.cues))
+        return out
+
+    # numbers ---------------------------------------------------------------------------------------------
+    def _bind_numbers(self, reading: Reading, facts: list[FactDef], unit: str, out: BoundFacts, used: set[int],
+                      prior_years: Mapping[str, int | None]) -> None:
+        if not facts:
+            return
+        kind = KIND_OF_UNIT[unit]
+        everyone = [fd for fd in self.vocab.values() if fd.unit == unit and not fd.derived]
+        edges: list[tuple[int, int, Mention, FactDef]] = []
+        loose: list[Mention] = []
+        for idx, m in enumerate(reading.mentions):
+            if m.kind != kind or id(m) in used or m.breakdown or m.hearsay or m.quote:
+                continue
+            if m.threshold:
+                self._tier_mention(reading, m, facts, out, used)
+                continue
+            scored = {fd.name: _scores(fd, reading, m) for fd in everyone}
+            own_best = max(((s[0], n) for n, s in scored.items() if s[2] == "own"), default=(0, ""))
+            any_hit = False
+            for fd in facts:
+                score, dist, how = scored[fd.name]
+                if score <= 0:
+                    continue
+                if self._blocked(reading, m, fd, dist):
+                    continue
+                if own_best[0] > 0 and own_best[1] != fd.name and how != "own":
+                    continue  # the clause names another fact
+                if own_best[0] > score and self.vocab[own_best[1]].series != fd.series or (
+                        own_best[0] > score and fd.series is None):
+                    continue  # another fact of the vocabulary owns this clause
+                edges.append((score, -m.start, m, fd))
+                any_hit = True
+            if not any_hit and not m.distractor and not m.history and own_best[0] == 0 and self._spend_like(reading, m):
+                loose.append(m)
+        edges.sort(key=lambda e: (e[0], e[1]), reverse=True)
+        taken: dict[str, list[Mention]] = {}
+        for score, _, m, fd in edges:
+            if id(m) in used:
+                continue
+            have = taken.get(fd.name, [])
+            if have and not self._adds_up(fd, have, m):
+                continue
+            taken.setdefault(fd.name, []).append(m)
+            used.add(id(m))
+        self._resolve_series(reading, facts, taken, prior_years)
+        for name, ms in taken.items():
+            self._store(reading, self.vocab[name], ms, out)
+        # a figure next to a spend verb fills the one amount still missing
+        free = [fd for fd in facts if fd.name not in out.values and not fd.history and not fd.series]
+        loose = [m for m in loose if id(m) not in used]
+        if len(free) == 1 and loose:
+            same_year = [m for m in loose if m.year == loose[0].year]
+            if len(same_year) == len(loose) or len({m.year for m in loose}) == 1:
+                for m in loose:
+                    used.add(id(m))
+                self._store(reading, free[0], loose, out)
+
+    def _blocked(self, reading: Reading, m: Mention, fd: FactDef, dist: int) -> bool:
+        seg = reading.segment_text(m.segment)
+        if any(c in seg for c in fd.negative_cues):
+            return True
+        if m.history and not fd.history:
+            return True
+        if fd.history and not m.history and dist > 12:
+            return True
+        if m.distractor:
+            before_len = m.start - reading.segments[m.segment].start
+            distractor_dist = before_len - m.distractor_pos - len(m.distractor)
+            if m.distractor_pos > before_len or distractor_dist < dist:
+                return True
+        return False
+
+    def _spend_like(self, reading: Reading, m: Mention) -> bool:
+        seg = reading.segments[m.segment]
+        before = reading.text[seg.start:m.start]
+        return any(v in before for v in self.lexicon.words.spend_verbs) or before.strip() == ""
+
+    @staticmethod
+    def _adds_up(fd: FactDef, have: list[Mention], m: Mention) -> bool:
+        """A further figure for a fact already bound: kept when the fact is a yearly total (figures of one year add
+        up; figures of other years are kept per year)."""
+        return fd.aggregate == "sum"
+
+    def _resolve_series(self, reading: Reading, facts: list[FactDef], taken: dict[str, list[Mention]],
+                        prior_years: Mapping[str, int | None]) -> None:
+        """Facts that are one quantity in consecutive years (研发费用 this year / last year): bind by year."""
+        by_series: dict[str, list[FactDef]] = {}
+        for fd in facts:
+            if fd.series:
+                by_series.setdefault(fd.series, []).append(fd)
+        for series, members in by_series.items():
+            if len(members) < 2:
+                continue
+            ms = [m for fd in members for m in taken.pop(fd.name, [])]
+            if not ms:
+                continue
+            ms = sorted(set(ms), key=lambda m: m.start)
+            offsets = {fd.offset: fd for fd in members}
+            known_years = {fd.offset: prior_years.get(fd.name) for fd in members if prior_years.get(fd.name)}
+            if all(m.year is not None for m in ms) or known_years:
+                anchor = max([m.year for m in ms if m.year is not None] + [y for y in known_years.values() if y] or [0])
+                if known_years and 0 in known_years and known_years[0]:
+                    anchor = max(anchor, known_years[0])
+                for m in ms:
+                    off = (m.year - anchor) if m.year is not None else 0
+                    fd = offsets.get(off)
+                    if fd is not None and fd.name not in taken:
+                        taken[fd.name] = [m]
+                continue
+            # no years: a cue that names one member keeps it; the rest fill the offsets in text order
+            order = sorted(offsets)[::-1]  # 0, -1, ...
+            for m in ms:
+                specific = max(members, key=lambda fd: _scores(fd, reading, m)[0])
+                if _scores(specific, reading, m)[0] > max(_scores(o, reading, m)[0] for o in members if o is not specific) \
+                        and specific.name not in taken:
+                    taken[specific.name] = [m]
+            for m in ms:
+                if any(m in v for v in taken.values()):
+                    continue
+                for off in order:
+                    if offsets[off].name not in taken:
+                        taken[offsets[off].name] = [m]
+                        break
+
+    def _store(self, reading: Reading, fd: FactDef, ms: list[Mention], out: BoundFacts) -> None:
+        years = {m.year for m in ms}
+        source = "；".join(_clause_around(reading.text, m.start) for m in ms)
+        span = (min(m.start for m in ms), max(m.end for m in ms))
+        if fd.unit == "yuan" and len(years - {None}) > 1:
+            per_year: dict[int, Any] = {}
+            for m in ms:
+                per_year[m.year or 0] = per_year.get(m.year or 0, 0) + m.value
+            out.series_by_year[fd.name] = per_year
+            latest = max(y for y in per_year if y)
+            out.set(fd.name, per_year[latest], source, latest, span)
+            return
+        value: Any = sum((m.value for m in ms), 0) if fd.unit == "yuan" else ms[0].value
+        if fd.unit == "percent":
+            value = f"{value}%"
+        elif fd.unit == "pflops":
+            value = f"{value}P"
+        elif fd.unit == "quantity":
+            value = str(value)
+        year = next((m.year for m in ms if m.year is not None), None)
+        out.set(fd.name, value, source, year, span)
+
+    def _tier_mention(self, reading: Reading, m: Mention, facts: list[FactDef], out: BoundFacts, used: set[int]) -> None:
+        """“首次超过1亿”: a threshold that is itself the value of a fact whose cue names the crossing."""
+        head = reading.text[:m.start].rstrip()
+        for fd in facts:
+            if any(head.endswith(cue) for cue in fd.cues if len(cue) >= 3):
+                out.set(fd.name, m.value, _clause_around(reading.text, m.start), m.year, (m.start, m.end))
+                used.add(id(m))
+
+    # other kinds ---------------------------------------------------------------------------------------------
+    def _bind_dates(self, reading: Reading, facts: list[FactDef], out: BoundFacts) -> None:
+        dates = reading.of_kind("date")
+        if not facts or not dates:
+            return
+        if len(facts) == 1 and len(dates) >= 1:
+            # the date nearest to the fact's cue, else the first
+            fd = facts[0]
+            best = min(dates, key=lambda d: min([abs(d.start - reading.text.find(c)) for c in fd.cues
+                                                  if c in reading.text] or [99 + d.start]))
+            out.set(fd.name, best.value, _clause_around(reading.text, best.start), best.value.year, (best.start, best.end))
+            return
+        for fd in facts:
+            hits = [(abs(d.start - reading.text.find(c)), d) for c in fd.cues if c in reading.text for d in dates]
+            if hits:
+                d = min(hits, key=lambda h: h[0])[1]
+                out.set(fd.name, d.value, _clause_around(reading.text, d.start), d.value.year, (d.start, d.end))
+        remaining = [fd for fd in facts if fd.name not in out.values]
+        if remaining and dates:
+            d = dates[0]
+            out.set(remaining[0].name, d.value, _clause_around(reading.text, d.start), d.value.year, (d.start, d.end))
+
+    def _bind_ranks(self, reading: Reading, facts: list[FactDef], out: BoundFacts, used: set[int]) -> None:
+        ranks = [m for m in reading.of_kind("rank") if id(m) not in used]
+        for fd in facts:
+            if "rank" in fd.name and ranks:
+                out.set(fd.name, ranks[0].value, _clause_around(reading.text, ranks[0].start), None,
+                        (ranks[0].start, ranks[0].end))
+                used.add(id(ranks[0]))
+
+    def _bind_bool(self, text: str, fd: FactDef, out: BoundFacts) -> None:
+        words = self.lexicon.words
+        for cue in fd.negative_cues:
+            pos = text.find(cue)
+            if pos >= 0 and not _negated(text, pos, self.lexicon):
+                out.set(fd.name, False, _clause_around(text, pos), span=(pos, pos + len(cue)))
+                return
+        for cue in sorted(fd.cues, key=len, reverse=True):
+            pos = text.find(cue)
+            if pos < 0:
+                continue
+            clause = _clause_around(text, pos)
+            tail = text[pos + len(cue):pos + len(cue) + 14]
+            if any(w in clause for w in words.unknown_answers) or any(w in tail for w in words.unknown_answers):
+                out.unknown.add(fd.name)
+                out.mentions[fd.name] = FactMention(fd.name, None, clause, span=(pos, pos + len(cue)))
+                return
+            before = text[max(0, pos - 4):pos]
+            if re.match(r"^.{0,4}?(吗|么|嘛|\?|？|与否)", text[pos + len(cue):]) or any(before.endswith(q) for q in words.question_before):
+                return
+            value = not _negated(text, pos, self.lexicon)
+            if fd.inverted:
+                value = not value
+            out.set(fd.name, value, clause, span=(pos, pos + len(cue)))
+            return
+
+    def _bind_choice(self, text: str, fd: FactDef, out: BoundFacts) -> None:
+        scan = text
+        for w in self.region_words:
+            scan = scan.replace(w, "#" * len(w))
+        hits: list[tuple[int, int, str]] = []
+        for choice in fd.choices:
+            for alias in {choice.label, *choice.aliases}:
+                if len(alias) < 2:
+                    continue
+                for m in re.finditer(re.escape(alias), scan):
+                    if _negated(scan, m.start(), self.lexicon):
+                        continue  # “拿的是省级不是国家级”: a choice named to deny it
+                    hits.append((m.start(), m.start() + len(alias), choice.key))
+        if not hits:
+            return
+        # longest non-overlapping matches
+        hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
+        taken: list[tuple[int, int, str]] = []
+        for h in hits:
+            if all(h[1] <= t[0] or h[0] >= t[1] for t in taken):
+                taken.append(h)
+        taken.sort()
+        keys = list(dict.fromkeys(k for _, _, k in taken))
+        source = "；".join(dict.fromkeys(_clause_around(text, s) for s, _, _ in taken))
+        if fd.multiple:
+            order = [c.key for c in fd.choices]
+            out.set(fd.name, sorted(keys, key=order.index), source, span=(taken[0][0], taken[-1][1]))
+        else:
+            # the most specific (longest) alias wins when several are named
+            best = max(taken, key=lambda h: (h[1] - h[0], -h[0]))
+            out.set(fd.name, best[2], source, span=(best[0], best[1]))
+
+    def _stated_none(self, text: str, fd: FactDef) -> bool:
+        """“以前没拿过规模奖励”: an amount stated as none."""
+        for cue in fd.cues:
+            pos = text.find(cue)
+            if pos >= 0 and _negated(text, pos, self.lexicon):
+                return True
+        return False
+
+    @staticmethod
+    def _source(text: str, cues: Iterable[str]) -> str:
+        for cue in cues:
+            pos = text.find(cue)
+            if pos >= 0:
+                return _clause_around(text, pos)
+        return ""
+
+
+def show_value(fd: FactDef, value: Any) -> str:
+    """A bound value as the answer's 'facts read' block shows it."""
+    if value is None:
+        return "未说明"
+    if fd.unit == "yuan":
+        return format_yuan(value)
+    if fd.unit == "bool":
+        return "是" if value else "否"
+    if fd.unit == "choice":
+        keys = value if isinstance(value, (list, tuple)) else [value]
+        return "、".join(fd.choice(k).label for k in keys if any(c.key == k for c in fd.choices))
+    if fd.unit == "date":
+        return f"{value.year}年{value.month}月{value.day}日" if isinstance(value, dt.date) else str(value)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)

@@ -15,65 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from tools.money import format_yuan
 from tools.schema import Calculation, Citation
 
-# --- number normaliser -----------------------------------------------------------------------------------
-
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
-_CN_BIG_UNITS = {"万": 10**4, "亿": 10**8}
-_SUFFIX_MULTIPLIER = {"千万": 10**7, "百万": 10**6, "万亿": 10**12, "亿": 10**8, "万": 10**4, "千": 10**3}
-
-_AR = r"\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_CN = r"[零〇一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*"
-# A figure directly followed by one of these counts things, not money ("50万人", "3万家").
-_COUNTERS = "人家个台套项户次件名字平㎡册条份张篇亩吨辆座栋款位"
-
-_MONEY_RE = re.compile(
-    rf"(?<![\d.A-Za-z])(?P<num>{_AR}|{_CN})\s*(?P<unit>千万|百万|万亿|亿|万|千)?\s*(?P<yuan>元|块钱)?"
-)
-_PERCENT_RE = re.compile(
-    rf"(?<![\d.A-Za-z])(?P<num>{_AR})\s*[%％]|百分之(?P<cn>{_AR}|[零〇一二两三四五六七八九十百点]+)"
-)
-_RANGE_HEAD_RE = re.compile(rf"(?<![\d.A-Za-z])(?P<num>{_AR}|{_CN})\s*(?:至|到|-|－|~|～|—|–)\s*$")
+# --- figures: read with the one number reader (tools.money), so guard, facts and evals agree -----------------
 _MARKER_RE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
-
-
-def parse_cn_integer(text: str) -> int | None:
-    """"四十万" → 400000, "一亿二千万" → 120000000, "十五" → 15; None if not a Chinese numeral."""
-    total, section, digit = 0, 0, None
-    for ch in text:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif ch in _CN_SMALL_UNITS:
-            section += (1 if digit is None else digit) * _CN_SMALL_UNITS[ch]
-            digit = None
-        elif ch in _CN_BIG_UNITS:
-            section += digit or 0
-            unit = _CN_BIG_UNITS[ch]
-            total = (total + section) * unit if unit > 10**4 else total + section * unit
-            section, digit = 0, None
-        else:
-            return None
-    return total + section + (digit or 0)
-
-
-def _parse_number(text: str) -> Decimal | None:
-    text = text.replace(",", "").replace("，", "")
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return Decimal(text)
-    if "点" in text:  # 百分之十二点五
-        whole, _, frac = text.partition("点")
-        whole_value = parse_cn_integer(whole) if whole else 0
-        if whole_value is None or not all(c in _CN_DIGITS for c in frac):
-            return None
-        return Decimal(f"{whole_value}.{''.join(str(_CN_DIGITS[c]) for c in frac)}")
-    value = parse_cn_integer(text)
-    return None if value is None else Decimal(value)
-
 
 @dataclass(frozen=True)
 class Figure:
@@ -88,46 +36,16 @@ class Figure:
 
 def find_money(text: str) -> list[Figure]:
     """Money figures: a number with 元 or with a 万/亿 scale ("30万", "1.5亿元", "四十万元", "5000元")."""
-    found: list[Figure] = []
-    for m in _MONEY_RE.finditer(text):
-        num, unit, yuan = m.group("num"), m.group("unit"), m.group("yuan")
-        is_cn = not num[0].isdigit()
-        if is_cn and not yuan and not re.search("[万亿]", num + (unit or "")):
-            continue
-        if not is_cn and not yuan and unit not in ("万", "亿", "千万", "百万", "万亿"):
-            continue
-        after = text[m.end(): m.end() + 1]
-        if not yuan and after and after in _COUNTERS:
-            continue
-        value = _parse_number(num)
-        if value is None:
-            continue
-        multiplier = _SUFFIX_MULTIPLIER.get(unit or "", 1)
-        found.append(Figure("money", value * multiplier, m.group(0).strip(), m.start(), m.end()))
-        # "20至50万元": the head of a range shares the tail's unit
-        head = _RANGE_HEAD_RE.search(text[: m.start()])
-        if head and multiplier != 1:
-            head_value = _parse_number(head.group("num"))
-            if head_value is not None and not any(f.start == head.start() for f in found):
-                found.append(Figure("money", head_value * multiplier, head.group(0).strip(), head.start(), m.start()))
-    return sorted(found, key=lambda f: f.start)
+    from tools.money import find_money as _find
+
+    return [Figure("money", Decimal(m.value_yuan), m.raw, m.start, m.end) for m in _find(text)]
 
 
 def find_percents(text: str) -> list[Figure]:
     """Percentages: "20%", "0.6％", "百分之五十", "百分之12.5"; the head of "10-20%" too."""
-    found: list[Figure] = []
-    for m in _PERCENT_RE.finditer(text):
-        raw = m.group("num") or m.group("cn")
-        value = _parse_number(raw)
-        if value is None:
-            continue
-        found.append(Figure("percent", value, m.group(0), m.start(), m.end()))
-        head = _RANGE_HEAD_RE.search(text[: m.start()])
-        if head and m.group("num"):
-            head_value = _parse_number(head.group("num"))
-            if head_value is not None:
-                found.append(Figure("percent", head_value, head.group(0).strip(), head.start(), m.start()))
-    return sorted(found, key=lambda f: f.start)
+    from tools.money import find_percents as _find
+
+    return [Figure("percent", Decimal(m.value), m.raw, m.start, m.end) for m in _find(text)]
 
 
 def find_figures(text: str) -> list[Figure]:
@@ -191,17 +109,19 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def canonical_clause_text(clause_id: str) -> str | None:
-    """The corpus text of a clause, or None when the id is not a corpus clause."""
-    from corpus import clause_index
+def canonical_clause_text(clause_id: str, clauses: Mapping[str, Any] | None = None) -> str | None:
+    """The corpus text of a clause (from `clauses`, the catalog's, or the repository corpus), None if unknown."""
+    if clauses is None:
+        from corpus import clause_index
 
-    clause = clause_index().get(clause_id)
+        clauses = clause_index()
+    clause = clauses.get(clause_id)
     return None if clause is None else clause.text
 
 
-def is_verbatim(citation: Citation) -> bool | None:
+def is_verbatim(citation: Citation, clauses: Mapping[str, Any] | None = None) -> bool | None:
     """True if the citation quotes its clause verbatim (whole or a contiguous excerpt); None if the id is unknown."""
-    canonical = canonical_clause_text(citation.id)
+    canonical = canonical_clause_text(citation.id, clauses)
     if canonical is None:
         return None
     quoted = _squash(citation.text)
@@ -227,7 +147,8 @@ class Problem:
 
 
 def find_problems(answer_text: str, citations: Sequence[Citation], calculations: Sequence[Calculation],
-                  retrieved_ids: set[str], evidence_texts: Sequence[str]) -> list[Problem]:
+                  retrieved_ids: set[str], evidence_texts: Sequence[str],
+                  clauses: Mapping[str, Any] | None = None) -> list[Problem]:
     problems: list[Problem] = []
     for index, citation in enumerate(citations, start=1):
         if citation.id not in retrieved_ids:
@@ -235,7 +156,7 @@ def find_problems(answer_text: str, citations: Sequence[Citation], calculations:
                 "citation_not_retrieved",
                 f"引用[{index}] {citation.id} 未经检索或工具使用 (cited clause was never retrieved or used)",
                 citation_index=index))
-        verbatim = is_verbatim(citation)
+        verbatim = is_verbatim(citation, clauses)
         if verbatim is None:
             problems.append(Problem(
                 "citation_unknown", f"引用[{index}] {citation.id} 不是语料库中的条款 (unknown clause id)",
@@ -262,9 +183,10 @@ def find_problems(answer_text: str, citations: Sequence[Citation], calculations:
 
 
 def check(answer_text: str, citations: list[Citation], calculations: list[Calculation],
-          retrieved_ids: set[str], evidence_texts: list[str]) -> list[str]:
+          retrieved_ids: set[str], evidence_texts: list[str], clauses: Mapping[str, Any] | None = None) -> list[str]:
     """Problems with an answer, in Chinese with an English gloss; an empty list means it may leave."""
-    messages = [p.message for p in find_problems(answer_text, citations, calculations, retrieved_ids, evidence_texts)]
+    messages = [p.message for p in find_problems(answer_text, citations, calculations, retrieved_ids, evidence_texts,
+                                                 clauses)]
     return list(dict.fromkeys(messages))
 
 
@@ -279,7 +201,8 @@ def _split_sentences(text: str) -> list[str]:
 
 
 def repair(answer_text: str, citations: Sequence[Citation], calculations: Sequence[Calculation],
-           retrieved_ids: set[str], evidence_texts: Sequence[str]) -> tuple[str, list[Citation]] | None:
+           retrieved_ids: set[str], evidence_texts: Sequence[str],
+           clauses: Mapping[str, Any] | None = None) -> tuple[str, list[Citation]] | None:
     """One repair attempt: drop bad citations (and their markers) and every sentence with an untraceable figure.
 
     A retrieved clause whose quote drifted is re-quoted from the corpus. Calculator amounts the repaired text no
@@ -288,10 +211,10 @@ def repair(answer_text: str, citations: Sequence[Citation], calculations: Sequen
     kept: list[Citation] = []
     renumber: dict[int, int] = {}
     for index, citation in enumerate(citations, start=1):
-        canonical = canonical_clause_text(citation.id)
+        canonical = canonical_clause_text(citation.id, clauses)
         if citation.id not in retrieved_ids or canonical is None:
             continue
-        if not is_verbatim(citation):
+        if not is_verbatim(citation, clauses):
             citation = citation.model_copy(update={"text": canonical})
         kept.append(citation)
         renumber[index] = len(kept)

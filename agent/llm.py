@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from agent import guard
-from agent.lc_tools import EvidenceLedger, PolicyBackend, make_tools
+from agent.execute import PolicyTools
+from agent.lc_tools import EvidenceLedger, make_tools
 from agent.prompts import REFUSAL_MARKERS, REFUSAL_TEXT, system_prompt
+from tools.errors import PolicyError
 from tools.schema import Answer, Calculation, Citation, Status, Validity
 
 guard_log = logging.getLogger("policy_assistant.guard")
@@ -68,11 +70,12 @@ class _Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _is_injection(text: str) -> bool:
-    """The offline agent's detector, so both agents refuse the same requests."""
-    from agent.nlu import is_injection, normalize
+def _injection_check(catalog) -> Callable[[str], bool]:
+    """The offline agent's detector (the catalog's injection patterns), so both agents refuse the same requests."""
+    from agent.understand import Reader
 
-    return is_injection(normalize(text))
+    reader = Reader(catalog)
+    return lambda text: reader.is_injection(reader.normalize(text))
 
 
 class LLMAssistant:
@@ -81,7 +84,7 @@ class LLMAssistant:
     def __init__(
         self,
         chat_model,
-        backend: PolicyBackend,
+        backend: PolicyTools,
         *,
         fallback,
         max_history_turns: int = 6,
@@ -99,7 +102,7 @@ class LLMAssistant:
         self.max_question_chars = max_question_chars
         self.recursion_limit = recursion_limit
         self.api_key_env = api_key_env
-        self.injection_check = injection_check or _is_injection
+        self.injection_check = injection_check or _injection_check(backend.catalog)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._sessions_lock = threading.Lock()
 
@@ -150,7 +153,7 @@ class LLMAssistant:
         final_state: dict[str, Any] | None = None
         try:
             agent = create_agent(self.chat_model, make_tools(self.backend, ledger, as_of),
-                                 system_prompt=system_prompt(as_of))
+                                 system_prompt=system_prompt(as_of, self.backend.catalog))
             inputs = {"messages": [*session.history, HumanMessage(question)]}
             for mode, chunk in agent.stream(inputs, {"recursion_limit": self.recursion_limit},
                                             stream_mode=["messages", "values"]):
@@ -192,7 +195,7 @@ class LLMAssistant:
 
     def _guarded(self, answer: Answer, ledger: EvidenceLedger, as_of: dt.date) -> Answer | None:
         """The answer if it passes the guard, else its one repair if that passes, else None (use the fallback)."""
-        args = (answer.calculations, ledger.retrieved_ids, ledger.texts)
+        args = (answer.calculations, ledger.retrieved_ids, ledger.texts, self.backend.catalog.clauses)
         problems = guard.check(answer.answer, answer.citations, *args)
         if not problems:
             return answer
@@ -236,8 +239,7 @@ class LLMAssistant:
             session_id=session_id,
         )
 
-    @staticmethod
-    def _validity(calculations: list[Calculation], citations: list[Citation], as_of: dt.date) -> list[Validity]:
+    def _validity(self, calculations: list[Calculation], citations: list[Citation], as_of: dt.date) -> list[Validity]:
         found: dict[str, Validity] = {}
         for calc in calculations:
             if calc.validity is not None:
@@ -250,8 +252,8 @@ class LLMAssistant:
             doc_id = citation.id.split(":", 1)[0]
             if doc_id not in found:
                 try:
-                    found[doc_id] = validity_for(doc_id, as_of)
-                except (KeyError, ValueError):
+                    found[doc_id] = validity_for(doc_id, as_of, self.backend.catalog)
+                except (KeyError, ValueError, PolicyError):
                     continue
         return list(found.values())
 
@@ -260,7 +262,8 @@ class LLMAssistant:
         with self._sessions_lock:
             session = self._sessions.get(session_id)
             if session is None:
-                session = _Session(history=deque(maxlen=2 * self.max_history_turns))
+                session = _Session(history=deque(maxlen=2 * self.max_history_turns),
+                                   ledger=EvidenceLedger(catalog=self.backend.catalog))
                 self._sessions[session_id] = session
                 while len(self._sessions) > self.max_sessions:
                     self._sessions.popitem(last=False)
@@ -346,7 +349,7 @@ def infer_status(text: str, citations: list[Citation], calculations: list[Calcul
     return "answered"
 
 
-def build_llm_assistant(settings, retriever_factory: Callable[[], Any], fallback):
+def build_llm_assistant(settings, catalog, retriever_factory: Callable[[], Any], fallback):
     """The guarded LLM agent for `agent.build_assistant`; the fallback itself if no chat model can be built."""
     try:
         chat_model = make_chat_model(settings)
@@ -356,7 +359,7 @@ def build_llm_assistant(settings, retriever_factory: Callable[[], Any], fallback
         return fallback
     return LLMAssistant(
         chat_model,
-        PolicyBackend(retriever_factory),
+        PolicyTools(catalog, retriever_factory),
         fallback=fallback,
         max_question_chars=settings.max_question_chars,
         api_key_env=settings.llm_api_key_env,

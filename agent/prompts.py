@@ -35,12 +35,10 @@ SYSTEM_PROMPT = """你是“政策通”，帮助企业了解人工智能产业�
 """
 
 
-def system_prompt(as_of: dt.date) -> str:
+def system_prompt(as_of: dt.date, catalog) -> str:
     """The system prompt for one turn, naming the corpus documents and their in-force dates."""
-    from corpus import load_documents
-
     lines = [
         f"- {doc.title}（{doc.doc_number or '无文号'}；{doc.region}；有效期 {doc.effective_from} 至 {doc.effective_to}）"
-        for doc in load_documents()
+        for doc in catalog.documents.values()
     ]
     return SYSTEM_PROMPT.format(as_of=as_of.isoformat(), documents="\n".join(lines), refusal=REFUSAL_TEXT)

@@ -51,6 +51,27 @@ class Application(Strict):
     covers_period: Period | None = None
 
 
+ClauseRole = Literal["period", "window", "contacts", "interpreter", "stacking", "definitions"]
+
+
+class ActivityPeriod(Strict):
+    """The dates the activity a document rewards must fall in, with the phrase that says so."""
+
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    label: str
+    clause_id: str
+    phrase: str
+
+
+class DocumentNote(Strict):
+    """A sentence the answers add about this document, with the clause that says it (possibly another document's)."""
+
+    text: str
+    clause_id: str
+    see_document: str | None = None
+
+
 class Document(Strict):
     id: str
     seed_file: str
@@ -75,6 +96,10 @@ class Document(Strict):
     keywords: list[str]
     notes: list[str]
     repairs: list[Repair]
+    roles: dict[ClauseRole, str] = {}
+    activity_period: ActivityPeriod | None = None
+    application_note: DocumentNote | None = None
+    contacts_note: DocumentNote | None = None
 
     @property
     def level_zh(self) -> str:

@@ -1,8 +1,8 @@
 """Score recorded answers against gold expectations; aggregate per stratum, per split and overall.
 
 Every check is a pure function of (Expect, Answer, question history) so it can be unit-tested on hand-made
-`tools.schema.Answer` objects. Figures in answer text are read with the answer guard's value normaliser
-(`agent.guard`: "40万元" == "400,000元" == "四十万元"), with a small local fallback when it is unavailable.
+`tools.schema.Answer` objects. Figures in answer text are read with the one number reader (`tools.money`:
+"40万元" == "400,000元" == "四十万元"), the same the answer guard and the fact reader use.
 """
 from __future__ import annotations
 
@@ -25,21 +25,6 @@ CHECKS = ("error", "status", "amount", "amount_in_text", "amounts", "total", "el
 
 # --- figures (numbers in text) -------------------------------------------------------------------------------
 
-def _guard():
-    try:
-        from agent import guard  # the answer guard's normaliser, shared so evals and guard agree on values
-
-        if hasattr(guard, "find_figures"):
-            return guard
-    except Exception:  # pragma: no cover - the guard is part of the repo; fallback keeps metrics testable alone
-        return None
-    return None
-
-
-_FALLBACK_MONEY = re.compile(r"(?<![\d.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*(亿|万)?\s*(元)?")
-_FALLBACK_PCT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*[%％]")
-
-
 @dataclass(frozen=True)
 class Fig:
     kind: str  # money | percent
@@ -48,22 +33,15 @@ class Fig:
 
 
 def find_figures(text: str) -> list[Fig]:
-    """Money figures (yuan) and percentages in `text`."""
+    """Money figures (yuan) and percentages in `text`, read with the one number reader (tools.money) that the
+    answer guard and the fact reader use."""
+    from tools.money import find_money, find_percents
+
     if not text:
         return []
-    guard = _guard()
-    if guard is not None:
-        return [Fig(f.kind, Decimal(f.value), f.text) for f in guard.find_figures(text)]
-    out: list[Fig] = []  # fallback: arabic numerals with 元/万/亿, and n%
-    for m in _FALLBACK_MONEY.finditer(text):
-        num, unit, yuan = m.groups()
-        if not unit and not yuan:
-            continue
-        value = Decimal(num.replace(",", "")) * {"亿": 10**8, "万": 10**4, None: 1}[unit]
-        out.append(Fig("money", value, m.group(0)))
-    for m in _FALLBACK_PCT.finditer(text):
-        out.append(Fig("percent", Decimal(m.group(1)), m.group(0)))
-    return out
+    figs = [(m.start, Fig("money", Decimal(m.value_yuan), m.raw)) for m in find_money(text)]
+    figs += [(m.start, Fig("percent", Decimal(m.value), m.raw)) for m in find_percents(text)]
+    return [f for _, f in sorted(figs, key=lambda t: t[0])]
 
 
 def evidence_values(answer: Any, extra_texts: Iterable[str] = ()) -> tuple[set[Decimal], set[Decimal]]:

@@ -42,9 +42,9 @@ def normalize_text(text: str) -> str:
 def program_terms() -> list[str]:
     """Names and aliases of the subsidy programs in corpus/rules (empty if the rules cannot be loaded)."""
     try:
-        from tools.rules import load_programs
+        from tools.catalog import default_catalog
 
-        programs = load_programs()
+        programs = default_catalog().programs
     except Exception as exc:  # rules are another role's data; retrieval works without them
         log.info("program terms unavailable (%s); using the curated dictionary only", exc)
         return []

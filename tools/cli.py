@@ -47,12 +47,12 @@ def _dump(data) -> None:
 
 
 def cmd_programs(args) -> int:
-    from corpus import get_document
+    from tools.catalog import default_catalog
     from tools.errors import PolicyError
-    from tools.rules import program_summaries
 
     try:
-        rows = program_summaries()
+        catalog = default_catalog()
+        rows = catalog.program_summaries()
     except PolicyError as exc:
         return _fail(exc.message_zh)
     if args.json:
@@ -62,7 +62,7 @@ def cmd_programs(args) -> int:
     for row in rows:
         if row["doc_id"] != current:
             current = row["doc_id"]
-            doc = get_document(current)
+            doc = catalog.document(current)
             number = f"，{doc.doc_number}" if doc.doc_number else ""
             print(f"\n【{doc.title}】（{doc.region}，{row['level_zh']}{number}）")
         kind = {"award": "", "loan": "（贷款额度）", "none": "（文件未规定金额）"}[row["amount_kind"]]

@@ -9,13 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tools.calculator import calculate, region_status
 from tools.errors import InvalidInputError, PolicyError
+from tools.money import format_yuan
 from tools.schema import Calculation
+
+if TYPE_CHECKING:
+    from tools.catalog import PolicyCatalog
 
 Status = Literal["eligible", "not_eligible", "needs_info"]
 STATUS_ZH = {"eligible": "符合条件", "not_eligible": "不符合条件", "needs_info": "需要补充信息"}
@@ -93,38 +98,6 @@ class EligibilityReport(BaseModel):
         return [i for i in self.items if i.status == status]
 
 
-# --- region ----------------------------------------------------------------------------------------------
-def _norm_place(name: str | None) -> str | None:
-    if not name:
-        return None
-    name = name.strip()
-    return re.sub(r"(省|市|区|县)$", "", name) or name
-
-
-def region_status(program, loc: Mapping[str, Any]) -> tuple[bool | None, str]:
-    """(True, '') when the location is inside the program's region, (False, reason) when outside, (None, ask)."""
-    region = program.region
-    want = [("province", region.province), ("city", region.city), ("district", region.district)]
-    have = {k: _norm_place(loc.get(k)) for k in ("province", "city", "district")}
-    for key, needed in want:
-        if not needed:
-            continue
-        got = have.get(key)
-        if got is None:
-            if key == "province" and have.get("city"):
-                continue  # a city alone is enough to compare below
-            return None, f"请提供企业所在{ {'province': '省份', 'city': '城市', 'district': '区（县）'}[key] }。"
-        if got != _norm_place(needed):
-            where = "".join(str(loc[k]) for k in ("province", "city", "district") if loc.get(k))
-            return False, f"地域不符：本项目适用于{region.label}，企业所在地为{where}。"
-    return True, ""
-
-
-def region_mismatch(program, loc: Mapping[str, Any]) -> str | None:
-    ok, reason = region_status(program, loc)
-    return reason if ok is False else None
-
-
 # --- profile → facts ----------------------------------------------------------------------------------------
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile YAML file."""
@@ -148,17 +121,16 @@ def parse_profile(data: Mapping[str, Any] | Profile) -> Profile:
         raise InvalidInputError(f"企业信息格式有误：{errs}") from None
 
 
-def profile_facts(profile: Profile) -> dict[str, Any]:
+def profile_facts(profile: Profile, catalog: "PolicyCatalog") -> dict[str, Any]:
     """The profile's facts in vocabulary names (profile_key fields mapped onto their facts)."""
-    from tools.rules import fact_vocabulary
-
+    vocab = catalog.facts
     facts: dict[str, Any] = {}
-    for fd in fact_vocabulary().values():
+    for fd in vocab.values():
         if fd.profile_key:
             value = getattr(profile, fd.profile_key, None)
             if value is not None:
                 facts[fd.name] = value
-    unknown = [k for k in profile.facts if k not in fact_vocabulary()]
+    unknown = [k for k in profile.facts if k not in vocab and k not in ("activity_year", "activity_date")]
     if unknown:
         raise InvalidInputError(f"企业信息中有未定义的事实：{'、'.join(unknown)}（请使用 corpus/rules/facts.yaml 中的名称）。")
     facts.update({k: v for k, v in profile.facts.items() if v is not None})
@@ -208,9 +180,8 @@ def _sort_key(item: EligibilityItem):
     return (_STATUS_ORDER[item.status], loan, -amount, item.program_id)
 
 
-def _stacking_notes(items: list[EligibilityItem]) -> list[StackingNote]:
-    from tools.rules import get_program, stacking_rules
-
+def _stacking_notes(items: list[EligibilityItem], catalog: "PolicyCatalog") -> list[StackingNote]:
+    get_program, stacking_rules = catalog.program, catalog.stacking
     live = [i for i in items if i.status != "not_eligible"]
     live_docs = {i.doc_id for i in live}
     live_ids = {i.program_id for i in live}
@@ -225,11 +196,12 @@ def _stacking_notes(items: list[EligibilityItem]) -> list[StackingNote]:
                                       programs=sorted(set(rule.programs) & live_ids) if rule.programs else
                                       sorted(i.program_id for i in live if i.doc_id == doc_id)))
     for i in live:
-        target = get_program(i.program_id).implements
+        program = get_program(i.program_id)
+        target = program.implements
         if target and target in live_ids:
-            names = f"{get_program(i.program_id).short_name}、{get_program(target).short_name}"
+            names = f"{program.short_name}、{get_program(target).short_name}"
             notes.append(StackingNote(
-                kind="same_clause", clause_id="xm-guide:preamble", programs=[i.program_id, target],
+                kind="same_clause", clause_id=program.clause_ids[0], programs=[i.program_id, target],
                 text=f"{names}是同一条款：申报指南是措施条款的年度申报，同一事项只申报一次，不重复享受。"))
     groups: dict[str, list[EligibilityItem]] = {}
     for i in live:
@@ -241,29 +213,28 @@ def _stacking_notes(items: list[EligibilityItem]) -> list[StackingNote]:
             continue
         names = "、".join(get_program(m.program_id).short_name or m.program for m in members)
         ids = [m.program_id for m in members]
-        xiamen = docs & {"xm-measures", "xm-guide"}
-        if xiamen and docs - xiamen - {"siming"}:
-            text = f"{names}属于同类支持：厦门市措施规定国家、省、市级同类政策按“就高不重复”原则兑现。"
-            notes.append(StackingNote(kind="highest_not_both", text=text, clause_id="xm-measures:closing", programs=ids))
-        if "siming" in docs:
-            text = (f"{names}属于同类支持：思明区措施只明确可与火炬高新区同类条款叠加、与思明区其他扶持政策同类条款"
-                    f"择一适用；与厦门市级同类政策能否同时享受，文件未明确，以主管部门解释为准。")
-            notes.append(StackingNote(kind="other", text=text, clause_id="siming:notes.2", programs=ids))
+        for doc_id in sorted(docs):
+            for rule in stacking_rules(doc_id):
+                if rule.across and rule.across.applies_to(docs - {doc_id}):
+                    notes.append(StackingNote(kind=rule.kind, text=rule.across.text.format(names=names),
+                                              clause_id=rule.clause_id, programs=ids))
     return notes
 
 
-def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date) -> EligibilityReport:
+def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date,
+                      catalog: "PolicyCatalog | None" = None) -> EligibilityReport:
     """Every program for this profile, sorted: eligible by amount desc, then needs-info, then not eligible."""
-    from tools.calculator import calculate
-    from tools.rules import get_program, load_programs
+    if catalog is None:
+        from tools.catalog import default_catalog
 
+        catalog = default_catalog()
     prof = parse_profile(profile)
-    facts = profile_facts(prof)
+    facts = profile_facts(prof, catalog)
     loc = prof.location.model_dump()
     items: list[EligibilityItem] = []
-    for program in load_programs():
+    for program in catalog.programs:
         try:
-            calc = calculate(program.id, facts, as_of)
+            calc = calculate(program, facts, as_of, catalog)
         except PolicyError as exc:
             raise InvalidInputError(f"企业信息有误（{program.name}）：{exc.message_zh}") from None
         region_ok, region_msg = region_status(program, loc)
@@ -275,10 +246,9 @@ def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date) -> E
     per_clause: dict[str, int] = {}
     for i in eligible:
         if i.amount_kind == "award" and i.amount_yuan:
-            key = get_program(i.program_id).implements or i.program_id
+            key = catalog.program(i.program_id).implements or i.program_id
             per_clause[key] = max(per_clause.get(key, 0), i.amount_yuan)
     total = sum(per_clause.values())
-    from tools.money import format_yuan
 
     summary = (f"共{len(items)}个项目：符合条件{len(eligible)}个，需要补充信息{len(needs)}个，"
                f"不符合条件{len(items) - len(eligible) - len(needs)}个。")
@@ -286,4 +256,4 @@ def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date) -> E
         summary += (f"符合条件项目的补助上限合计{format_yuan(total)}（申报指南与其对应措施条款只计一次；"
                     f"未扣除“就高不重复”等不可叠加部分，仅供参考）。")
     return EligibilityReport(as_of=as_of, profile_name=prof.name, location=prof.location.label(), items=items,
-                             stacking=_stacking_notes(items), summary=summary)
+                             stacking=_stacking_notes(items, catalog), summary=summary)

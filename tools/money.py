@@ -131,7 +131,25 @@ def _parse_numeral(text: str) -> Fraction:
         raise MoneyParseError(f"无法识别数字：{text}")
     if not saw_digit:
         raise MoneyParseError(f"缺少数字：{text}")
+    last_unit = _last_unit(text)
+    if number is not None and last_unit and _bare_tail_digit(text):
+        # colloquial: 3万5 = 3.5万, 1亿2 = 1.2亿, 3千5 = 3500 (one bare digit after the last unit)
+        return total + section + number * last_unit / 10
     return total + section + (number or 0)
+
+
+def _last_unit(text: str) -> int | None:
+    for ch in reversed(text):
+        if ch in _BIG_UNITS:
+            return _BIG_UNITS[ch]
+        if ch in _SMALL_UNITS:
+            return _SMALL_UNITS[ch] if _SMALL_UNITS[ch] >= 100 else None
+    return None
+
+
+def _bare_tail_digit(text: str) -> bool:
+    """True for '3万5', '1亿2', '3千5' (one digit after the last unit, nothing else)."""
+    return bool(re.search(r"[万萬亿億千仟百佰][0-9一二两三四五六七八九]$", text))
 
 
 def _normalise(text: str) -> str:
@@ -262,47 +280,81 @@ def parse_rate(text: str) -> Fraction:
     return Fraction(parse_percent(text)) / 100
 
 
-# --- finding amounts inside sentences -------------------------------------------------------------
+# --- the one number reader: amounts, percentages, counts, P, years inside sentences -------------------------------
+# Facts, the answer guard and the evals all read figures with these functions, so they agree on values
+# ("40万元" == "400,000元" == "四十万元"; "3万5千元" == 35000; "80w" == 80万; "1e309元" is not 309元).
+_NUM = r"(?:\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿点0-9.])+"
 _MONEY_RE = re.compile(
-    r"[¥￥]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|[0-9零〇一二两三四五六七八九十百千万亿点.])+"
-    r"(?:元|块钱|块)?"
+    r"(?<![\d.])(?<![\d][eE])(?<![A-Za-z])(?P<cur>[¥￥])?\s*(?P<num>" + _NUM + r")\s*"
+    r"(?P<unit>个亿|千万|百万|万亿|[wW万亿](?![A-Za-z])|[kK](?![A-Za-z]))?\s*"
+    r"(?P<yuan>元|块钱|块|人民币|rmb|RMB|yuan|CNY)?"
 )
-_NOT_MONEY_AFTER = re.compile(r"^(?:[PpＰ]|家|个|人|名|位|项|次|户|年|月|日|号|条|倍|%|％|成)")
+_RANGE_HEAD_RE = re.compile(r"(?<![\d.])(?P<num>" + _NUM + r")\s*(?:至|到|-|－|~|～|—|–)\s*$")
+# A figure directly followed by one of these counts things, not money ("50万人", "3万家", "100P").
+_COUNTERS = "人家个台套项户次件名字平㎡册条份张篇亩吨辆座栋款位年月日号倍成PpＰ%％"
+_UNIT_VALUE = {"个亿": 10**8, "千万": 10**7, "百万": 10**6, "万亿": 10**12, "亿": 10**8, "万": 10**4, "w": 10**4,
+               "W": 10**4, "k": 10**3, "K": 10**3}
+
+
+def _money_value(num: str, unit: str | None) -> Fraction | None:
+    num = num.replace(",", "").replace("，", "").rstrip(".点")
+    if not num or num in ("万", "亿", "千", "百", "十"):
+        return None
+    try:
+        value = _parse_numeral(num)
+    except MoneyParseError:
+        return None
+    return value * _UNIT_VALUE.get(unit or "", 1)
 
 
 def find_money(text: str) -> list[MoneyMatch]:
-    """Every amount with a money unit (元/万/亿) in `text`; bare numbers, years, counts and 100P are skipped."""
+    """Every amount of money in `text`: a number with 元/块/¥/RMB, or with a 万/亿/w scale (30万, 1.2个亿, 80w,
+    三十万元, 3万5千元, 200k RMB). Counts (50万人), P values, years and percentages are not money; the head of a
+    range shares its tail's unit (20至50万元 → 20万 and 50万)."""
     found: list[MoneyMatch] = []
     for m in _MONEY_RE.finditer(text):
-        raw = m.group(0).rstrip(".")
-        end = m.start() + len(raw)
-        if not raw:
+        num, unit, yuan, cur = m.group("num"), m.group("unit"), m.group("yuan"), m.group("cur")
+        if not num or not re.search(r"[0-9零〇一二两三四五六七八九十]", num[:1] + num):
             continue
-        has_yuan = raw.endswith(("元", "块", "块钱"))
-        core = re.sub(r"(?:元|块钱|块)$", "", raw).lstrip("¥￥")
-        if not core or not (has_yuan or core[-1] in "万亿" or raw[0] in "¥￥"):
-            continue
-        if core[0] not in "0123456789一二两三四五六七八九十百" and not has_yuan:
+        if num[0] in "千万亿百十" and not yuan and num[0] not in "十":
             continue  # 千万不要 / 万一
-        if not has_yuan and _NOT_MONEY_AFTER.match(text[end:end + 1]):
+        scale = unit or next((c for c in reversed(num) if c in "万亿"), None)
+        is_cn = not num[0].isdigit()
+        money_word = bool(yuan or cur)
+        if unit in ("k", "K") and not money_word:
+            continue  # 200k alone is not clearly money
+        if not money_word and not scale:
             continue
-        try:
-            value = parse_money(raw)
-        except MoneyParseError:
+        if is_cn and not money_word and not re.search("[万亿]", num + (unit or "")):
             continue
-        found.append(MoneyMatch(value_yuan=value, start=m.start(), end=end, raw=raw))
-    return found
+        end = m.end() if money_word or unit else m.start("num") + len(num)
+        raw = text[m.start():end].strip()
+        after = text[end:end + 1]
+        if not money_word and after and after in _COUNTERS:
+            continue
+        value = _money_value(num, unit)
+        if value is None or value > ABSURD_YUAN:
+            continue
+        found.append(MoneyMatch(value_yuan=_to_exact(value), start=m.start(), end=end, raw=raw))
+        head = _RANGE_HEAD_RE.search(text[: m.start()])
+        tail_scale = _UNIT_VALUE.get(unit) if unit else _UNIT_VALUE.get(num[-1]) if num[-1] in "万亿" else None
+        if head and tail_scale and not re.search("[万亿]", head.group("num")):
+            head_value = _money_value(head.group("num"), None)
+            if head_value is not None and not any(f.start == head.start() for f in found):
+                found.append(MoneyMatch(value_yuan=_to_exact(head_value * tail_scale), start=head.start(),
+                                        end=m.start(), raw=head.group(0).strip()))
+    return sorted(found, key=lambda f: f.start)
 
 
 _PERCENT_RE = re.compile(
-    r"(?:百分之|千分之)[0-9零〇一二两三四五六七八九十百点.]+"
-    r"|\d+(?:\.\d+)?\s*[%％]"
-    r"|[0-9一二三四五六七八九十]成(?![员本功为立交果绩])"
+    r"(?:百分之|千分之)(?P<cn>[0-9零〇一二两三四五六七八九十百点.]+)"
+    r"|(?<![\d.])(?P<num>\d+(?:\.\d+)?)\s*[%％]"
+    r"|(?P<cheng>[0-9一二三四五六七八九十])成(?![员本功为立交果绩都])"
 )
 
 
 def find_percents(text: str) -> list[PercentMatch]:
-    """Every percentage in `text` ('50%', '百分之五十', '五成', '千分之六')."""
+    """Every percentage in `text` ('50%', '百分之五十', '五成', '千分之六'); the head of '10-20%' too."""
     found: list[PercentMatch] = []
     for m in _PERCENT_RE.finditer(text):
         try:
@@ -310,7 +362,14 @@ def find_percents(text: str) -> list[PercentMatch]:
         except MoneyParseError:
             continue
         found.append(PercentMatch(value=value, start=m.start(), end=m.end(), raw=m.group(0)))
-    return found
+        head = _RANGE_HEAD_RE.search(text[: m.start()])
+        if head and m.group("num"):
+            try:
+                found.append(PercentMatch(value=parse_percent(head.group("num") + "%"), start=head.start(),
+                                          end=m.start(), raw=head.group(0).strip()))
+            except MoneyParseError:
+                pass
+    return sorted(found, key=lambda f: f.start)
 
 
 # --- formatting -----------------------------------------------------------------------------------

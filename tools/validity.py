@@ -5,14 +5,15 @@ Validity is reported beside an amount and never changes it: spending in an in-fo
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from tools.schema import Validity
+from tools.vocab import date_zh
+
+if TYPE_CHECKING:
+    from tools.catalog import PolicyCatalog
 
 STATUS_ZH = {"in_force": "有效", "expired": "已失效", "not_yet": "尚未生效"}
-
-
-def date_zh(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
 
 
 def _status(start: dt.date, end: dt.date, as_of: dt.date) -> str:
@@ -23,16 +24,17 @@ def _status(start: dt.date, end: dt.date, as_of: dt.date) -> str:
     return "in_force"
 
 
-def validity_for(doc_id: str, as_of: dt.date) -> Validity:
+def _catalog(catalog):
+    if catalog is not None:
+        return catalog
+    from tools.catalog import default_catalog
+
+    return default_catalog()
+
+
+def validity_for(doc_id: str, as_of: dt.date, catalog: "PolicyCatalog | None" = None) -> Validity:
     """Status of document `doc_id` on `as_of`, with a Chinese message quoting the dates."""
-    from corpus import get_document
-
-    try:
-        doc = get_document(doc_id)
-    except KeyError:
-        from tools.errors import InvalidInputError
-
-        raise InvalidInputError(f"未找到文件“{doc_id}”。") from None
+    doc = _catalog(catalog).document(doc_id)
     status = _status(doc.effective_from, doc.effective_to, as_of)
     app = doc.application
     window_open: bool | None = None
@@ -63,16 +65,15 @@ def validity_for(doc_id: str, as_of: dt.date) -> Validity:
                     message=message)
 
 
-def document_overview(as_of: dt.date) -> list[dict]:
+def document_overview(as_of: dt.date, catalog: "PolicyCatalog | None" = None) -> list[dict]:
     """One row per document for a 政策库 page: metadata, status on `as_of`, window and program ids."""
-    from corpus import load_documents
     from corpus.models import LEVEL_ZH
-    from tools.rules import load_programs
 
-    programs = load_programs()
+    catalog = _catalog(catalog)
+    programs = catalog.programs
     rows = []
-    for doc in load_documents():
-        v = validity_for(doc.id, as_of)
+    for doc in catalog.documents.values():
+        v = validity_for(doc.id, as_of, catalog)
         rows.append({
             "id": doc.id,
             "title": doc.title,

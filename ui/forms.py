@@ -47,12 +47,10 @@ def _spec(fd) -> FieldSpec:
                      profile_key=getattr(fd, "profile_key", None))
 
 
-def program_fields(program_id: str) -> list[FieldSpec]:
+def program_fields(catalog, program_id: str) -> list[FieldSpec]:
     """The facts the calculator needs for one program, in the rules' order."""
-    from tools.rules import fact_vocabulary, get_program
-
-    vocab = fact_vocabulary()
-    return [_spec(vocab[name]) for name in get_program(program_id).facts if name in vocab]
+    vocab = catalog.facts
+    return [_spec(vocab[name]) for name in catalog.program(program_id).facts if name in vocab]
 
 
 def collect_values(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
@@ -72,12 +70,10 @@ def collect_values(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
     return facts
 
 
-def _locations() -> tuple[list[str], list[str], list[str]]:
+def _locations(catalog) -> tuple[list[str], list[str], list[str]]:
     """Provinces, cities and districts named by the corpus (other places may be typed in)."""
-    from corpus import load_documents
-
     provinces, cities, districts = [], [], []
-    for doc in load_documents():
+    for doc in catalog.documents.values():
         path = list(doc.region_path)
         for level, bucket in zip(range(3), (provinces, cities, districts)):
             if len(path) > level and path[level] not in bucket:
@@ -85,17 +81,14 @@ def _locations() -> tuple[list[str], list[str], list[str]]:
     return provinces, cities, districts
 
 
-def profile_sections() -> list[tuple[str, list[FieldSpec]]]:
+def profile_sections(catalog) -> list[tuple[str, list[FieldSpec]]]:
     """The eligibility profile form (tools.eligibility.Profile): who and where, then each document's facts.
 
     Field names are paths into the profile: `name`, `location.city`, `legal_person` (profile_key facts),
     `facts.<fact name>` for the rest of the vocabulary.
     """
-    from corpus import get_document
-    from tools.rules import fact_vocabulary, load_programs
-
-    provinces, cities, districts = _locations()
-    vocab = fact_vocabulary()
+    provinces, cities, districts = _locations(catalog)
+    vocab = catalog.facts
     basic = [
         FieldSpec("name", "企业名称（可选）", "text"),
         FieldSpec("location.province", "所在省份", "choice", [(p, p) for p in provinces], hint="可直接输入其他省份", custom=True),
@@ -110,14 +103,14 @@ def profile_sections() -> list[tuple[str, list[FieldSpec]]]:
             seen.add(fd.name)
     sections: list[tuple[str, list[FieldSpec]]] = [("企业基本情况", basic)]
     by_doc: dict[str, list[FieldSpec]] = {}
-    for program in load_programs():
+    for program in catalog.programs:
         for name in program.facts:
             if name in seen or name not in vocab:
                 continue
             seen.add(name)
             by_doc.setdefault(program.doc_id, []).append(FieldSpec(**{**_spec(vocab[name]).__dict__, "name": "facts." + name}))
     for doc_id, specs in by_doc.items():
-        doc = get_document(doc_id)
+        doc = catalog.document(doc_id)
         sections.append((f"{doc.region}｜{doc.short_title} 相关情况", specs))
     return sections
 

@@ -199,7 +199,7 @@ def _calculator_tab(services) -> None:
         if not program_id:
             gr.Markdown("请选择补助项目。")
             return
-        specs = program_fields(program_id)
+        specs = program_fields(services.catalog, program_id)
         gr.Markdown("请填写企业情况（留空表示暂不清楚，系统会提示还需补充的信息）：")
         with gr.Group(elem_id="pa-calc-form"):
             components = [_field_component(s, "pa-calc-f-") for s in specs]
@@ -225,7 +225,7 @@ def _eligibility_tab(services) -> None:
     from ui.forms import collect_profile, profile_sections
 
     try:
-        sections = profile_sections()
+        sections = profile_sections(services.catalog)
     except Exception as exc:  # noqa: BLE001
         gr.Markdown("⚠️ " + error_for_exception(exc).message)
         return
@@ -263,9 +263,7 @@ def _eligibility_tab(services) -> None:
 
 # --- 坐席速查 -------------------------------------------------------------------------------------------
 def _hotline_tab(services) -> None:
-    from corpus import load_documents
-
-    documents = load_documents()
+    documents = list(services.catalog.documents.values())
     regions = ["全部"] + list(dict.fromkeys(d.region for d in documents))
     doc_choices = [("全部文件", "")] + [(f"{d.region}｜{d.short_title}", d.id) for d in documents]
 
@@ -316,10 +314,8 @@ def _overview(services) -> list[dict[str, Any]]:
 
 # --- 政策库 ---------------------------------------------------------------------------------------------
 def _library_tab(services) -> None:
-    from corpus import load_clauses, load_documents
-
-    documents = load_documents()
-    clauses = load_clauses()
+    documents = list(services.catalog.documents.values())
+    clauses = list(services.catalog.clauses.values())
     gr.HTML(lambda: views.overview_table(documents, _overview(services)), elem_id="pa-library-overview")
     pick = gr.Radio([(f"{d.region}｜{d.short_title}", d.id) for d in documents], value=documents[0].id,
                     label="选择文件", elem_id="pa-library-pick")

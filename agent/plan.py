@@ -1,0 +1,318 @@
+"""Planning: from an `Understanding` and the session to a `Plan` — what kind of answer, about which programs, with
+which facts (bound once) and which items. The renderer executes the plan's calculations through the tools.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.facts import BoundFacts, FactBinder, FactMention
+from agent.session import SessionState
+from agent.understand import Reader, Understanding
+from tools.catalog import PolicyCatalog
+from tools.rules import Program
+
+# The retriever's calibrated "nothing relevant" decision is trusted, except that a question plainly about subsidies
+# (strong policy words) whose best clause still scores this high is answered from that clause.
+RELEVANCE_ACCEPT_ANCHORED = 0.3
+# A question with no policy vocabulary and no covered region must match a clause this strongly ("2023年度指什么").
+RELEVANCE_UNANCHORED = 0.6
+LOOKUP_INTENTS = ("stacking", "validity", "can_apply", "deadline", "channel", "materials", "contacts", "conditions",
+                  "definition", "interpreter")
+FOLLOW_UP_INTENTS = ("amount", "eligibility", "conditions", "materials", "deadline", "channel", "validity", "can_apply",
+                     "stacking", "contacts", "compare")
+PRONOUNS = ("这个", "那个", "这项", "那项", "它", "这条", "那条", "这一条", "上面", "刚才", "同样", "这个呢", "那这个")
+
+
+@dataclass
+class Item:
+    """One thing capped on its own (a product, a standard, a project, a person, a year) with its facts."""
+
+    label: str
+    facts: dict[str, Any]
+    count: int = 1
+
+
+@dataclass
+class Plan:
+    kind: str  # refuse | smalltalk | outside | own_policy | out_of_scope | clause | calculate | profile | lookup |
+    #            list | search | not_found
+    intent: str = "search"
+    programs: list[Program] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    docs: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # facts for the calculator (shared vocabulary names)
+    bound: BoundFacts | None = None
+    presumed: list[str] = field(default_factory=list)  # facts presumed true (stated as assumptions)
+    items: dict[str, list[Item]] = field(default_factory=dict)  # program id → items capped on their own
+    clause_id: str | None = None
+    retrieved: list[str] = field(default_factory=list)
+    continuing: bool = False
+    note: str = ""
+
+
+class Planner:
+    def __init__(self, catalog: PolicyCatalog, reader: Reader, tools):
+        self.catalog = catalog
+        self.reader = reader
+        self.tools = tools
+        region_words = [a for r in catalog.regions for a in r.aliases] + \
+                       [a for r in catalog.regions for p in r.places for a in p.aliases]
+        self.binder = FactBinder(catalog.facts, catalog.lexicon, region_words)
+
+    # --- the plan ---------------------------------------------------------------------------------------------------
+    def plan(self, u: Understanding, state: SessionState, as_of: dt.date) -> Plan:
+        cat = self.catalog
+        if u.injection:
+            return Plan("refuse")
+        if u.greeting:
+            return Plan("smalltalk")
+        if u.outside and not u.regions:
+            return Plan("outside", note="、".join(u.outside))
+        if u.own_policy_place:
+            return Plan("own_policy", regions=[k for _, k in u.places][:1], note=u.own_policy_place)
+        regions = u.regions or ([state.region] if state.region else [])
+        named = self.named_clause(u.text, regions)
+        if named is not None and not cat.programs_citing(named):
+            return Plan("clause", clause_id=named, regions=regions)
+        programs = self.reader.programs_in(u, regions, explicit_regions=bool(u.regions))
+        continuing = False
+        if not programs and state.program_ids:
+            programs, continuing = self.continue_programs(u, state)
+        if u.out_of_scope and not u.has_figures and not u.has("materials") and not u.has("conditions"):
+            return Plan("out_of_scope", programs=programs, regions=regions)
+        retrieved: list[str] = []
+        if not programs and (u.policy_words or u.regions or u.english):
+            programs, retrieved = self.programs_from_retrieval(u, regions)
+        elif programs and len(u.regions) > 1 and (u.has("compare") or u.has("amount") or u.has_figures):
+            for region in u.regions:
+                if not any(cat.region_of(p) == region for p in programs):
+                    more = [cat.counterpart(p, region) for p in programs]
+                    more = [p for p in more if p is not None] or self.programs_from_retrieval(u, [region])[0]
+                    programs += [p for p in more if p not in programs]
+        if u.regions:
+            state.region = u.regions[0] if len(u.regions) == 1 else state.region
+        intent = self.primary_intent(u, programs)
+        if intent == "profile" or (intent == "list" and u.has_figures and regions):
+            return self.profile_plan(u, state, as_of, regions)
+        if not programs:
+            return self.programless_plan(u, intent, regions)
+        programs = self.prefer_guide_or_measure(programs, intent)
+        plan = Plan("calculate", intent=intent, programs=programs, regions=regions, retrieved=retrieved,
+                    continuing=continuing)
+        self.bind(u, state, plan, as_of)
+        states_facts = bool(plan.bound and plan.bound.values) or (intent == "search" and (
+            self.carries_facts(programs, state) or not self.residual(u.text, programs)))
+        if intent in ("compare", "method") and not u.has_figures:
+            plan.kind = "lookup"
+            plan.intent = "standards"
+        elif intent == "stacking" and not u.has_figures:
+            plan.kind = "lookup"
+        elif intent in ("validity", "can_apply", "deadline", "channel", "materials", "contacts", "interpreter") \
+                and not (states_facts and u.has_figures):
+            plan.kind = "lookup"
+        elif intent in ("conditions", "definition") and not states_facts:
+            plan.kind = "lookup"
+        elif intent == "search" and not states_facts:
+            plan.kind = "search"
+            plan.docs = [p.doc_id for p in programs]
+        return plan
+
+    def programless_plan(self, u: Understanding, intent: str, regions: list[str]) -> Plan:
+        cat = self.catalog
+        docs = [d for r in regions for d in cat.docs_of(r)]
+        if intent in ("conditions", "materials") and regions:
+            programs = [p for r in regions for p in cat.programs_of(r)]
+            if intent == "materials":
+                programs = [p for p in programs if p.materials] or programs
+            else:
+                programs = [p for p in programs if not p.implements] or programs
+            return Plan("lookup", intent=intent, programs=programs, regions=regions, docs=docs)
+        if intent in ("validity", "can_apply", "deadline", "channel", "stacking", "interpreter", "contacts") and docs:
+            return Plan("lookup", intent=intent, regions=regions, docs=docs)
+        if intent == "list" or (intent in ("amount", "eligibility", "profile") and regions and not u.has_figures):
+            return Plan("list", intent=intent, regions=regions)
+        return Plan("search", intent=intent, regions=regions)
+
+    # --- facts ----------------------------------------------------------------------------------------------------
+    def fact_names(self, programs: list[Program]) -> list[str]:
+        vocab = self.catalog.facts
+        names = [n for p in programs for n in p.facts]
+        names += [n for n, fd in vocab.items() if fd.derived and fd.derived.current in names and n not in names]
+        return list(dict.fromkeys(names))
+
+    def bind(self, u: Understanding, state: SessionState, plan: Plan, as_of: dt.date) -> None:
+        """Facts for the plan's programs: this question's, merged over the session's, plus presumed ones."""
+        vocab = self.catalog.facts
+        names = self.fact_names(plan.programs)
+        prior_years = {n: m.year for n, m in state.facts.items()}
+        bound = self.binder.bind(u.reading, names, as_of, prior_years) if u.reading else BoundFacts()
+        plan.bound = bound
+        merged: dict[str, FactMention] = {}
+        for name, m in state.facts.items():
+            if name in names:
+                merged[name] = FactMention(name, m.value, m.source_text, m.year, origin="earlier_turn")
+        for name, m in bound.mentions.items():
+            old = merged.get(name)
+            fd = vocab[name]
+            if (old is not None and fd.aggregate == "sum" and not u.correction and m.value is not None
+                    and old.value is not None and self._adds_to_earlier(u) and old.year == m.year):
+                merged[name] = FactMention(name, old.value + m.value, old.source_text + "；" + m.source_text, m.year)
+            else:
+                merged[name] = m
+        for name in bound.unknown:
+            merged.pop(name, None)
+        # remember everything this turn stated (for later turns), whatever the programs
+        for name, m in merged.items():
+            if m.origin == "question" or name not in state.facts:
+                state.facts[name] = FactMention(name, m.value, m.source_text, m.year)
+        for name in bound.unknown:
+            state.facts.pop(name, None)
+        facts = {n: m.value for n, m in merged.items() if m.value is not None}
+        presumed = [n for n in names if vocab[n].presumed and n not in facts and n not in bound.unknown]
+        for n in presumed:
+            facts[n] = True
+        plan.presumed = [vocab[n].label for n in presumed]
+        plan.facts = facts
+        plan.items = self.items_for(plan, bound, u)
+
+    def _adds_to_earlier(self, u: Understanding) -> bool:
+        return bool(u.reading and any(m.add_on for m in u.reading.mentions))
+
+    def activity_year(self, program: Program, plan: Plan) -> int | None:
+        """The year of the activity a program rewards, when the question labels its amount with one."""
+        bound = plan.bound
+        if bound is None:
+            return None
+        for name in program.formula.inputs():
+            m = bound.mentions.get(name)
+            if m is not None and m.year and self.catalog.facts[name].unit == "yuan" and not self.catalog.facts[name].series:
+                return m.year
+        return None
+
+    def items_for(self, plan: Plan, bound: BoundFacts, u: Understanding) -> dict[str, list[Item]]:
+        """Programs whose amount is capped per year and has figures of several years: one item per year."""
+        items: dict[str, list[Item]] = {}
+        for program in plan.programs:
+            for name in program.formula.inputs():
+                per_year = bound.series_by_year.get(name)
+                if per_year and program.period == "每年":
+                    items[program.id] = [Item(f"{y}年", {**plan.facts, name: v, "activity_year": y})
+                                         for y, v in sorted(per_year.items()) if y]
+        return items
+
+    # --- programs ----------------------------------------------------------------------------------------------
+    def continue_programs(self, u: Understanding, state: SessionState) -> tuple[list[Program], bool]:
+        """A follow-up without a program name: keep the session's programs, or their counterparts in a new region."""
+        cat = self.catalog
+        current = [cat.program(pid) for pid in state.program_ids if cat.has_program(pid)]
+        if not current:
+            return [], False
+        states_facts = bool(u.reading and u.reading.mentions) or any(
+            any(c in u.text for c in cat.facts[n].cues) for p in current for n in p.facts)
+        pronoun = any(w in u.text for w in PRONOUNS)
+        if not (states_facts or pronoun or u.regions or any(u.has(i) for i in FOLLOW_UP_INTENTS) or state.pending):
+            return [], False
+        if u.has("definition") and not states_facts:
+            return [], False
+        if u.regions and all(cat.region_of(p) not in u.regions for p in current):
+            out = [cp for p in current for r in u.regions if (cp := cat.counterpart(p, r)) is not None]
+            return list(dict.fromkeys(out)), True
+        return current, True
+
+    def programs_from_retrieval(self, u: Understanding, regions: list[str]) -> tuple[list[Program], list[str]]:
+        """No alias matched: let hybrid search find the clause, then take the program that cites it."""
+        cat = self.catalog
+        wants_program = u.has_money or any(u.has(i) for i in ("amount", "eligibility", "conditions", "materials",
+                                                                "compare", "method"))
+        if not wants_program:
+            return [], []
+        result = self.tools.search(u.text, k=3, region=self.region_filter(regions))
+        if result is None or not self.relevant(result, u):
+            return [], []
+        for hit in result.hits[:2]:
+            owners = [p for p in cat.programs_citing(hit.id) if not p.implements
+                      and (not regions or cat.region_of(p) in regions)]
+            if len(owners) == 1:
+                return owners, [hit.id]
+        return [], []
+
+    def relevant(self, result, u: Understanding) -> bool:
+        """The retriever's calibrated relevance, with a lower bar when the question is plainly about policies here."""
+        if not result.hits:
+            return False
+        if not u.policy_words and not u.regions and result.relevance < RELEVANCE_UNANCHORED:
+            return False  # words that merely occur in the corpus (所得税, 扣除) do not make a tax question ours
+        if not result.no_relevant:
+            return True
+        return u.strong_policy_words and result.relevance >= RELEVANCE_ACCEPT_ANCHORED
+
+    def region_filter(self, regions: list[str]) -> str | None:
+        return self.catalog.region(regions[0]).name.split("（")[0] if len(regions) == 1 else None
+
+    def named_clause(self, text: str, regions: list[str]) -> str | None:
+        """A clause the question names by its own title (“落地优质产业资源这一条”)."""
+        docs = {d for r in regions for d in self.catalog.docs_of(r)}
+        best = None
+        for clause in self.catalog.clauses.values():
+            if docs and clause.doc_id not in docs:
+                continue
+            title = re.sub(r"^(第[一二三四五六七八九十]+条|[（(][一二三四五六七八九十0-9]+[)）]|[一二三四五六七八九十0-9]+、)\s*", "",
+                           clause.labels[-1])
+            if len(title) >= 5 and title in text and (best is None or len(title) > best[0]):
+                best = (len(title), clause.id)
+        return best[1] if best else None
+
+    def primary_intent(self, u: Understanding, programs: list[Program]) -> str:
+        for intent in self.catalog.lexicon.intents.priority:
+            if u.has(intent):
+                if intent == "list" and programs:
+                    continue
+                if intent == "conditions" and u.has("eligibility"):
+                    continue
+                if intent == "can_apply" and u.has_figures and programs:
+                    continue
+                return intent
+        return "search"
+
+    def prefer_guide_or_measure(self, programs: list[Program], intent: str) -> list[Program]:
+        """Measures carry the amounts; the application guide carries materials, deadline and channel."""
+        cat = self.catalog
+        want_guide = intent in ("materials", "deadline", "channel", "search")
+        out: list[Program] = []
+        for program in programs:
+            if want_guide and not program.implements:
+                program = cat.guide_for(program) or program
+            elif not want_guide and program.implements and intent not in ("conditions", "validity"):
+                program = cat.program(program.implements)
+            if program not in out:
+                out.append(program)
+        return out
+
+    def carries_facts(self, programs: list[Program], state: SessionState) -> bool:
+        """The session already holds facts these programs use (“换成厦门的算力券呢”)."""
+        return any(set(state.facts) & set(p.facts) for p in programs)
+
+    def residual(self, text: str, programs: list[Program]) -> str:
+        """What the question says beyond naming the program, its region and filler words."""
+        rest = text.lower()
+        for program in programs:
+            for alias in sorted(program.names(), key=len, reverse=True):
+                rest = rest.replace(alias.lower(), "")
+        for name, _ in self.catalog.lexicon.region_names:
+            rest = rest.replace(name, "")
+        for w in sorted(self.catalog.lexicon.words.filler, key=len, reverse=True):
+            rest = rest.replace(w, "")
+        return re.sub(r"[\W_]+", "", rest)
+
+    # --- profile ---------------------------------------------------------------------------------------------------
+    def profile_plan(self, u: Understanding, state: SessionState, as_of: dt.date, regions: list[str]) -> Plan:
+        """“我们是思明区的软件企业…能享受哪些补助？”: every program of the region (and the regions above it)."""
+        cat = self.catalog
+        keys = list(dict.fromkeys(k for r in regions for k in cat.ancestors(r)))
+        programs = [p for p in cat.programs if cat.region_of(p) in keys and not p.implements]
+        plan = Plan("profile", intent="profile", programs=programs, regions=regions)
+        self.bind(u, state, plan, as_of)
+        return plan

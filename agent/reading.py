@@ -1,0 +1,262 @@
+"""Reading the figures of a question: every number with where it stands and what the words around it say.
+
+`read_mentions` finds each amount, percentage, count, P value, quantity, rank and date with the one number reader
+(tools.money) and annotates it from the lexicon: the year it belongs to (2024年, 去年, 前年), whether it is a part of
+a year (上半年), hearsay (听说…), the policy's own wording (最高50万, 按50%), an award already received, a threshold
+(超过30万), a breakdown (其中设备40万) or a distractor (注册资本, 纳税, 员工). Binding mentions to facts is
+agent/facts.py; nothing here knows a program.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tools.lexicon import Lexicon
+from tools.money import find_money, find_percents, parse_count, parse_number
+
+SEGMENT_BREAK = re.compile(r"[，,。；;！!？?\n、：:（）()\[\]【】]|\s+|(?:但是|不过)")
+SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
+QUOTE_BEFORE = ("最高", "最多", "上限", "封顶", "不超过", "最高不超", "按", "补贴是", "比例是", "给予")
+THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",
+                    "首次超过", "第一次过", "第一次超过", "每满", "满", "过了", "过")
+THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起", "那档", "这档", "那一档", "档")
+_YEAR_RE = re.compile(r"(20\d{2})\s*(?:年|-\d{1,2}月?|/)")
+_DATE_RE = re.compile(r"(20\d{2})\s*年\s*(?:(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?)?|(20\d{2})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?")
+_COUNT_RE = re.compile(r"(?<![\d.])(\d+|[一二两三四五六七八九十百几]+)\s*(家|个|户|名|位|项|人|台|款|件|套)")
+_RANK_RE = re.compile(r"(?:排名?第|第|排)\s*(\d+|[一二三四五六七八九十])\s*(?:名|位|起草单位|顺位)?|前\s*(\d+|[一二三四五])\s*名")
+_PFLOPS_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:P(?:Flops|FLOPS|flops)?|p|匹)(?![a-zA-Z])")
+_QUANTITY_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万|亿)?\s*(?:核时|卡时|机时|GPU时|P时|小时|PFlops·天|P·天)")
+
+
+@dataclass(eq=False)
+class Mention:
+    kind: str  # money | percent | count | pflops | quantity | date | rank
+    value: Any
+    start: int
+    end: int
+    raw: str
+    segment: int
+    sentence: int
+    unit_word: str = ""  # counts: 家/个/项/人…
+    year: int | None = None
+    year_part: bool = False
+    hearsay: bool = False
+    quote: bool = False
+    history: bool = False
+    threshold: bool = False
+    breakdown: bool = False
+    distractor: str | None = None
+    distractor_pos: int = -1  # where the distractor word stands before the figure (in its segment)
+    add_on: bool = False
+    plan: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """A figure that states a fact about the enterprise (not hearsay, a quote, a bound or a breakdown)."""
+        return not (self.hearsay or self.quote or self.threshold or self.breakdown)
+
+
+@dataclass
+class Segment:
+    start: int
+    end: int
+    text: str
+    sentence: int
+
+
+@dataclass
+class Reading:
+    text: str
+    segments: list[Segment]
+    mentions: list[Mention] = field(default_factory=list)
+
+    def segment_of(self, pos: int) -> int:
+        for i, seg in enumerate(self.segments):
+            if seg.start <= pos < seg.end:
+                return i
+        return len(self.segments) - 1
+
+    def segment_text(self, i: int) -> str:
+        return self.segments[i].text if 0 <= i < len(self.segments) else ""
+
+    def before(self, m: Mention, limit: int = 30) -> str:
+        """The words of the mention's segment before it."""
+        seg = self.segments[m.segment]
+        return self.text[max(seg.start, m.start - limit):m.start]
+
+    def after(self, m: Mention, limit: int = 12) -> str:
+        seg = self.segments[m.segment]
+        return self.text[m.end:min(seg.end, m.end + limit)]
+
+    def of_kind(self, *kinds: str) -> list[Mention]:
+        return [m for m in self.mentions if m.kind in kinds]
+
+
+def segments(text: str) -> list[Segment]:
+    out: list[Segment] = []
+    sentence = 0
+    pos = 0
+    for m in SEGMENT_BREAK.finditer(text + "\n"):
+        if m.start() > pos:
+            out.append(Segment(pos, m.start(), text[pos:m.start()], sentence))
+        if SENTENCE_BREAK.fullmatch(m.group(0) or "") or m.group(0) == "\n":
+            sentence += 1
+        pos = m.end()
+    if not out:
+        out.append(Segment(0, len(text), text, 0))
+    return out
+
+
+def _year_labels(text: str, lexicon: Lexicon, as_of: dt.date) -> list[tuple[int, int, int, bool]]:
+    """(start, end, year, is_part) for every year label: 2024年, 今年, 去年, 前年, 上半年 (part of the current)."""
+    labels: list[tuple[int, int, int, bool]] = []
+    for m in _YEAR_RE.finditer(text):
+        labels.append((m.start(), m.end(), int(m.group(1)), False))
+    for group in lexicon.words.year_labels:
+        for word in group.words:
+            for m in re.finditer(re.escape(word), text):
+                if any(s <= m.start() < e for s, e, _, _ in labels):
+                    continue
+                labels.append((m.start(), m.end(), as_of.year + group.offset, False))
+    for word in lexicon.words.year_parts:
+        for m in re.finditer(re.escape(word), text):
+            labels.append((m.start(), m.end(), 0, True))
+    for word in lexicon.words.same_year:
+        for m in re.finditer(re.escape(word), text):
+            previous = [y for s, e, y, part in sorted(labels) if e <= m.start() and not part]
+            if previous and not any(s <= m.start() < e for s, e, _, _ in labels):
+                labels.append((m.start(), m.end(), previous[-1], False))
+    return sorted(labels)
+
+
+def _raw_mentions(text: str) -> list[Mention]:
+    found: list[Mention] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(s: int, e: int) -> bool:
+        return all(e <= a or s >= b for a, b in taken)
+
+    def add(m: Mention) -> None:
+        found.append(m)
+        taken.append((m.start, m.end))
+
+    for q in _QUANTITY_RE.finditer(text):
+        value = Decimal(q.group(1)) * {"万": 10**4, "亿": 10**8}.get(q.group(2) or "", 1)
+        add(Mention("quantity", value, q.start(), q.end(), q.group(0), 0, 0))
+    for m in find_money(text):
+        if free(m.start, m.end):
+            add(Mention("money", m.value_yuan, m.start, m.end, m.raw, 0, 0))
+    for p in find_percents(text):
+        if free(p.start, p.end):
+            add(Mention("percent", p.value, p.start, p.end, p.raw, 0, 0))
+    for p in _PFLOPS_RE.finditer(text):
+        if free(p.start(), p.end()):
+            add(Mention("pflops", Decimal(p.group(1)), p.start(), p.end(), p.group(0), 0, 0))
+    for r in _RANK_RE.finditer(text):
+        if free(r.start(), r.end()):
+            try:
+                add(Mention("rank", parse_count(r.group(1) or r.group(2)), r.start(), r.end(), r.group(0), 0, 0))
+            except Exception:
+                pass
+    for d in _DATE_RE.finditer(text):
+        if not free(d.start(), d.end()):
+            continue
+        year, month, day = (d.group(1), d.group(2), d.group(3)) if d.group(1) else (d.group(4), d.group(5), d.group(6))
+        try:
+            value = dt.date(int(year), int(month or 1), int(day or 1))
+        except ValueError:
+            continue
+        add(Mention("date", value, d.start(), d.end(), d.group(0), 0, 0, unit_word="day" if day else "month" if month else "year"))
+    for c in _COUNT_RE.finditer(text):
+        if not free(c.start(), c.end()) or c.group(1) == "几":
+            continue
+        try:
+            value = parse_count(c.group(1))
+        except Exception:
+            continue
+        add(Mention("count", value, c.start(), c.end(), c.group(0), 0, 0, unit_word=c.group(2)))
+    return sorted(found, key=lambda m: m.start)
+
+
+def _hearsay_spans(text: str, lexicon: Lexicon) -> list[tuple[int, int]]:
+    """From each hearsay word to where the enterprise speaks for itself again (我们…) or the sentence ends."""
+    words = lexicon.words
+    spans = []
+    for w in words.hearsay + words.policy_quote:
+        for m in re.finditer(re.escape(w), text):
+            end = len(text)
+            stop = SENTENCE_BREAK.search(text, m.end())
+            if stop:
+                end = stop.start()
+            for s in words.subjects:
+                k = text.find(s, m.end(), end)
+                if k >= 0:
+                    end = k
+            spans.append((m.start(), end))
+    return spans
+
+
+def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
+    segs = segments(text)
+    reading = Reading(text=text, segments=segs)
+    labels = _year_labels(text, lexicon, as_of)
+    hearsay = _hearsay_spans(text, lexicon)
+    words = lexicon.words
+    for m in _raw_mentions(text):
+        m.segment = reading.segment_of(m.start)
+        seg = segs[m.segment]
+        m.sentence = seg.sentence
+        before = text[seg.start:m.start]
+        after = text[m.end:seg.end]
+        # the year: the nearest label before the figure in its sentence, else right after it in its segment
+        year, part = None, False
+        sentence_start = next((s.start for s in segs if s.sentence == seg.sentence), 0)
+        for start, end, y, is_part in labels:
+            if sentence_start <= start and end <= m.start:
+                if is_part:
+                    part = part or start >= seg.start
+                else:
+                    year = y
+        if year is None:
+            nxt = next((y for start, end, y, is_part in labels if not is_part and m.end <= start < seg.end), None)
+            year = nxt
+        if m.kind == "date":
+            year = m.value.year
+        m.year, m.year_part = year, part
+        m.hearsay = any(a <= m.start < b for a, b in hearsay)
+        tight = before[-6:]
+        m.quote = m.kind in ("money", "percent") and any(tight.endswith(w) or tight.endswith(w + "是") or
+                                                          tight.endswith(w + "给") for w in QUOTE_BEFORE)
+        m.threshold = m.kind in ("money", "count", "pflops", "percent") and (
+            any(before.rstrip().endswith(w) for w in THRESHOLD_BEFORE) or any(after.lstrip().startswith(w) for w in THRESHOLD_AFTER))
+        m.breakdown = any(w in before[-8:] for w in words.breakdown)
+        m.history = any(w in seg.text for w in words.history)
+        m.add_on = any(w in before for w in words.add_on)
+        m.plan = any(w in before for w in words.plan_words)
+        dis = [(before.rfind(w), w) for w in words.distractors if w in before]
+        dis += [(len(before) + 1, w) for w in words.distractors if after.startswith(w)]
+        if dis:
+            m.distractor_pos, m.distractor = max(dis)
+        reading.mentions.append(m)
+    return reading
+
+
+def count_in(text: str) -> int | None:
+    """A count named on its own: "三个", "5家" → 3, 5."""
+    m = _COUNT_RE.search(text)
+    if not m:
+        return None
+    try:
+        return parse_count(m.group(1))
+    except Exception:
+        return None
+
+
+def number_value(raw: str) -> Decimal | None:
+    try:
+        return parse_number(raw)
+    except Exception:
+        return None

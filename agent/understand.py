@@ -1,0 +1,223 @@
+"""Understanding a question: a typed `Understanding` built from the catalog's lexicon, nothing else.
+
+normalize (traditional → simplified, NFKC, English terms, typos) → regions and places (covered, inside a covered
+region without documents of their own, outside the corpus) → intents (several at once) → program mentions (names and
+aliases) → the figures of the question with their context (agent/reading.py). Facts are bound later, once the
+programs in play are known (agent/facts.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from agent.reading import Reading, read_mentions
+from tools.catalog import PolicyCatalog
+from tools.rules import Program
+
+MAX_PROGRAMS = 4
+
+
+@dataclass
+class InputProblem:
+    code: str
+    message: str
+    status: str
+
+
+@dataclass
+class ProgramMention:
+    program_id: str
+    score: int
+    alias: str
+
+
+@dataclass
+class Understanding:
+    question: str
+    text: str
+    english: bool
+    regions: list[str] = field(default_factory=list)
+    places: list[tuple[str, str]] = field(default_factory=list)  # (place without documents, its region)
+    own_policy_place: str | None = None
+    outside: list[str] = field(default_factory=list)
+    intents: list[str] = field(default_factory=list)
+    programs: list[ProgramMention] = field(default_factory=list)
+    reading: Reading | None = None
+    injection: bool = False
+    rule_edit: bool = False
+    greeting: bool = False
+    out_of_scope: bool = False
+    correction: bool = False
+    unknown_answer: bool = False
+    policy_words: bool = False
+    strong_policy_words: bool = False
+
+    def has(self, intent: str) -> bool:
+        return intent in self.intents
+
+    @property
+    def has_figures(self) -> bool:
+        return bool(self.reading and any(m.kind in ("money", "percent", "count", "pflops", "quantity") and m.plain
+                                         for m in self.reading.mentions))
+
+    @property
+    def has_money(self) -> bool:
+        return bool(self.reading and any(m.kind == "money" for m in self.reading.mentions))
+
+
+def check_input(question: object, max_chars: int) -> InputProblem | None:
+    if not isinstance(question, str) or not question.strip() or not re.sub(r"[\s\u200b-\u200f\u2060\ufeff]", "", question):
+        return InputProblem(
+            "empty_question",
+            "请输入您的问题。例如：“在厦门买算力服务，最高能拿多少补助？”或“思明区普惠算力补助的条件是什么？”",
+            "needs_info",
+        )
+    if len(question) > max_chars:
+        return InputProblem(
+            "question_too_long",
+            f"问题过长（{len(question)}字），请精简到{max_chars}字以内：写明企业所在地区、想问的补助和相关金额即可。",
+            "refused",
+        )
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in question) or "\x00" in question:
+        return InputProblem("invalid_text", "问题中含有无法识别的字符，请删除特殊字符后重新输入。", "needs_info")
+    return None
+
+
+class Reader:
+    """Builds `Understanding`s from one catalog (its lexicon, regions and programs)."""
+
+    def __init__(self, catalog: PolicyCatalog):
+        self.catalog = catalog
+        lex = catalog.lexicon
+        self.intent_words = {k: tuple(v) for k, v in lex.intents.intents.items()}
+        self.priority = tuple(lex.intents.priority)
+
+    # --- pieces -------------------------------------------------------------------------------------------------
+    def normalize(self, text: str) -> str:
+        return self.catalog.normalizer.normalize(text)
+
+    def is_injection(self, text: str) -> bool:
+        return any(p.search(text) for p in self.catalog.lexicon.injection_res)
+
+    def regions(self, text: str) -> tuple[list[str], list[tuple[str, str]]]:
+        low = text.lower()
+        taken = [False] * len(low)
+        found: list[str] = []
+        for surface, key in self.catalog.lexicon.region_names:
+            start = low.find(surface)
+            while start >= 0:
+                end = start + len(surface)
+                if not any(taken[start:end]):
+                    taken[start:end] = [True] * (end - start)
+                    if key not in found:
+                        found.append(key)
+                start = low.find(surface, end)
+        places = []
+        for surface, name, key in self.catalog.lexicon.place_names:
+            if surface in low and (name, key) not in places:
+                places.append((name, key))
+        return found, places
+
+    def own_policy_place(self, text: str, places: list[tuple[str, str]]) -> str | None:
+        """A place without documents of its own asked about for its OWN policy (“湖里区有什么AI补贴”), when the
+        question does not also name the region whose documents cover it (厦门)."""
+        low = text.lower()
+        for name, key in places:
+            region = self.catalog.region(key)
+            if any(a.lower() in low for a in region.aliases):
+                continue
+            surfaces = [s for s, n, _ in self.catalog.lexicon.place_names if n == name and s in low]
+            if any(w in text for w in self.catalog.lexicon.own_policy_words) or any(
+                    re.search(re.escape(s) + r".{0,8}(政策|补贴|补助|扶持|奖励|措施|券)", low) for s in surfaces):
+                return name
+        return None
+
+    def intents(self, text: str) -> list[str]:
+        return [i for i in self.priority if any(w in text for w in self.intent_words.get(i, ()))]
+
+    @staticmethod
+    def alias_score(alias: str, text: str) -> int:
+        """2×len for an exact alias hit; slightly less when the alias's characters appear in order with short gaps
+        (“人工智能职称” in “人工智能高级职称”)."""
+        if not alias:
+            return 0
+        if alias in text:
+            return 2 * len(alias)
+        if len(alias) < 4:
+            return 0
+        pos, gaps, prev = 0, 0, None
+        for ch in alias:
+            found = text.find(ch, pos)
+            if found < 0:
+                return 0
+            if prev is not None:
+                gaps += found - prev - 1
+            if gaps > 4:
+                return 0
+            prev, pos = found, found + 1
+        return 2 * len(alias) - 3
+
+    def program_mentions(self, text: str) -> list[ProgramMention]:
+        lowered = text.lower()
+        out: list[ProgramMention] = []
+        for program in self.catalog.programs:
+            best = max(((self.alias_score(a.lower(), lowered), a) for a in program.names()), default=(0, ""))
+            if best[0]:
+                out.append(ProgramMention(program.id, best[0], best[1]))
+        order = {p.id: i for i, p in enumerate(self.catalog.programs)}
+        out.sort(key=lambda m: (-m.score, order[m.program_id]))
+        return out
+
+    # --- the whole ------------------------------------------------------------------------------------------------
+    def understand(self, question: str, as_of: dt.date) -> Understanding:
+        lex = self.catalog.lexicon
+        words = lex.words
+        english = self.catalog.normalizer.has_english(unicodedata.normalize("NFKC", question))
+        text = self.normalize(question)
+        regions, places = self.regions(text)
+        u = Understanding(question=question, text=text, english=english, regions=regions, places=places)
+        u.outside = self.catalog.outside_places(text)
+        u.own_policy_place = self.own_policy_place(text, places)
+        u.intents = self.intents(text)
+        u.programs = self.program_mentions(text)
+        u.reading = read_mentions(text, lex, as_of)
+        u.injection = self.is_injection(text)
+        u.rule_edit = any(p.search(text) for p in lex.rule_edit_res)
+        stripped = re.sub(r"[\W_]+", "", text.lower())
+        greeting_left = stripped
+        for g in sorted(words.greetings, key=len, reverse=True):
+            greeting_left = greeting_left.replace(g.lower(), "")
+        u.greeting = bool(stripped) and not greeting_left
+        u.out_of_scope = any(w in text for w in words.out_of_scope)
+        u.correction = any(w in text for w in words.corrections)
+        u.unknown_answer = any(w in text for w in words.unknown_answers)
+        u.policy_words = any(w in text for w in words.policy_words)
+        u.strong_policy_words = any(w in text for w in words.strong_policy_words)
+        if u.greeting:
+            u.intents = ["smalltalk"]
+        return u
+
+    def programs_in(self, u: Understanding, regions: list[str], explicit_regions: bool) -> list[Program]:
+        """The programs the question names, best first, limited to its regions when it names some."""
+        cat = self.catalog
+        scored = [(m.score, cat.program(m.program_id)) for m in u.programs]
+        if regions:
+            in_region = [sc for sc in scored if cat.region_of(sc[1]) in regions]
+            if in_region or explicit_regions:
+                scored = in_region
+        if not scored:
+            return []
+        overall_top = scored[0][0]
+        by_region: dict[str, list[tuple[int, Program]]] = {}
+        for score, program in scored:
+            by_region.setdefault(cat.region_of(program), []).append((score, program))
+        money = u.reading.of_kind("money") if u.reading else []
+        chosen: list[Program] = []
+        for region, items in by_region.items():
+            top = items[0][0]
+            if not (len(regions) > 1 and region in regions) and top < overall_top - 2:
+                continue  # another region's program matched far better
+            chosen.extend(pr for sc, pr in items[:3] if sc >= top - 1 or (sc >= 8 and len(money) >= 2))
+        return chosen[:MAX_PROGRAMS]

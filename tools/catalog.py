@@ -1,0 +1,259 @@
+"""PolicyCatalog: everything the code knows about the policy documents, loaded from data and passed down.
+
+One object holds the documents (metadata, cleaned text, clause parse), the subsidy programs and fact vocabulary
+(corpus/rules), the stacking rules and the lexicon (corpus/lexicon: regions and places, intents, cue words, typos,
+bilingual names). `Services` owns one and hands it to the agents, the calculator and the eligibility check; nothing
+below reads corpus files on its own. A new policy notice is new data in these folders (or an extra folder laid out
+the same way), never new code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from corpus.models import ActivityPeriod, Clause, Document
+from tools.errors import InvalidInputError, UnknownProgramError
+from tools.lexicon import Lexicon, Normalizer, RegionDef
+from tools.rules import FACTS_FILE, Program, RuleSet, StackingRule, load_rules
+from tools.schema import Citation
+from tools.vocab import FactDef
+
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def _load_documents(directory: Path) -> list[Document]:
+    path = directory / "documents.yaml"
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [Document.model_validate(d) for d in data.get("documents") or []]
+
+
+@dataclass
+class PolicyCatalog:
+    documents: dict[str, Document]
+    clauses: dict[str, Clause]
+    rules: RuleSet
+    lexicon: Lexicon
+    source_dirs: tuple[Path, ...] = field(default_factory=tuple)
+
+    # --- loading ---------------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, corpus_dir: Path | str | None = None, extra_dirs: Iterable[Path | str] = ()) -> "PolicyCatalog":
+        """The corpus folder plus any extra folders laid out like it (documents.yaml, clean/, rules/, lexicon/)."""
+        from corpus.parse import parse_document
+
+        base = Path(corpus_dir) if corpus_dir else CORPUS_DIR
+        extras = tuple(Path(d) for d in extra_dirs)
+        docs: list[Document] = []
+        clauses: list[Clause] = []
+        for folder in (base, *extras):
+            for doc in _load_documents(folder):
+                if any(d.id == doc.id for d in docs):
+                    raise InvalidInputError(f"文件编号重复：{doc.id}（{folder}）")
+                docs.append(doc)
+                text = (folder / "clean" / f"{doc.id}.txt").read_text(encoding="utf-8")
+                clauses.extend(parse_document(doc.id, text))
+        clause_map = {c.id: c for c in clauses}
+        rules_dirs = [base / "rules"] + [d / "rules" for d in extras if (d / "rules").is_dir()]
+        rules = load_rules(rules_dirs, {cid: c.text for cid, c in clause_map.items()}, [d.id for d in docs])
+        lexicon = Lexicon.load(base / "lexicon", tuple(d / "lexicon" for d in extras if (d / "lexicon").is_dir()))
+        catalog = cls(documents={d.id: d for d in docs}, clauses=clause_map, rules=rules, lexicon=lexicon,
+                      source_dirs=(base, *extras))
+        catalog.check()
+        return catalog
+
+    def check(self) -> None:
+        """Cross-checks between documents, rules and lexicon (clause roles exist, every document has a region)."""
+        from tools.rules import RulesError
+
+        for doc in self.documents.values():
+            for role, cid in doc.roles.items():
+                if cid not in self.clauses:
+                    raise RulesError(f"文件 {doc.id} 的条款角色 {role} 指向不存在的条款 {cid}")
+            for note in (doc.application_note, doc.contacts_note):
+                if note and note.clause_id not in self.clauses:
+                    raise RulesError(f"文件 {doc.id} 的说明引用了不存在的条款 {note.clause_id}")
+            if doc.id not in self.region_of_doc:
+                raise RulesError(f"文件 {doc.id} 没有对应的地区（请在 lexicon/regions.yaml 的 docs 中登记）")
+        for region in self.lexicon.regions:
+            for doc_id in region.docs:
+                if doc_id not in self.documents:
+                    raise RulesError(f"地区 {region.key} 列出的文件 {doc_id} 不存在")
+
+    # --- documents and clauses ----------------------------------------------------------------------------
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.documents[doc_id]
+        except KeyError:
+            raise InvalidInputError(f"未找到文件“{doc_id}”。") from None
+
+    def clause(self, clause_id: str) -> Clause:
+        return self.clauses[clause_id]
+
+    def clauses_of(self, doc_id: str) -> list[Clause]:
+        return [c for c in self.clauses.values() if c.doc_id == doc_id]
+
+    def citation(self, clause_id: str) -> Citation:
+        clause = self.clauses[clause_id]
+        doc = self.documents[clause.doc_id]
+        return Citation(id=clause.id, document=doc.title, doc_number=doc.doc_number, clause=clause.label_path,
+                        text=clause.text)
+
+    def role_clause(self, doc_id: str, role: str) -> str | None:
+        return self.documents[doc_id].roles.get(role)  # type: ignore[call-overload]
+
+    def doc_label(self, doc_id: str) -> str:
+        doc = self.documents[doc_id]
+        return f"《{doc.title}》" + (f"（{doc.doc_number}）" if doc.doc_number else "")
+
+    # --- programs and facts ---------------------------------------------------------------------------------
+    @property
+    def programs(self) -> tuple[Program, ...]:
+        return self.rules.programs
+
+    @cached_property
+    def _program_map(self) -> dict[str, Program]:
+        return {p.id: p for p in self.rules.programs}
+
+    def program(self, program_id: str) -> Program:
+        try:
+            return self._program_map[program_id]
+        except KeyError:
+            raise UnknownProgramError(
+                f"未找到补助项目“{program_id}”。可用 `policy-assistant programs` 查看全部项目编号。") from None
+
+    def has_program(self, program_id: str) -> bool:
+        return program_id in self._program_map
+
+    @property
+    def facts(self) -> dict[str, FactDef]:
+        return self.rules.facts
+
+    def stacking(self, doc_id: str | None = None) -> list[StackingRule]:
+        if doc_id:
+            return list(self.rules.stacking.get(doc_id, ()))
+        return [r for rs in self.rules.stacking.values() for r in rs]
+
+    def programs_citing(self, clause_id: str) -> list[Program]:
+        return [p for p in self.programs if clause_id in p.clause_ids]
+
+    def guide_for(self, program: Program) -> Program | None:
+        """The application-guide program that implements `program` (a yearly call for the same clause)."""
+        return next((p for p in self.programs if p.implements == program.id), None)
+
+    def activity_period(self, program: Program) -> ActivityPeriod | None:
+        return program.activity_period or self.documents[program.doc_id].activity_period
+
+    # --- regions ------------------------------------------------------------------------------------------------
+    @property
+    def regions(self) -> list[RegionDef]:
+        return self.lexicon.regions
+
+    def region(self, key: str) -> RegionDef:
+        return self.lexicon.region_by_key[key]
+
+    @cached_property
+    def region_of_doc(self) -> dict[str, str]:
+        return {doc: r.key for r in self.lexicon.regions for doc in r.docs}
+
+    def region_of(self, program: Program) -> str:
+        return self.region_of_doc[program.doc_id]
+
+    def ancestors(self, key: str) -> list[str]:
+        """The region and the regions above it (思明区 → [siming, xiamen])."""
+        out = []
+        while key:
+            out.append(key)
+            key = self.region(key).parent or ""
+        return out
+
+    def docs_of(self, region_key: str, *, with_ancestors: bool = False) -> list[str]:
+        keys = self.ancestors(region_key) if with_ancestors else [region_key]
+        return [d for k in keys for d in self.region(k).docs]
+
+    def programs_of(self, region_key: str, *, with_ancestors: bool = False) -> list[Program]:
+        docs = set(self.docs_of(region_key, with_ancestors=with_ancestors))
+        return [p for p in self.programs if p.doc_id in docs]
+
+    def counterpart(self, program: Program, region_key: str) -> Program | None:
+        """The program of `region_key` that supports the same thing (same stacking group), if any."""
+        if not program.stacking_group:
+            return None
+        return next((p for p in self.programs_of(region_key) if p.stacking_group == program.stacking_group
+                     and not p.implements), None)
+
+    def region_label(self, key: str) -> str:
+        return self.region(key).name
+
+    @cached_property
+    def covered_places(self) -> frozenset[str]:
+        """Canonical gazetteer places the corpus speaks for, with everything inside them: each document's region
+        and each region's own places."""
+        gaz = self.lexicon.gazetteer
+        names = {d.region for d in self.documents.values()}
+        names |= {r.name for r in self.regions} | {p.name for r in self.regions for p in r.places}
+        return frozenset(gaz.canonical(n) or n for n in names)
+
+    @cached_property
+    def named_provinces(self) -> frozenset[str]:
+        """Provinces of province-level documents: covered when named themselves (福建省级项目), not their other
+        cities (福州)."""
+        gaz = self.lexicon.gazetteer
+        return frozenset(gaz.canonical(d.region_path[0]) or d.region_path[0] for d in self.documents.values()
+                         if d.level == "province" and d.region_path)
+
+    def outside_places(self, text: str) -> list[str]:
+        """Places named in `text` that no document covers (深圳, 北京, 福州…)."""
+        gaz = self.lexicon.gazetteer
+        low = text.lower()
+        out = [p for p in gaz.mentioned(text) if p not in self.named_provinces
+               and not any(a in self.covered_places for a in gaz.ancestors(p))]
+        out += [n for n in self.lexicon.outside_extra if n.lower() in low and gaz.canonical(n) is None and n not in out]
+        return out
+
+    def program_summaries(self) -> list[dict]:
+        """One dict per program for lists and pickers: id, name, region, doc, level, beneficiary, amount kind, aliases."""
+        from corpus.models import LEVEL_ZH
+
+        out = []
+        for p in self.programs:
+            doc = self.documents[p.doc_id]
+            out.append({
+                "id": p.id, "name": p.name, "short_name": p.short_name or p.name, "aliases": list(p.aliases),
+                "doc_id": p.doc_id, "document": doc.title, "doc_short_title": doc.short_title,
+                "doc_number": doc.doc_number, "region": p.region.label,
+                "region_path": [x for x in (p.region.province, p.region.city, p.region.district) if x],
+                "level": p.level, "level_zh": LEVEL_ZH[p.level], "beneficiary": p.beneficiary,
+                "amount_kind": p.amount_kind, "period": p.period, "payment_form": p.payment_form,
+                "clause_ids": list(p.clause_ids), "implements": p.implements, "facts": list(p.facts),
+            })
+        return out
+
+    # --- text ----------------------------------------------------------------------------------------------------
+    @cached_property
+    def normalizer(self) -> Normalizer:
+        return Normalizer(self.lexicon)
+
+    def corpus_summary(self) -> str:
+        """What the corpus covers, for answers to questions it cannot answer (built from the documents)."""
+        return "、".join(d.title for d in self.documents.values())
+
+
+_DEFAULT: PolicyCatalog | None = None
+
+
+def default_catalog() -> PolicyCatalog:
+    """The catalog of the repository's corpus folder, loaded once: for command-line tools and tests that do not
+    build `Services`. Services load their own from settings and pass it down."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = PolicyCatalog.load()
+    return _DEFAULT
+
+
+__all__ = ["PolicyCatalog", "default_catalog", "CORPUS_DIR", "FACTS_FILE"]

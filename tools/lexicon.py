@@ -1,0 +1,238 @@
+"""The words the agent reads questions with, as validated data (corpus/lexicon/*.yaml), and the text normaliser.
+
+Everything that names a place, an intent, a cue, a typo or an English term lives in the YAML; this module knows
+only their shapes. `Normalizer` turns what people type (traditional characters, full-width digits, English terms,
+common misspellings) into the simplified Chinese the rest of the pipeline reads.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tools.errors import PolicyError
+
+
+class LexiconError(PolicyError):
+    code = "lexicon_error"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Place(Strict):
+    name: str
+    aliases: list[str]
+
+
+class RegionDef(Strict):
+    key: str
+    name: str
+    level: Literal["province", "city", "district"]
+    parent: str | None = None
+    docs: list[str]
+    aliases: list[str]
+    places: list[Place] = []
+
+
+class RegionsFile(Strict):
+    regions: list[RegionDef]
+    own_policy_words: list[str] = []
+    outside_extra: list[str] = []
+
+
+class IntentsFile(Strict):
+    priority: list[str]
+    intents: dict[str, list[str]]
+
+
+class YearLabel(Strict):
+    words: list[str]
+    offset: int
+
+
+class WordsFile(Strict):
+    strong_policy_words: list[str]
+    policy_words: list[str]
+    filler: list[str]
+    negations: list[str]
+    question_before: list[str]
+    question_after: list[str]
+    unknown_answers: list[str]
+    hearsay: list[str]
+    subjects: list[str]
+    policy_quote: list[str]
+    breakdown: list[str]
+    corrections: list[str]
+    history: list[str]
+    spend_verbs: list[str]
+    distractors: list[str]
+    year_labels: list[YearLabel]
+    same_year: list[str] = []
+    year_parts: list[str]
+    add_on: list[str]
+    plan_words: list[str]
+    greetings: list[str]
+    out_of_scope: list[str]
+    english_summary_prefix: str = "Summary"
+
+
+class TyposFile(Strict):
+    typos: dict[str, str]
+
+
+class BilingualFile(Strict):
+    terms: dict[str, str]
+
+
+class InjectionFile(Strict):
+    patterns: list[str]
+    rule_edits: list[str] = []
+
+
+def _read(path: Path, model: type[BaseModel]) -> Any:
+    if not path.exists():
+        raise LexiconError(f"缺少词表文件 {path}")
+    try:
+        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as exc:
+        raise LexiconError(f"词表文件 {path.name} 不是合法的YAML：{exc}") from exc
+    except ValidationError as exc:
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:6])
+        raise LexiconError(f"词表文件 {path.name} 格式错误：{errs}") from exc
+
+
+@dataclass
+class Lexicon:
+    """All cue words, regions and patterns, validated. Extra lexicon folders (a new document's) merge in."""
+
+    regions: list[RegionDef]
+    own_policy_words: list[str]
+    outside_extra: list[str]
+    intents: IntentsFile
+    words: WordsFile
+    typos: dict[str, str]
+    bilingual: dict[str, str]
+    injection: InjectionFile
+    places_path: Path
+
+    @classmethod
+    def load(cls, directory: Path, extra_dirs: tuple[Path, ...] = ()) -> "Lexicon":
+        regions = _read(directory / "regions.yaml", RegionsFile)
+        lex = cls(
+            regions=list(regions.regions),
+            own_policy_words=list(regions.own_policy_words),
+            outside_extra=list(regions.outside_extra),
+            intents=_read(directory / "intents.yaml", IntentsFile),
+            words=_read(directory / "words.yaml", WordsFile),
+            typos=dict(_read(directory / "typos.yaml", TyposFile).typos),
+            bilingual=dict(_read(directory / "bilingual.yaml", BilingualFile).terms),
+            injection=_read(directory / "injection.yaml", InjectionFile),
+            places_path=directory / "places.yaml",
+        )
+        for extra in extra_dirs:
+            if (extra / "regions.yaml").exists():
+                more = _read(extra / "regions.yaml", RegionsFile)
+                lex.regions.extend(more.regions)
+                lex.own_policy_words.extend(more.own_policy_words)
+                lex.outside_extra.extend(more.outside_extra)
+            if (extra / "typos.yaml").exists():
+                lex.typos.update(_read(extra / "typos.yaml", TyposFile).typos)
+            if (extra / "bilingual.yaml").exists():
+                lex.bilingual.update(_read(extra / "bilingual.yaml", BilingualFile).terms)
+        lex.check()
+        return lex
+
+    def check(self) -> None:
+        keys = [r.key for r in self.regions]
+        dupes = {k for k in keys if keys.count(k) > 1}
+        if dupes:
+            raise LexiconError(f"地区编号重复：{sorted(dupes)}")
+        for r in self.regions:
+            if r.parent and r.parent not in keys:
+                raise LexiconError(f"地区 {r.key} 的上级 {r.parent} 未定义")
+        unknown = set(self.intents.priority) ^ set(self.intents.intents)
+        if unknown:
+            raise LexiconError(f"意图词表与优先级列表不一致：{sorted(unknown)}")
+        for pattern in [*self.injection.patterns, *self.injection.rule_edits]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise LexiconError(f"注入检测正则有误“{pattern}”：{exc}") from exc
+
+    # --- derived lookups -----------------------------------------------------------------------------
+    @cached_property
+    def region_by_key(self) -> dict[str, RegionDef]:
+        return {r.key: r for r in self.regions}
+
+    @cached_property
+    def region_names(self) -> list[tuple[str, str]]:
+        """(surface form, region key), longest first: region aliases and the places inside each region."""
+        pairs = [(a.lower(), r.key) for r in self.regions for a in r.aliases]
+        pairs += [(a.lower(), r.key) for r in self.regions for p in r.places for a in p.aliases]
+        return sorted(set(pairs), key=lambda p: -len(p[0]))
+
+    @cached_property
+    def place_names(self) -> list[tuple[str, str, str]]:
+        """(surface form, place name, region key) for places without documents of their own, longest first."""
+        out = [(a.lower(), p.name, r.key) for r in self.regions for p in r.places for a in p.aliases]
+        return sorted(out, key=lambda t: -len(t[0]))
+
+    @cached_property
+    def injection_res(self) -> list[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self.injection.patterns]
+
+    @cached_property
+    def rule_edit_res(self) -> list[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self.injection.rule_edits]
+
+    @cached_property
+    def gazetteer(self):
+        from corpus.places import load_gazetteer
+
+        if not self.places_path.exists():
+            raise LexiconError(f"缺少地名表 {self.places_path}")
+        return load_gazetteer(self.places_path)
+
+
+class Normalizer:
+    """Question text as the pipeline reads it: simplified, NFKC, English terms and typos mapped, spaces collapsed."""
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        terms = sorted(lexicon.bilingual.items(), key=lambda kv: -len(kv[0]))
+        self._english = re.compile(
+            r"(?<![A-Za-z])(" + "|".join(re.escape(k) for k, _ in terms) + r")(?![A-Za-z])", re.IGNORECASE
+        ) if terms else None
+        self._english_map = {k.lower(): v for k, v in terms}
+        self._typos = sorted(lexicon.typos.items(), key=lambda kv: -len(kv[0]))
+
+    @cached_property
+    def _t2s(self):
+        import opencc
+
+        return opencc.OpenCC("t2s")
+
+    @staticmethod
+    def has_english(text: str) -> bool:
+        """Mostly an English sentence (at least three Latin words)."""
+        return len(re.findall(r"[A-Za-z]{2,}", text)) >= 3
+
+    def normalize(self, text: str) -> str:
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+        if re.search(r"[\u3400-\u9fff]", text):
+            text = self._t2s.convert(text)
+        if self._english is not None and re.search(r"[A-Za-z]", text):
+            text = self._english.sub(lambda m: self._english_map[m.group(0).lower()], text)
+        for wrong, right in self._typos:
+            if wrong in text:
+                text = text.replace(wrong, right)
+        return re.sub(r"\s+", " ", text).strip()
