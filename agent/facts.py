@@ -72,7 +72,7 @@ def _scores(fd: FactDef, reading: Reading, m: Mention) -> tuple[int, int, str]:
     """(score, distance, how): 'own' clause cue, 'topic' cue earlier in the sentence, or nothing."""
     seg = reading.segments[m.segment]
     before = reading.text[seg.start:m.start]
-    after = reading.text[m.end:seg.end]
+    after = m.unit_word + reading.text[m.end:seg.end] if m.kind == "count" else reading.text[m.end:seg.end]
     score, dist = _cue_hit(fd.cues, before, after)
     if score > 0:
         return score, dist, "own"
@@ -102,9 +102,15 @@ class FactBinder:
     """Reads the facts named by `names` (a program's or several programs' facts) from one question."""
 
     def __init__(self, vocab: Mapping[str, FactDef], lexicon: Lexicon, region_words: Iterable[str] = ()):
-        self.vocab = vocab
         self.lexicon = lexicon
         self.region_words = sorted(set(region_words), key=len, reverse=True)
+        # a fact also answers to other facts' cues that its own label contains (“研发投入” names 项目研发投入总额
+        # too), so a broader fact of the vocabulary never takes a figure from the narrower one in play
+        numeric = ("yuan", "percent", "count", "pflops", "quantity")
+        all_cues = {c for fd in vocab.values() if fd.unit in numeric for c in fd.cues if len(c) >= 3}
+        self.vocab = {n: fd.model_copy(update={"cues": list(dict.fromkeys(
+            [*fd.cues, *(c for c in all_cues if c in fd.label and c not in fd.cues)]))}) if fd.unit in numeric else fd
+            for n, fd in vocab.items()}
 
     def bind(self, reading: Reading, names: Iterable[str], as_of: dt.date,
              prior_years: Mapping[str, int | None] | None = None) -> BoundFacts:
@@ -113,10 +119,12 @@ class FactBinder:
         out = BoundFacts()
         used: set[int] = set()
         for unit in ("yuan", "percent", "count", "pflops", "quantity"):
-            self._bind_numbers(reading, [fd for fd in wanted if fd.unit == unit and not fd.derived], unit, out, used,
-                               prior_years or {})
+            # derived quantities may be stated directly (“比去年增长25%”)
+            plain = [fd for fd in wanted if fd.unit == unit and not fd.threshold and not fd.ordinal]
+            self._bind_numbers(reading, plain, unit, out, used, prior_years or {},
+                               [fd for fd in wanted if fd.unit == unit and fd.threshold])
         self._bind_dates(reading, [fd for fd in wanted if fd.unit == "date"], out)
-        self._bind_ranks(reading, [fd for fd in wanted if fd.unit == "count" and fd.name not in out.values], out, used)
+        self._bind_ranks(reading, [fd for fd in wanted if fd.ordinal], out, used)
         for fd in wanted:
             if fd.name in out.values or fd.derived and fd.unit != "bool":
                 continue
@@ -124,24 +132,24 @@ class FactBinder:
                 self._bind_bool(reading.text, fd, out)
             elif fd.unit == "choice":
                 self._bind_choice(reading.text, fd, out)
-            elif fd.unit == "yuan" and not fd.derived and self._stated_none(reading.text, fd):
+            elif fd.unit in ("yuan", "quantity") and not fd.derived and self._stated_none(reading.text, fd):
                 out.set(fd.name, 0, self._source(reading.text, fd.cues))
         return out
 
     # numbers ---------------------------------------------------------------------------------------------
     def _bind_numbers(self, reading: Reading, facts: list[FactDef], unit: str, out: BoundFacts, used: set[int],
-                      prior_years: Mapping[str, int | None]) -> None:
-        if not facts:
+                      prior_years: Mapping[str, int | None], tiers: list[FactDef] = ()) -> None:
+        if not facts and not tiers:
             return
         kind = KIND_OF_UNIT[unit]
-        everyone = [fd for fd in self.vocab.values() if fd.unit == unit and not fd.derived]
+        everyone = [fd for fd in self.vocab.values() if fd.unit == unit and not fd.threshold and not fd.ordinal]
         edges: list[tuple[int, int, Mention, FactDef]] = []
         loose: list[Mention] = []
         for idx, m in enumerate(reading.mentions):
             if m.kind != kind or id(m) in used or m.breakdown or m.hearsay or m.quote:
                 continue
             if m.threshold:
-                self._tier_mention(reading, m, facts, out, used)
+                self._tier_mention(reading, m, list(tiers), out, used)
                 continue
             scored = {fd.name: _scores(fd, reading, m) for fd in everyone}
             own_best = max(((s[0], n) for n, s in scored.items() if s[2] == "own"), default=(0, ""))
@@ -162,8 +170,17 @@ class FactBinder:
             if not any_hit and not m.distractor and not m.history and own_best[0] == 0 and self._spend_like(reading, m):
                 loose.append(m)
         edges.sort(key=lambda e: (e[0], e[1]), reverse=True)
+        series_members = {fd.name for fd in facts if fd.series and sum(1 for o in facts if o.series == fd.series) > 1}
+        series_mentions: dict[str, list[Mention]] = {}
+        for score, _, m, fd in edges:
+            if fd.name in series_members and m not in series_mentions.setdefault(fd.series, []):
+                series_mentions[fd.series].append(m)
+        for ms in series_mentions.values():
+            used.update(id(m) for m in ms)
         taken: dict[str, list[Mention]] = {}
         for score, _, m, fd in edges:
+            if fd.name in series_members:
+                continue
             if id(m) in used:
                 continue
             have = taken.get(fd.name, [])
@@ -171,11 +188,11 @@ class FactBinder:
                 continue
             taken.setdefault(fd.name, []).append(m)
             used.add(id(m))
-        self._resolve_series(reading, facts, taken, prior_years)
+        self._resolve_series(reading, facts, taken, series_mentions, prior_years)
         for name, ms in taken.items():
             self._store(reading, self.vocab[name], ms, out)
         # a figure next to a spend verb fills the one amount still missing
-        free = [fd for fd in facts if fd.name not in out.values and not fd.history and not fd.series]
+        free = [fd for fd in facts if fd.name not in out.values and not fd.history and not fd.series and unit == "yuan"]
         loose = [m for m in loose if id(m) not in used]
         if len(free) == 1 and loose:
             same_year = [m for m in loose if m.year == loose[0].year]
@@ -211,7 +228,7 @@ class FactBinder:
         return fd.aggregate == "sum"
 
     def _resolve_series(self, reading: Reading, facts: list[FactDef], taken: dict[str, list[Mention]],
-                        prior_years: Mapping[str, int | None]) -> None:
+                        series_mentions: dict[str, list[Mention]], prior_years: Mapping[str, int | None]) -> None:
         """Facts that are one quantity in consecutive years (研发费用 this year / last year): bind by year."""
         by_series: dict[str, list[FactDef]] = {}
         for fd in facts:
@@ -220,7 +237,7 @@ class FactBinder:
         for series, members in by_series.items():
             if len(members) < 2:
                 continue
-            ms = [m for fd in members for m in taken.pop(fd.name, [])]
+            ms = list(series_mentions.get(series, []))
             if not ms:
                 continue
             ms = sorted(set(ms), key=lambda m: m.start)
@@ -306,7 +323,7 @@ class FactBinder:
     def _bind_ranks(self, reading: Reading, facts: list[FactDef], out: BoundFacts, used: set[int]) -> None:
         ranks = [m for m in reading.of_kind("rank") if id(m) not in used]
         for fd in facts:
-            if "rank" in fd.name and ranks:
+            if ranks:
                 out.set(fd.name, ranks[0].value, _clause_around(reading.text, ranks[0].start), None,
                         (ranks[0].start, ranks[0].end))
                 used.add(id(ranks[0]))

@@ -297,12 +297,13 @@ class Planner:
 
     def residual(self, text: str, programs: list[Program]) -> str:
         """What the question says beyond naming the program, its region and filler words."""
-        rest = text.lower()
-        for program in programs:
-            for alias in sorted(program.names(), key=len, reverse=True):
-                rest = rest.replace(alias.lower(), "")
-        for name, _ in self.catalog.lexicon.region_names:
-            rest = rest.replace(name, "")
+        low = text.lower()
+        covered = [False] * len(low)
+        names = [a.lower() for p in programs for a in p.names()] + [n for n, _ in self.catalog.lexicon.region_names]
+        for name in names:
+            for m in re.finditer(re.escape(name), low):
+                covered[m.start():m.end()] = [True] * (m.end() - m.start())
+        rest = "".join(ch if not covered[i] else " " for i, ch in enumerate(low))
         for w in sorted(self.catalog.lexicon.words.filler, key=len, reverse=True):
             rest = rest.replace(w, "")
         return re.sub(r"[\W_]+", "", rest)

@@ -111,23 +111,25 @@ def segments(text: str) -> list[Segment]:
 
 
 def _year_labels(text: str, lexicon: Lexicon, as_of: dt.date) -> list[tuple[int, int, int, bool]]:
-    """(start, end, year, is_part) for every year label: 2024年, 今年, 去年, 前年, 上半年 (part of the current)."""
+    """(start, end, year, is_part) for every year label: 2024年, 今年, 去年, 前年, 同年; 上半年 marks a part.
+    Longest words first, without overlaps (“再上一年” is not also “上一年”)."""
     labels: list[tuple[int, int, int, bool]] = []
+
+    def free(s: int, e: int) -> bool:
+        return all(e <= a or s >= b for a, b, _, _ in labels)
+
     for m in _YEAR_RE.finditer(text):
         labels.append((m.start(), m.end(), int(m.group(1)), False))
-    for group in lexicon.words.year_labels:
-        for word in group.words:
-            for m in re.finditer(re.escape(word), text):
-                if any(s <= m.start() < e for s, e, _, _ in labels):
-                    continue
-                labels.append((m.start(), m.end(), as_of.year + group.offset, False))
-    for word in lexicon.words.year_parts:
+    words = [(w, as_of.year + g.offset, False) for g in lexicon.words.year_labels for w in g.words]
+    words += [(w, 0, True) for w in lexicon.words.year_parts]
+    for word, year, part in sorted(words, key=lambda t: -len(t[0])):
         for m in re.finditer(re.escape(word), text):
-            labels.append((m.start(), m.end(), 0, True))
-    for word in lexicon.words.same_year:
+            if free(m.start(), m.end()):
+                labels.append((m.start(), m.end(), year, part))
+    for word in sorted(lexicon.words.same_year, key=len, reverse=True):
         for m in re.finditer(re.escape(word), text):
             previous = [y for s, e, y, part in sorted(labels) if e <= m.start() and not part]
-            if previous and not any(s <= m.start() < e for s, e, _, _ in labels):
+            if previous and free(m.start(), m.end()):
                 labels.append((m.start(), m.end(), previous[-1], False))
     return sorted(labels)
 

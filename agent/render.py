@@ -40,6 +40,7 @@ class Turn:
     validity: dict[str, Validity] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
     retrieved: set[str] = field(default_factory=set)
+    question: str = ""
 
 
 class Renderer:
@@ -50,6 +51,7 @@ class Renderer:
 
     # --- entry ----------------------------------------------------------------------------------------------------
     def render(self, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> tuple[str, str]:
+        turn.question = u.text
         handler = getattr(self, f"_{plan.kind}")
         status, text = handler(plan, u, state, turn)
         if u.rule_edit and plan.kind == "calculate":
@@ -485,7 +487,7 @@ class Renderer:
                 v = self._validity(program.doc_id, turn)
                 lines.append("- " + validity_sentence(self.catalog, v, turn.as_of) + self._role_marker(program.doc_id, turn, intent))
             note = self.catalog.document(program.doc_id).application_note
-            if note and intent != "validity":
+            if note and (intent != "validity" or any(c in turn.question for c in note.cues)):
                 lines.append(f"- {note.text}{turn.cites.mark(note.clause_id)}。")
                 turn.evidence.append(note.text)
             sections.append("\n".join(lines))
@@ -498,10 +500,15 @@ class Renderer:
         for doc_id in dict.fromkeys(docs):
             v = self._validity(doc_id, turn)
             lines.append("- " + validity_sentence(self.catalog, v, turn.as_of) + self._role_marker(doc_id, turn, intent))
-            app = self.catalog.document(doc_id).application
+            doc = self.catalog.document(doc_id)
+            app = doc.application
             if app is not None and intent in ("deadline", "channel", "can_apply"):
                 lines.append(f"  申报方式：{app.channel}。")
                 turn.evidence.append(app.channel)
+            note = doc.application_note
+            if note and (intent != "validity" or any(c in turn.question for c in note.cues)):
+                lines.append(f"- {note.text}{turn.cites.mark(note.clause_id)}。")
+                turn.evidence.append(note.text)
         return "answered", "\n".join(lines)
 
     def program_contacts(self, programs: list[Program], turn: Turn) -> tuple[str, str]:

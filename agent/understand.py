@@ -59,7 +59,7 @@ class Understanding:
 
     @property
     def has_figures(self) -> bool:
-        return bool(self.reading and any(m.kind in ("money", "percent", "count", "pflops", "quantity") and m.plain
+        return bool(self.reading and any(m.kind in ("money", "percent", "pflops", "quantity") and m.plain
                                          for m in self.reading.mentions))
 
     @property
@@ -124,10 +124,9 @@ class Reader:
         """A place without documents of its own asked about for its OWN policy (“湖里区有什么AI补贴”), when the
         question does not also name the region whose documents cover it (厦门)."""
         low = text.lower()
+        if any(a.lower() in low for r in self.catalog.regions for a in r.aliases):
+            return None  # a covered region is named: the place only says where the enterprise is
         for name, key in places:
-            region = self.catalog.region(key)
-            if any(a.lower() in low for a in region.aliases):
-                continue
             surfaces = [s for s, n, _ in self.catalog.lexicon.place_names if n == name and s in low]
             if any(w in text for w in self.catalog.lexicon.own_policy_words) or any(
                     re.search(re.escape(s) + r".{0,8}(政策|补贴|补助|扶持|奖励|措施|券)", low) for s in surfaces):

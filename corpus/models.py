@@ -70,6 +70,7 @@ class DocumentNote(Strict):
     text: str
     clause_id: str
     see_document: str | None = None
+    cues: list[str] = []  # questions with these words get the note whatever they ask (“AI券有效期”)
 
 
 class Document(Strict):

@@ -291,7 +291,8 @@ _MONEY_RE = re.compile(
 )
 _RANGE_HEAD_RE = re.compile(r"(?<![\d.])(?P<num>" + _NUM + r")\s*(?:至|到|-|－|~|～|—|–)\s*$")
 # A figure directly followed by one of these counts things, not money ("50万人", "3万家", "100P").
-_COUNTERS = "人家个台套项户次件名字平㎡册条份张篇亩吨辆座栋款位年月日号倍成PpＰ%％"
+_COUNTERS = ("人", "家", "个", "台", "套", "项", "户", "次", "件", "名", "字", "平方", "平米", "㎡", "册", "条", "份", "张",
+             "篇", "亩", "吨", "辆", "座", "栋", "款", "位", "年", "月", "日", "号", "倍", "成", "P", "p", "Ｐ", "%", "％")
 _UNIT_VALUE = {"个亿": 10**8, "千万": 10**7, "百万": 10**6, "万亿": 10**12, "亿": 10**8, "万": 10**4, "w": 10**4,
                "W": 10**4, "k": 10**3, "K": 10**3}
 
@@ -329,8 +330,7 @@ def find_money(text: str) -> list[MoneyMatch]:
             continue
         end = m.end() if money_word or unit else m.start("num") + len(num)
         raw = text[m.start():end].strip()
-        after = text[end:end + 1]
-        if not money_word and after and after in _COUNTERS:
+        if not money_word and text.startswith(_COUNTERS, end):
             continue
         value = _money_value(num, unit)
         if value is None or value > ABSURD_YUAN:

@@ -78,6 +78,8 @@ class FactDef(Strict):
     history: bool = False
     presumed: bool = False  # every applicant is presumed to meet it unless they say otherwise (stated as an assumption)
     inverted: bool = False  # the cues name the bad thing (安全生产事故): mentioning it without a negation means false
+    threshold: bool = False  # stated as a bound crossed (“首次超过1亿”), never as a plain figure
+    ordinal: bool = False  # a position (第3名, 排第二), read from ranks only, never from counts
 
     def choice(self, key: str) -> Choice:
         for c in self.choices:
