@@ -76,7 +76,10 @@ def _scores(fd: FactDef, reading: Reading, m: Mention) -> tuple[int, int, str]:
     score, dist = _cue_hit(fd.cues, before, after)
     if score > 0:
         return score, dist, "own"
-    # the sentence's topic: a cue in an earlier clause of the same sentence
+    # the sentence's topic: a cue in an earlier clause of the same sentence, for a figure whose own clause names
+    # nothing else (“上半年买了18万，下半年又买了27万”)
+    if m.own_label:
+        return 0, 99, ""
     prev = [s for s in reading.segments[:m.segment] if s.sentence == seg.sentence]
     for back, s in enumerate(reversed(prev)):
         sc, _ = _cue_hit(fd.cues, s.text, "")
@@ -129,9 +132,9 @@ class FactBinder:
             if fd.name in out.values or fd.derived and fd.unit != "bool":
                 continue
             if fd.unit == "bool":
-                self._bind_bool(reading.text, fd, out)
+                self._bind_bool(reading, fd, out)
             elif fd.unit == "choice":
-                self._bind_choice(reading.text, fd, out)
+                self._bind_choice(reading, fd, out)
             elif fd.unit in ("yuan", "quantity") and not fd.derived and self._stated_none(reading.text, fd):
                 out.set(fd.name, 0, self._source(reading.text, fd.cues))
         return out
@@ -237,7 +240,8 @@ class FactBinder:
         for series, members in by_series.items():
             if len(members) < 2:
                 continue
-            ms = list(series_mentions.get(series, []))
+            # a part of a year (“今年上半年做到7000万”) is not that year's figure
+            ms = [m for m in series_mentions.get(series, []) if not m.year_part or m.add_on]
             if not ms:
                 continue
             ms = sorted(set(ms), key=lambda m: m.start)
@@ -328,7 +332,8 @@ class FactBinder:
                         (ranks[0].start, ranks[0].end))
                 used.add(id(ranks[0]))
 
-    def _bind_bool(self, text: str, fd: FactDef, out: BoundFacts) -> None:
+    def _bind_bool(self, reading: Reading, fd: FactDef, out: BoundFacts) -> None:
+        text = reading.text
         words = self.lexicon.words
         for cue in fd.negative_cues:
             pos = text.find(cue)
@@ -337,6 +342,8 @@ class FactBinder:
                 return
         for cue in sorted(fd.cues, key=len, reverse=True):
             pos = text.find(cue)
+            while pos >= 0 and reading.in_hearsay(pos):
+                pos = text.find(cue, pos + 1)
             if pos < 0:
                 continue
             clause = _clause_around(text, pos)
@@ -354,8 +361,8 @@ class FactBinder:
             out.set(fd.name, value, clause, span=(pos, pos + len(cue)))
             return
 
-    def _bind_choice(self, text: str, fd: FactDef, out: BoundFacts) -> None:
-        scan = text
+    def _bind_choice(self, reading: Reading, fd: FactDef, out: BoundFacts) -> None:
+        text = scan = reading.text
         for w in self.region_words:
             scan = scan.replace(w, "#" * len(w))
         hits: list[tuple[int, int, str]] = []
@@ -364,6 +371,8 @@ class FactBinder:
                 if len(alias) < 2:
                     continue
                 for m in re.finditer(re.escape(alias), scan):
+                    if reading.in_hearsay(m.start()):
+                        continue  # “听说国家级场景给20万”: hearsay names no fact of the enterprise
                     if _negated(scan, m.start(), self.lexicon):
                         continue  # “拿的是省级不是国家级”: a choice named to deny it
                     hits.append((m.start(), m.start() + len(alias), choice.key))

@@ -21,12 +21,13 @@ SEGMENT_BREAK = re.compile(r"[，,。；;！!？?\n、：:（）()\[\]【】]|\s
 SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
 QUOTE_BEFORE = ("最高", "最多", "上限", "封顶", "不超过", "最高不超", "按", "补贴是", "比例是", "给予")
 THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",
-                    "首次超过", "第一次过", "第一次超过", "每满", "满", "过了", "过")
+                    "首次超过", "第一次过", "第一次超过", "每满", "满", "刚过", "跨过", "迈过")
 THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起", "那档", "这档", "那一档", "档")
 _YEAR_RE = re.compile(r"(20\d{2})\s*(?:年|-\d{1,2}月?|/)")
 _DATE_RE = re.compile(r"(20\d{2})\s*年\s*(?:(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?)?|(20\d{2})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?")
 _COUNT_RE = re.compile(r"(?<![\d.])(\d+|[一二两三四五六七八九十百几]+)\s*(家|个|户|名|位|项|人|台|款|件|套)")
-_RANK_RE = re.compile(r"(?:排名?第|第|排)\s*(\d+|[一二三四五六七八九十])\s*(?:名|位|起草单位|顺位)?|前\s*(\d+|[一二三四五])\s*名")
+_RANK_RE = re.compile(r"(?:排名?第|第|排)\s*(\d+|[一二三四五六七八九十])(?![次批年季届期档条轮代])\s*(?:名|位|起草单位|顺位)?"
+                      r"|前\s*(\d+|[一二三四五])\s*名")
 _PFLOPS_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:P(?:Flops|FLOPS|flops)?|p|匹)(?![a-zA-Z])")
 _QUANTITY_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万|亿)?\s*(?:核时|卡时|机时|GPU时|P时|小时|PFlops·天|P·天)")
 
@@ -50,6 +51,7 @@ class Mention:
     breakdown: bool = False
     distractor: str | None = None
     distractor_pos: int = -1  # where the distractor word stands before the figure (in its segment)
+    own_label: bool = False  # its clause names something of its own (not only verbs, years, 又/再)
     add_on: bool = False
     plan: bool = False
 
@@ -72,6 +74,10 @@ class Reading:
     text: str
     segments: list[Segment]
     mentions: list[Mention] = field(default_factory=list)
+    hearsay: list[tuple[int, int]] = field(default_factory=list)  # spans of hearsay and quoted policy wording
+
+    def in_hearsay(self, pos: int) -> bool:
+        return any(a <= pos < b for a, b in self.hearsay)
 
     def segment_of(self, pos: int) -> int:
         for i, seg in enumerate(self.segments):
@@ -201,11 +207,24 @@ def _hearsay_spans(text: str, lexicon: Lexicon) -> list[tuple[int, int]]:
     return spans
 
 
+def _own_label(before: str, lexicon: Lexicon) -> bool:
+    """True when the words before a figure in its clause name something (“全国销售一共”), not only a verb, a
+    year or a link word (“下半年又买了”)."""
+    words = lexicon.words
+    rest = re.sub(r"20\d{2}\s*年|\d+\s*[月日号]|[\d.,]+", "", before)
+    strip = [*words.spend_verbs, *words.add_on, *words.year_parts, *words.same_year, *words.subjects,
+             *words.amount_words, *(w for g in words.year_labels for w in g.words)]
+    for w in sorted(strip, key=len, reverse=True):
+        rest = rest.replace(w, "")
+    return len(re.findall(r"[\u4e00-\u9fff]", rest)) >= 2
+
+
 def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
     segs = segments(text)
     reading = Reading(text=text, segments=segs)
     labels = _year_labels(text, lexicon, as_of)
     hearsay = _hearsay_spans(text, lexicon)
+    reading.hearsay = hearsay
     words = lexicon.words
     for m in _raw_mentions(text):
         m.segment = reading.segment_of(m.start)
@@ -235,8 +254,14 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         m.threshold = m.kind in ("money", "count", "pflops", "percent") and (
             any(before.rstrip().endswith(w) for w in THRESHOLD_BEFORE) or any(after.lstrip().startswith(w) for w in THRESHOLD_AFTER))
         m.breakdown = any(w in before[-8:] for w in words.breakdown)
-        m.history = any(w in seg.text for w in words.history)
+        # an award already received: named in the figure's own clause, or just before a bare figure that
+        # continues the same list (“分别拿了10万、20万”)
+        bare = len(seg.text.replace(m.raw, "").strip()) <= 2
+        prev = segs[m.segment - 1] if m.segment > 0 else None
+        m.history = any(w in seg.text for w in words.history) or bool(
+            bare and prev is not None and prev.sentence == seg.sentence and any(w in prev.text for w in words.history))
         m.add_on = any(w in before for w in words.add_on)
+        m.own_label = _own_label(before, lexicon)
         m.plan = any(w in before for w in words.plan_words)
         dis = [(before.rfind(w), w) for w in words.distractors if w in before]
         dis += [(len(before) + 1, w) for w in words.distractors if after.startswith(w)]

@@ -73,6 +73,7 @@ class WordsFile(Strict):
     corrections: list[str]
     history: list[str]
     spend_verbs: list[str]
+    amount_words: list[str]
     distractors: list[str]
     year_labels: list[YearLabel]
     same_year: list[str] = []
