@@ -21,7 +21,8 @@ from tools.vocab import FactDef
 
 KIND_OF_UNIT = {"yuan": "money", "percent": "percent", "count": "count", "pflops": "pflops", "quantity": "quantity",
                 "date": "date"}
-NEAR_NEGATION = 4  # characters before a cue where a negation still applies
+NEAR_NEGATION = 4  # characters before a cue where a negation still applies (choices, amounts stated as none)
+FAR_NEGATION = 10  # for yes/no facts: “没有在任何数据资产登记机构登记过”
 
 
 @dataclass
@@ -88,8 +89,11 @@ def _scores(fd: FactDef, reading: Reading, m: Mention) -> tuple[int, int, str]:
     return 0, 99, ""
 
 
-def _negated(text: str, pos: int, lexicon: Lexicon) -> bool:
-    before = text[max(0, pos - NEAR_NEGATION):pos]
+def _negated(text: str, pos: int, lexicon: Lexicon, window: int = NEAR_NEGATION) -> bool:
+    """A negation word shortly before `pos` in the same clause (没上架, 不是国家级, 没有在…登记过)."""
+    start = max(0, pos - window)
+    cut = max(text.rfind(ch, start, pos) for ch in "，,。；;！!？?\n")
+    before = text[max(start, cut + 1):pos]
     return any(n in before for n in lexicon.words.negations)
 
 
@@ -194,8 +198,12 @@ class FactBinder:
         self._resolve_series(reading, facts, taken, series_mentions, prior_years)
         for name, ms in taken.items():
             self._store(reading, self.vocab[name], ms, out)
-        # a figure next to a spend verb fills the one amount still missing
+        # a figure next to a spend verb fills the one amount still missing; “一分钱都没给” states it as 0
         free = [fd for fd in facts if fd.name not in out.values and not fd.history and not fd.series and unit == "yuan"]
+        zero = next((w for w in self.lexicon.words.zero_words if w in reading.text), None)
+        if len(free) == 1 and zero and not loose:
+            out.set(free[0].name, 0, _clause_around(reading.text, reading.text.find(zero)))
+            return
         loose = [m for m in loose if id(m) not in used]
         if len(free) == 1 and loose:
             same_year = [m for m in loose if m.year == loose[0].year]
@@ -333,39 +341,45 @@ class FactBinder:
                 used.add(id(ranks[0]))
 
     def _bind_bool(self, reading: Reading, fd: FactDef, out: BoundFacts) -> None:
+        """A yes/no fact from its cues: every mention is read; a negated one (没上架, 不是国家级的小巨人) wins, an
+        'I don't know' makes it unknown, a question about it (是否上架?) states nothing."""
         text = reading.text
         words = self.lexicon.words
         for cue in fd.negative_cues:
             pos = text.find(cue)
-            if pos >= 0 and not _negated(text, pos, self.lexicon):
+            if pos >= 0 and not reading.in_hearsay(pos) and not _negated(text, pos, self.lexicon):
                 out.set(fd.name, False, _clause_around(text, pos), span=(pos, pos + len(cue)))
                 return
+        found: list[tuple[bool, int, int, str]] = []  # (stated value, start, end, clause)
+        taken: list[tuple[int, int]] = []
         for cue in sorted(fd.cues, key=len, reverse=True):
-            pos = text.find(cue)
-            while pos >= 0 and reading.in_hearsay(pos):
-                pos = text.find(cue, pos + 1)
-            if pos < 0:
-                continue
-            clause = _clause_around(text, pos)
-            tail = text[pos + len(cue):pos + len(cue) + 14]
-            if any(w in clause for w in words.unknown_answers) or any(w in tail for w in words.unknown_answers):
-                out.unknown.add(fd.name)
-                out.mentions[fd.name] = FactMention(fd.name, None, clause, span=(pos, pos + len(cue)))
-                return
-            before = text[max(0, pos - 4):pos]
-            if re.match(r"^.{0,4}?(吗|么|嘛|\?|？|与否)", text[pos + len(cue):]) or any(before.endswith(q) for q in words.question_before):
-                return
-            value = not _negated(text, pos, self.lexicon)
-            if fd.inverted:
-                value = not value
-            out.set(fd.name, value, clause, span=(pos, pos + len(cue)))
+            for m in re.finditer(re.escape(cue), text):
+                pos, end = m.start(), m.end()
+                if reading.in_hearsay(pos) or any(not (end <= a or pos >= b) for a, b in taken):
+                    continue
+                taken.append((pos, end))
+                clause = _clause_around(text, pos)
+                tail = text[end:end + 14]
+                if any(w in clause for w in words.unknown_answers) or any(w in tail for w in words.unknown_answers):
+                    out.unknown.add(fd.name)
+                    out.mentions[fd.name] = FactMention(fd.name, None, clause, span=(pos, end))
+                    return
+                before = text[max(0, pos - 4):pos]
+                if re.match(r"^.{0,4}?(吗|么|嘛|\?|？|与否)", text[end:]) or any(before.endswith(q) for q in words.question_before):
+                    continue
+                value = not _negated(text, pos, self.lexicon, window=FAR_NEGATION)
+                found.append((value != fd.inverted, pos, end, clause))
+        if not found:
             return
+        value, pos, end, clause = min(found, key=lambda f: (f[0], f[1]))  # a denial anywhere decides
+        out.set(fd.name, value, clause, span=(pos, end))
 
     def _bind_choice(self, reading: Reading, fd: FactDef, out: BoundFacts) -> None:
         text = scan = reading.text
         for w in self.region_words:
             scan = scan.replace(w, "#" * len(w))
         hits: list[tuple[int, int, str]] = []
+        denied: list[int] = []
         for choice in fd.choices:
             for alias in {choice.label, *choice.aliases}:
                 if len(alias) < 2:
@@ -374,9 +388,13 @@ class FactBinder:
                     if reading.in_hearsay(m.start()):
                         continue  # “听说国家级场景给20万”: hearsay names no fact of the enterprise
                     if _negated(scan, m.start(), self.lexicon):
+                        denied.append(m.start())
                         continue  # “拿的是省级不是国家级”: a choice named to deny it
                     hits.append((m.start(), m.start() + len(alias), choice.key))
         if not hits:
+            other = next((c for c in fd.choices if c.key == "other"), None)
+            if other is not None and denied:
+                out.set(fd.name, other.key, "；".join(dict.fromkeys(_clause_around(text, p) for p in denied)))
             return
         # longest non-overlapping matches
         hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))

@@ -74,6 +74,7 @@ class WordsFile(Strict):
     history: list[str]
     spend_verbs: list[str]
     amount_words: list[str]
+    zero_words: list[str] = []
     distractors: list[str]
     year_labels: list[YearLabel]
     same_year: list[str] = []
