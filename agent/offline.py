@@ -73,7 +73,7 @@ class OfflineAssistant:
                           error=exc.code)
         state.turns += 1
         answer = Answer(question=question, answer=text, status=status,  # type: ignore[arg-type]
-                        citations=turn.cites.items, calculations=turn.calculations,
+                        citations=turn.cites.items, calculations=turn.calculations, totals=turn.totals,
                         validity=list(turn.validity.values()), session_id=state.session_id)
         return self._guarded(answer, turn)
 
@@ -106,7 +106,7 @@ class OfflineAssistant:
 
     def _guarded(self, answer: Answer, turn: Turn) -> Answer:
         """The guard is enforced: an answer that fails it is repaired (untraceable sentences dropped) or replaced."""
-        args = (answer.calculations, turn.cites.ids | turn.retrieved, turn.evidence)
+        args = ([*answer.calculations, *answer.totals], turn.cites.ids | turn.retrieved, turn.evidence)
         problems = guard.check(answer.answer, answer.citations, *args, clauses=self.catalog.clauses)
         if not problems:
             return answer

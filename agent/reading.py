@@ -23,7 +23,7 @@ QUOTE_BEFORE = ("最高", "最多", "上限", "封顶", "不超过", "最高不�
 THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",
                     "首次超过", "第一次过", "第一次超过", "每满", "满", "刚过", "跨过", "迈过", "差一点", "差点", "还差",
                     "离", "够不上", "没到", "没达到", "未达到")
-THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起", "那档", "这档", "那一档", "档")
+THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起", "那档", "这档", "那一档", "档", "两档", "三档", "各档", "几档", "的档")
 _YEAR_RE = re.compile(r"(20\d{2})\s*(?:年|-\d{1,2}月?|/)")
 _DATE_RE = re.compile(r"(20\d{2})\s*年\s*(?:(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?)?|(20\d{2})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?")
 _COUNT_RE = re.compile(r"(?<![\d.])(\d+|[一二两三四五六七八九十百几]+)\s*(家|个|户|名|位|项|人|台|款|件|套)")
@@ -269,6 +269,11 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         if dis:
             m.distractor_pos, m.distractor = max(dis)
         reading.mentions.append(m)
+    # “5000万和1亿两档”: a figure joined to a tier label is a label too
+    for a, b in zip(reading.mentions, reading.mentions[1:]):
+        if a.kind == b.kind == "money" and b.threshold and a.segment == b.segment and \
+                text[a.end:b.start].strip() in ("和", "、", "及", "与", "跟"):
+            a.threshold = True
     return reading
 
 

@@ -19,7 +19,8 @@ from agent.understand import Understanding
 from tools.catalog import PolicyCatalog
 from tools.money import format_yuan
 from tools.rules import Program
-from tools.schema import Calculation, Validity
+from tools.calculator import total as sum_total
+from tools.schema import Calculation, Total, Validity
 
 REFUSAL_TEXT = ("抱歉，这个请求我不能执行：我不会透露或修改系统设定，也无法批准、承诺或发放任何补助。"
                 "我可以根据政策原文和计算规则，帮您查询可申请的补助、最高额度、条件、材料和截止时间。")
@@ -37,6 +38,7 @@ class Turn:
     as_of: dt.date
     cites: Citations
     calculations: list[Calculation] = field(default_factory=list)
+    totals: list[Total] = field(default_factory=list)
     validity: dict[str, Validity] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
     retrieved: set[str] = field(default_factory=set)
@@ -173,10 +175,11 @@ class Renderer:
         for program in plan.programs:
             items = plan.items.get(program.id)
             if items:
-                section, status, calcs = self._items_section(program, items, plan, turn, calc_of)
+                section, status, summary = self._items_section(program, items, plan, turn, calc_of)
                 sections.append(section)
                 statuses.append(status)
-                results.extend((program, c) for c in calcs)
+                if summary is not None:  # the program's item total stands for it in a total over programs
+                    results.append((program, summary))
                 continue
             calc = calc_of(program.id, self.calc_facts(program, plan))
             turn.calculations.append(calc)
@@ -259,24 +262,25 @@ class Renderer:
         return status, lines
 
     def _items_section(self, program: Program, items: list[Item], plan: Plan, turn: Turn,
-                       calc_of: TurnCalculator) -> tuple[str, str, list[Calculation]]:
+                       calc_of: TurnCalculator) -> tuple[str, str, Calculation | None]:
         """Several items of one program, each capped on its own, and their total."""
         calcs = []
+        parts: list[tuple[Calculation, int]] = []
         marker = turn.cites.mark(self.formula_clause(program))
         lines = [f"**{program.name}**{marker}（每项分别计算）"]
-        total = 0
         for item in items:
             calc = calc_of(program.id, item.facts)
             turn.calculations.append(calc)
             self._validity(program.doc_id, turn, calc.validity)
             turn.evidence.extend(calc.steps)
             calcs.append(calc)
+            parts.append((calc, item.count))
             if calc.amount_yuan is not None and calc.eligible is not False:
-                amount = calc.amount_yuan * item.count
-                total += amount
-                times = f" × {item.count} = {format_yuan(amount)}" if item.count > 1 else ""
+                each = sum_total([(calc, item.count)], item.label)
+                times = f" × {item.count} = {format_yuan(each.amount_yuan)}" if item.count > 1 else ""
+                if item.count > 1:
+                    turn.totals.append(each)
                 lines.append(f"- {item.label}：最高{format_yuan(calc.amount_yuan)}{times}")
-                turn.evidence.append(format_yuan(amount))
             elif calc.eligible is False:
                 lines.append(f"- {item.label}：不符合条件（{join_zh(calc.unmet)}）")
             else:
@@ -284,19 +288,26 @@ class Renderer:
         v = calcs[0].validity if calcs else None
         if v is not None and not claimable(v):
             lines.insert(1, f"- 政策状态：**{status_tag(v, turn.as_of)}**。{validity_sentence(self.catalog, v, turn.as_of)}")
-        if len(items) > 1 and total:
-            lines.append(f"- 合计最高：**{format_yuan(total)}**")
-            turn.evidence.append(format_yuan(total))
+        total = sum_total(parts, f"{program.name}合计", in_force=None if v is None else claimable(v))
+        if (len(items) > 1 or any(i.count > 1 for i in items)) and total.amount_yuan:
+            turn.totals.append(total)
+            lines.append(f"- 合计最高：**{format_yuan(total.amount_yuan)}**")
         status = "answered" if any(c.amount_yuan is not None or c.eligible is False for c in calcs) else "needs_info"
-        return "\n".join(lines), status, calcs
+        payable = next((c for c in calcs if c.amount_yuan and c.eligible is not False), None)
+        summary = payable.model_copy(update={"amount_yuan": total.amount_yuan}) if payable is not None else None
+        return "\n".join(lines), status, summary
 
     def _total_section(self, plan: Plan, results: list[tuple[Program, Calculation]], turn: Turn) -> str:
         """A total over several programs: stacking rules first, then 现行有效 / 已失效 split."""
         payable = [(p, c) for p, c in results if c.amount_yuan and c.eligible is not False and c.amount_kind == "award"]
         if len({p.id for p, _ in payable}) < 2:
             return ""
-        live = sum(c.amount_yuan for p, c in payable if c.validity is None or claimable(c.validity))
-        dead = sum(c.amount_yuan for p, c in payable if c.validity is not None and not claimable(c.validity))
+        live_t = sum_total([(c, 1) for p, c in payable if c.validity is None or claimable(c.validity)], "现行有效合计",
+                           in_force=True)
+        dead_t = sum_total([(c, 1) for p, c in payable if c.validity is not None and not claimable(c.validity)],
+                           "已失效或申报已截止的文件合计", in_force=False)
+        turn.totals.extend(t for t in (live_t, dead_t) if t.amount_yuan)
+        live, dead = live_t.amount_yuan, dead_t.amount_yuan
         lines = []
         stacking = self._stacking_lines([p.doc_id for p, _ in payable], turn, {p.id for p, _ in payable})
         if stacking:
@@ -306,7 +317,6 @@ class Renderer:
             parts.append(f"现行有效的项目合计最高{format_yuan(live)}")
         if dead:
             parts.append(f"已失效（或申报已截止）的文件按原规定合计{format_yuan(dead)}，现已不能申报")
-        turn.evidence.extend(format_yuan(x) for x in (live, dead) if x)
         lines.append("**合计**：" + "；".join(parts) + "。")
         return "\n".join(lines)
 

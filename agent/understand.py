@@ -31,6 +31,8 @@ class ProgramMention:
     program_id: str
     score: int
     alias: str
+    span: tuple[int, int] = (0, 0)
+    via: str = "alias"  # alias | fact (a figure labelled with one of the program's amounts)
 
 
 @dataclass
@@ -91,6 +93,12 @@ class Reader:
     def __init__(self, catalog: PolicyCatalog):
         self.catalog = catalog
         lex = catalog.lexicon
+        users: dict[str, int] = {}
+        for p in catalog.programs:
+            if not p.implements:
+                for n in p.facts:
+                    users[n] = users.get(n, 0) + 1
+        self._distinctive = {n for n, k in users.items() if k <= 2 and not catalog.facts[n].presumed}
         self.intent_words = {k: tuple(v) for k, v in lex.intents.intents.items()}
         self.priority = tuple(lex.intents.priority)
 
@@ -137,37 +145,92 @@ class Reader:
         return [i for i in self.priority if any(w in text for w in self.intent_words.get(i, ()))]
 
     @staticmethod
-    def alias_score(alias: str, text: str) -> int:
-        """2×len for an exact alias hit; slightly less when the alias's characters appear in order with short gaps
-        (“人工智能职称” in “人工智能高级职称”)."""
+    def alias_match(alias: str, text: str) -> tuple[int, tuple[int, int]]:
+        """(score, span): 2×len for an exact alias hit; slightly less when the alias's characters appear in order
+        with short gaps (“人工智能职称” in “人工智能高级职称”); (0, (0, 0)) when absent."""
         if not alias:
-            return 0
-        if alias in text:
-            return 2 * len(alias)
+            return 0, (0, 0)
+        k = text.find(alias)
+        if k >= 0:
+            return 2 * len(alias), (k, k + len(alias))
         if len(alias) < 4:
-            return 0
-        pos, gaps, prev = 0, 0, None
+            return 0, (0, 0)
+        pos, gaps, prev, first = 0, 0, None, None
         for ch in alias:
             found = text.find(ch, pos)
             if found < 0:
-                return 0
+                return 0, (0, 0)
             if prev is not None:
                 gaps += found - prev - 1
             if gaps > 4:
-                return 0
+                return 0, (0, 0)
+            first = found if first is None else first
             prev, pos = found, found + 1
-        return 2 * len(alias) - 3
+        return 2 * len(alias) - 3, (first or 0, pos)
+
+    @classmethod
+    def alias_score(cls, alias: str, text: str) -> int:
+        return cls.alias_match(alias, text)[0]
 
     def program_mentions(self, text: str) -> list[ProgramMention]:
         lowered = text.lower()
         out: list[ProgramMention] = []
         for program in self.catalog.programs:
-            best = max(((self.alias_score(a.lower(), lowered), a) for a in program.names()), default=(0, ""))
+            best = max(((*self.alias_match(a.lower(), lowered), a) for a in program.names()), default=(0, (0, 0), ""),
+                       key=lambda t: t[0])
             if best[0]:
-                out.append(ProgramMention(program.id, best[0], best[1]))
+                # words of the program's own facts (联合体, 单体智能算力) tell apart programs named alike
+                bonus = sum(2 for n in program.facts if n in self._distinctive
+                            for c in self.catalog.facts[n].cues if len(c) >= 3 and c in text)
+                out.append(ProgramMention(program.id, best[0] + min(bonus, 6), best[2], best[1]))
         order = {p.id: i for i, p in enumerate(self.catalog.programs)}
         out.sort(key=lambda m: (-m.score, order[m.program_id]))
         return out
+
+    def fact_mentions(self, u: "Understanding") -> list[ProgramMention]:
+        """Programs named by their amounts: a figure whose own clause carries a cue of a program's formula input
+        (“公共智能算力60万” → the programs computed from 年度购买算力服务总额)."""
+        from agent.facts import _cue_hit
+
+        if u.reading is None:
+            return []
+        vocab = self.catalog.facts
+        money_facts = [fd for fd in vocab.values() if fd.unit == "yuan" and not fd.threshold]
+        out: list[ProgramMention] = []
+        for m in u.reading.mentions:
+            if m.kind != "money" or not m.plain or m.distractor:
+                continue
+            seg = u.reading.segments[m.segment]
+            before, after = u.text[seg.start:m.start], u.text[m.end:seg.end]
+            scored = sorted(((_cue_hit(fd.cues, before, after)[0], fd.name) for fd in money_facts), reverse=True)
+            if not scored or scored[0][0] <= 0:
+                continue
+            best = scored[0][0]
+            names = {n for sc, n in scored if sc == best}
+            for program in self.catalog.programs:
+                inputs = set(program.formula.inputs())
+                inputs |= {vocab[n].derived.current for n in inputs if vocab[n].derived}
+                if inputs & names:
+                    out.append(ProgramMention(program.id, best // 10 + 2, "", (m.start, m.end), via="fact"))
+        return out
+
+    def _by_spans(self, mentions: list[ProgramMention], regions: list[str]) -> list[Program]:
+        """Greedy by score: a program is taken when its alias span overlaps no better program's span (the same
+        words naming programs of several regions, with no region given, name each of them)."""
+        cat = self.catalog
+        picked: list[tuple[ProgramMention, Program]] = []
+        for m in mentions:
+            program = cat.program(m.program_id)
+            if regions and cat.region_of(program) not in regions:
+                continue
+            clash = [(pm, pp) for pm, pp in picked if not (m.span[1] <= pm.span[0] or m.span[0] >= pm.span[1])]
+            if clash:
+                same_words = all(pm.score == m.score for pm, _ in clash)
+                other_region = all(cat.region_of(pp) != cat.region_of(program) for _, pp in clash)
+                if not (same_words and other_region and not regions):
+                    continue
+            picked.append((m, program))
+        return [p for _, p in picked]
 
     # --- the whole ------------------------------------------------------------------------------------------------
     def understand(self, question: str, as_of: dt.date) -> Understanding:
@@ -199,8 +262,30 @@ class Reader:
         return u
 
     def programs_in(self, u: Understanding, regions: list[str], explicit_regions: bool) -> list[Program]:
-        """The programs the question names, best first, limited to its regions when it names some."""
+        """The programs the question names, best first, limited to its regions when it names some. Each part of the
+        question names one program (a longer alias wins its span); programs named by their amounts join them."""
         cat = self.catalog
+        picked = self._by_spans(u.programs, regions)
+        # programs named by their amounts join only when the question states more amounts than the named programs use
+        fact_hits = self.fact_mentions(u)
+        figures: dict[tuple[int, int], set[str]] = {}
+        for fm in fact_hits:
+            figures.setdefault(fm.span, set()).update(cat.program(fm.program_id).formula.inputs())
+        covered = lambda span: any(set(p.formula.inputs()) & figures[span] for p in picked)  # noqa: E731
+        for span in sorted(figures):
+            if covered(span):
+                continue
+            for fm in (f for f in fact_hits if f.span == span):
+                program = cat.program(fm.program_id)
+                if program in picked or program.implements:
+                    continue
+                if regions and cat.region_of(program) not in regions:
+                    continue
+                if not regions and picked and cat.region_of(program) not in {cat.region_of(p) for p in picked}:
+                    continue
+                picked.append(program)
+        if picked:
+            return picked[:MAX_PROGRAMS]
         scored = [(m.score, cat.program(m.program_id)) for m in u.programs]
         if regions:
             in_region = [sc for sc in scored if cat.region_of(sc[1]) in regions]

@@ -49,6 +49,9 @@ def evidence_values(answer: Any, extra_texts: Iterable[str] = ()) -> tuple[set[D
     texts: list[str] = list(extra_texts)
     money: set[Decimal] = set()
     citations = list(answer.citations)
+    for tot in getattr(answer, "totals", []):  # sums computed by the calculator (tools.calculator.total)
+        money.add(Decimal(tot.amount_yuan))
+        texts.extend(tot.steps)
     for calc in answer.calculations:
         if calc.amount_yuan is not None:
             money.add(Decimal(calc.amount_yuan))

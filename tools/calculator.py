@@ -17,7 +17,7 @@ from tools.errors import InvalidFactError
 from tools.formulas import FormulaResult
 from tools.money import format_yuan
 from tools.rules import Program
-from tools.schema import Calculation
+from tools.schema import Calculation, Total
 from tools.vocab import FactTable, date_zh, eval_condition, parse_facts, unmet_text
 
 if TYPE_CHECKING:
@@ -243,3 +243,14 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
         materials=materials,
         application=application,
     )
+
+
+def total(parts: list[tuple[Calculation, int]], label: str, *, in_force: bool | None = None) -> Total:
+    """The sum of payable ceilings: each (calculation, count) counts `count` times (several people, products)."""
+    amounts = [(c, n) for c, n in parts if c.amount_yuan and c.eligible is not False]
+    values = [c.amount_yuan * n for c, n in amounts]  # type: ignore[operator]
+    terms = [f"{format_yuan(c.amount_yuan)} × {n}" if n > 1 else format_yuan(c.amount_yuan) for c, n in amounts]
+    amount = sum(values)
+    steps = [f"{' + '.join(terms)} = {format_yuan(amount)}"] if len(terms) > 1 or any(n > 1 for _, n in amounts) else []
+    return Total(label=label, amount_yuan=amount, program_ids=list(dict.fromkeys(c.program_id for c, _ in amounts)),
+                 parts_yuan=values, steps=steps, in_force=in_force)

@@ -72,6 +72,19 @@ class Calculation(BaseModel):
     application: str = ""
 
 
+class Total(BaseModel):
+    """A sum of calculator ceilings (several programs, items or years), computed by `tools.calculator.total`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    amount_yuan: int
+    program_ids: list[str] = Field(default_factory=list)
+    parts_yuan: list[int] = Field(default_factory=list)
+    steps: list[str] = Field(default_factory=list)
+    in_force: bool | None = Field(default=None, description="all summed programs can still be applied for")
+
+
 Status = Literal["answered", "needs_info", "not_found", "refused"]
 
 
@@ -86,6 +99,7 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     calculations: list[Calculation] = Field(default_factory=list)
     validity: list[Validity] = Field(default_factory=list)
+    totals: list[Total] = Field(default_factory=list, description="sums of calculator ceilings stated in the answer")
     session_id: str = ""
     error: str | None = Field(default=None, description="machine code for bad input, e.g. empty_question")
 
