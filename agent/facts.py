@@ -44,6 +44,10 @@ class BoundFacts:
     unknown: set[str] = field(default_factory=set)
     # several values for one fact: per year (yearly programs) or per item (each capped on its own)
     series_by_year: dict[str, dict[int, Any]] = field(default_factory=dict)
+    # the figures behind an amount, with the dates of their activity (for the period a program covers)
+    parts: dict[str, list[tuple[Any, tuple[dt.date, dt.date] | None, str]]] = field(default_factory=dict)
+    # a dated breakdown of an amount (“全年500万，其中10月10号以后是120万”): the part of a period
+    sub_parts: dict[str, list[tuple[Any, tuple[dt.date, dt.date], str]]] = field(default_factory=dict)
 
     def set(self, name: str, value: Any, source: str, year: int | None = None, span=None) -> None:
         self.values[name] = value
@@ -284,6 +288,14 @@ class FactBinder:
         years = {m.year for m in ms}
         source = "；".join(_clause_around(reading.text, m.start) for m in ms)
         span = (min(m.start for m in ms), max(m.end for m in ms))
+        if fd.unit == "yuan":
+            out.parts[fd.name] = [(m.value, m.when, m.raw) for m in ms]
+            for m in ms:
+                later = [b for b in reading.mentions if b.kind == "money" and b.breakdown and b.sentence == m.sentence
+                         and b.start > m.end and b.when and m.when and b.when != m.when]
+                if later:
+                    b = later[0]
+                    out.sub_parts.setdefault(fd.name, []).append((b.value, b.when, _clause_around(reading.text, b.start)))
         if fd.unit == "yuan" and len(years - {None}) > 1:
             per_year: dict[int, Any] = {}
             for m in ms:

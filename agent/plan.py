@@ -103,6 +103,10 @@ class Planner:
         plan = Plan("calculate", intent=intent, programs=programs, regions=regions, retrieved=retrieved,
                     continuing=continuing)
         self.bind(u, state, plan, as_of)
+        if intent not in ("materials", "deadline", "channel"):
+            self.guide_for_period(plan, u)
+            if any(p.implements for p in plan.programs):
+                self.bind(u, state, plan, as_of)  # the guide's own conditions bring facts of their own
         states_facts = bool(plan.bound and plan.bound.values) or (intent == "search" and (
             self.carries_facts(programs, state) or not self.residual(u.text, programs)))
         if intent in ("compare", "method") and not u.has_figures:
@@ -181,16 +185,23 @@ class Planner:
     def _adds_to_earlier(self, u: Understanding) -> bool:
         return bool(u.reading and any(m.add_on for m in u.reading.mentions))
 
-    def activity_year(self, program: Program, plan: Plan) -> int | None:
-        """The year of the activity a program rewards, when the question labels its amount with one."""
-        bound = plan.bound
-        if bound is None:
-            return None
-        for name in program.formula.inputs():
-            m = bound.mentions.get(name)
-            if m is not None and m.year and self.catalog.facts[name].unit == "yuan" and not self.catalog.facts[name].series:
-                return m.year
-        return None
+    def guide_for_period(self, plan: Plan, u: Understanding) -> None:
+        """A measure with a yearly application guide: questions about the guide's period (“2023年度”, activity in
+        2023-10-10…2023-12-31) are answered under the guide, whose own conditions then apply."""
+        cat = self.catalog
+        out = []
+        for program in plan.programs:
+            guide = cat.guide_for(program)
+            period = cat.activity_period(guide) if guide else None
+            if guide is None or period is None:
+                out.append(program)
+                continue
+            named = period.label in u.text
+            dated = [w for n in program.formula.inputs() for _, w, _ in (plan.bound.parts.get(n, []) if plan.bound else [])
+                     if w]
+            within = bool(dated) and all(period.from_ <= w[0] and w[1] <= period.to for w in dated)
+            out.append(guide if named or within else program)
+        plan.programs = [p for i, p in enumerate(out) if all(p.id != q.id for q in out[:i])]
 
     def items_for(self, plan: Plan, bound: BoundFacts, u: Understanding) -> dict[str, list[Item]]:
         """Programs whose amount is capped per year and has figures of several years: one item per year."""

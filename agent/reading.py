@@ -45,6 +45,7 @@ class Mention:
     unit_word: str = ""  # counts: 家/个/项/人…
     year: int | None = None
     year_part: bool = False
+    when: tuple[dt.date, dt.date] | None = None  # the dates the figure's activity falls in (a month, a range, a year)
     hearsay: bool = False
     quote: bool = False
     history: bool = False
@@ -141,6 +142,65 @@ def _year_labels(text: str, lexicon: Lexicon, as_of: dt.date) -> list[tuple[int,
     return sorted(labels)
 
 
+_MONTH_RE = re.compile(
+    r"(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*(?:月份?)?\s*(?:-|—|~|～|至|到)\s*(\d{1,2})\s*月份?"  # 2024年1-5月
+    r"|(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?(?:\s*(以后|之后|以来|起|后|以前|之前|前))?"
+    r"|(20\d{2})\s*年(?:度)?(?:\s*(以后|之后|以来|起|以前|之前))?"
+)
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def _date_labels(text: str) -> list[tuple[int, int, dt.date, dt.date]]:
+    """(start, end, from, to) for dated phrases: 2024年, 2023年9月, 11月 (year of the label before), 2024年1-5月,
+    10月10号以后. A phrase without a year takes the year of the nearest dated phrase before it."""
+    out: list[tuple[int, int, dt.date, dt.date]] = []
+    last_year: int | None = None
+    for m in _MONTH_RE.finditer(text):
+        try:
+            if m.group(2) and m.group(3):  # a month range
+                year = int(m.group(1)) if m.group(1) else last_year
+                if year is None:
+                    continue
+                a, b = int(m.group(2)), int(m.group(3))
+                if not (1 <= a <= b <= 12):
+                    continue
+                span = (dt.date(year, a, 1), _month_end(year, b))
+            elif m.group(5):  # a month (and day)
+                year = int(m.group(4)) if m.group(4) else last_year
+                month = int(m.group(5))
+                if year is None or not 1 <= month <= 12:
+                    continue
+                day = int(m.group(6)) if m.group(6) else None
+                first = dt.date(year, month, day or 1)
+                last = dt.date(year, month, day) if day else _month_end(year, month)
+                tail = m.group(7) or ""
+                if tail in ("以后", "之后", "以来", "起", "后"):
+                    last = dt.date(year, 12, 31)
+                elif tail in ("以前", "之前", "前"):
+                    first = dt.date(year, 1, 1)
+                span = (first, last)
+            elif m.group(8):  # a year
+                year = int(m.group(8))
+                span = (dt.date(year, 1, 1), dt.date(year, 12, 31))
+            else:
+                continue
+        except ValueError:
+            continue
+        last_year = span[0].year
+        # “2023年8月、9月”: dated phrases joined by 、/和 make one span
+        if out and text[out[-1][1]:m.start()].strip() in ("、", "和", "及", "与", ",", "，") and out[-1][2].year == span[0].year:
+            prev = out.pop()
+            span = (min(prev[2], span[0]), max(prev[3], span[1]))
+            out.append((prev[0], m.end(), *span))
+            continue
+        out.append((m.start(), m.end(), *span))
+    return out
+
+
 def _raw_mentions(text: str) -> list[Mention]:
     found: list[Mention] = []
     taken: list[tuple[int, int]] = []
@@ -224,6 +284,7 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
     segs = segments(text)
     reading = Reading(text=text, segments=segs)
     labels = _year_labels(text, lexicon, as_of)
+    dated = _date_labels(text)
     hearsay = _hearsay_spans(text, lexicon)
     reading.hearsay = hearsay
     words = lexicon.words
@@ -248,6 +309,16 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         if m.kind == "date":
             year = m.value.year
         m.year, m.year_part = year, part
+        # the dates: the nearest dated phrase before the figure in its sentence (more precise than the year)
+        when = None
+        for start, end, first, last in dated:
+            if sentence_start <= start and end <= m.start:
+                when = (first, last)
+        if when is not None and year is not None and when[0].year != year and not part:
+            when = None  # a later relative label (去年) is nearer than the dated phrase
+        if when is None and year is not None:
+            when = (dt.date(year, 1, 1), dt.date(year, 12, 31))
+        m.when = when
         m.hearsay = any(a <= m.start < b for a, b in hearsay)
         tight = before[-6:]
         m.quote = m.kind in ("money", "percent") and any(tight.endswith(w) or tight.endswith(w + "是") or

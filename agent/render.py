@@ -39,6 +39,7 @@ class Turn:
     cites: Citations
     calculations: list[Calculation] = field(default_factory=list)
     totals: list[Total] = field(default_factory=list)
+    notes: dict[str, list[str]] = field(default_factory=dict)  # program id → notes on how its facts were read
     validity: dict[str, Validity] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
     retrieved: set[str] = field(default_factory=set)
@@ -160,11 +161,47 @@ class Renderer:
         return f"申报截止时间：{when}{marker}（截至{zh_date(turn.as_of)}，{state}）{channel}"
 
     # --- calculation --------------------------------------------------------------------------------------------------
-    def calc_facts(self, program: Program, plan: Plan) -> dict[str, Any]:
+    def calc_facts(self, program: Program, plan: Plan, turn: Turn) -> dict[str, Any]:
+        """The plan's facts for one program, with its amount limited to the activity inside the period the
+        program covers (figures dated outside it are left out and said so) and the activity's dates."""
         facts = dict(plan.facts)
-        year = self.planner.activity_year(program, plan)
-        if year:
-            facts["activity_year"] = year
+        bound = plan.bound
+        if bound is None:
+            return facts
+        period = self.catalog.activity_period(program)
+        vocab = self.catalog.facts
+        for name in program.formula.inputs():
+            parts = bound.parts.get(name)
+            if not parts or vocab[name].series or not any(w for _, w, _ in parts):
+                continue
+            if period is None:
+                dated = [w for _, w, _ in parts if w]
+                facts["activity_from"], facts["activity_to"] = min(w[0] for w in dated), max(w[1] for w in dated)
+                break
+
+            def inside(w) -> bool:
+                return w is None or (w[1] >= period.from_ and w[0] <= period.to)
+
+            covered = [p for p in parts if inside(p[1])]
+            left_out = [p for p in parts if not inside(p[1])]
+            subs = [sp for sp in bound.sub_parts.get(name, []) if period.from_ <= sp[1][0] and sp[1][1] <= period.to]
+            if subs and len(covered) == 1 and covered[0][1] and covered[0][1][0] < period.from_:
+                value, when, source = subs[0]
+                facts[name] = value
+                note = f"按{period.label}（{zh_date(period.from_)}至{zh_date(period.to)}）计算，采用您说明的该期间金额（“{source}”）。"
+                turn.notes.setdefault(program.id, []).append(note)
+                covered = [(value, when, source)]
+            elif covered and left_out:
+                facts[name] = sum(v for v, _, _ in covered)
+                raws = "、".join(r for _, _, r in left_out)
+                note = (f"{raws}发生在{period.label}（{zh_date(period.from_)}至{zh_date(period.to)}）之外，不计入；"
+                        f"按期间内的{format_yuan(facts[name])}计算。")
+                turn.notes.setdefault(program.id, []).append(note)
+                turn.evidence.append(note)
+            spans = [w for _, w, _ in (covered or left_out) if w]
+            if spans:
+                facts["activity_from"], facts["activity_to"] = min(w[0] for w in spans), max(w[1] for w in spans)
+            break
         return facts
 
     def _calculate(self, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> tuple[str, str]:
@@ -181,7 +218,7 @@ class Renderer:
                 if summary is not None:  # the program's item total stands for it in a total over programs
                     results.append((program, summary))
                 continue
-            calc = calc_of(program.id, self.calc_facts(program, plan))
+            calc = calc_of(program.id, self.calc_facts(program, plan, turn))
             turn.calculations.append(calc)
             results.append((program, calc))
             status, lines = self._program_section(program, calc, plan, u, turn)
@@ -214,6 +251,11 @@ class Renderer:
         live = v is None or claimable(v)
         if v is not None and not live:
             lines.append(f"- 政策状态：**{status_tag(v, turn.as_of)}**。{validity_sentence(self.catalog, v, turn.as_of)}")
+        for note in turn.notes.get(program.id, []):
+            lines.append(f"- 说明：{note}")
+        period = self.catalog.activity_period(program)
+        if period is not None and any(period.phrase in un for un in calc.unmet + calc.assumptions):
+            turn.cites.mark(period.clause_id)
         if calc.amount_yuan is not None and calc.eligible is not False:
             status = "answered"
             word = "可申请贷款额度最高" if calc.amount_kind == "loan" else "最高可获得"
@@ -338,7 +380,7 @@ class Renderer:
         eligible, needs, unmet, silent = [], [], [], []
         for program in plan.programs:
             touched = bool(stated & set(program.facts))
-            calc = calc_of(program.id, self.calc_facts(program, plan))
+            calc = calc_of(program.id, self.calc_facts(program, plan, turn))
             if not touched:
                 silent.append(program)
                 continue

@@ -4,8 +4,8 @@ No files, no clock, no globals: everything comes from the catalog passed in. Amo
 integer yuan out, fractional yuan rounded down). Expiry of a document never changes an amount; validity is reported
 beside it. Activity dated outside the period a program covers is not covered by it (no amount, the dates said).
 
-Reserved fact keys besides the vocabulary: `activity_year` (int) or `activity_date` (date) — when the activity
-happened; `province` / `city` / `district` — where the applicant is.
+Reserved fact keys besides the vocabulary: `activity_year` (int), `activity_date` (date) or `activity_from` /
+`activity_to` (dates) — when the activity happened; `province` / `city` / `district` — where the applicant is.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tools.catalog import PolicyCatalog
 
 LOCATION_KEYS = ("province", "city", "district")
-ACTIVITY_KEYS = ("activity_year", "activity_date")
+ACTIVITY_KEYS = ("activity_year", "activity_date", "activity_from", "activity_to")
 
 
 def _catalog(catalog: "PolicyCatalog | None") -> "PolicyCatalog":
@@ -95,6 +95,14 @@ def region_status(program: Program, loc: Mapping[str, Any]) -> tuple[bool | None
 def _activity_span(facts: Mapping[str, Any]) -> tuple[dt.date, dt.date, str] | None:
     """The stated time of the activity as a date range (a year or a day) and how to name it."""
     raw_date, raw_year = facts.get("activity_date"), facts.get("activity_year")
+    if facts.get("activity_from") and facts.get("activity_to"):
+        first, last = (d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
+                       for d in (facts["activity_from"], facts["activity_to"]))
+        if first.month == 1 and first.day == 1 and last.month == 12 and last.day == 31 and first.year == last.year:
+            return first, last, f"{first.year}年"
+        same_month = (first.year, first.month) == (last.year, last.month)
+        label = f"{first.year}年{first.month}月" if same_month else f"{date_zh(first)}至{date_zh(last)}"
+        return first, last, label
     if raw_date:
         day = raw_date if isinstance(raw_date, dt.date) else dt.date.fromisoformat(str(raw_date))
         return day, day, date_zh(day)
