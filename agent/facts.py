@@ -178,7 +178,8 @@ class FactBinder:
                     continue  # another fact of the vocabulary owns this clause
                 edges.append((score, -m.start, m, fd))
                 any_hit = True
-            if not any_hit and not m.distractor and not m.history and own_best[0] == 0 and self._spend_like(reading, m):
+            if not any_hit and not m.distractor and not m.history and own_best[0] == 0 and (
+                    self._spend_like(reading, m) or kind == "pflops"):
                 loose.append(m)
         edges.sort(key=lambda e: (e[0], e[1]), reverse=True)
         series_members = {fd.name for fd in facts if fd.series and sum(1 for o in facts if o.series == fd.series) > 1}
@@ -186,6 +187,12 @@ class FactBinder:
         for score, _, m, fd in edges:
             if fd.name in series_members and m not in series_mentions.setdefault(fd.series, []):
                 series_mentions[fd.series].append(m)
+        # a labelled figure with no cue of its own joins a series named in an earlier turn (“去年是520万”)
+        for fd in facts:
+            if fd.name in series_members and prior_years.get(fd.name):
+                for m in loose:
+                    if m.year is not None and m not in series_mentions.setdefault(fd.series, []):
+                        series_mentions[fd.series].append(m)
         for ms in series_mentions.values():
             used.update(id(m) for m in ms)
         taken: dict[str, list[Mention]] = {}
@@ -203,7 +210,8 @@ class FactBinder:
         for name, ms in taken.items():
             self._store(reading, self.vocab[name], ms, out)
         # a figure next to a spend verb fills the one amount still missing; “一分钱都没给” states it as 0
-        free = [fd for fd in facts if fd.name not in out.values and not fd.history and not fd.series and unit == "yuan"]
+        free = [fd for fd in facts if fd.name not in out.values and not fd.history and not fd.series
+                and unit in ("yuan", "pflops")]
         zero = next((w for w in self.lexicon.words.zero_words if w in reading.text), None)
         if len(free) == 1 and zero and not loose:
             out.set(free[0].name, 0, _clause_around(reading.text, reading.text.find(zero)))

@@ -23,7 +23,8 @@ LOOKUP_INTENTS = ("stacking", "validity", "can_apply", "deadline", "channel", "m
                   "definition", "interpreter")
 FOLLOW_UP_INTENTS = ("amount", "eligibility", "conditions", "materials", "deadline", "channel", "validity", "can_apply",
                      "stacking", "contacts", "compare")
-PRONOUNS = ("这个", "那个", "这项", "那项", "它", "这条", "那条", "这一条", "上面", "刚才", "同样", "这个呢", "那这个")
+PRONOUNS = ("这个", "那个", "这项", "那项", "它", "这条", "那条", "这一条", "上面", "刚才", "同样", "这个呢", "那这个",
+            "如果", "要是", "假如", "换成", "改成", "那笔", "这笔")
 
 
 @dataclass
@@ -99,7 +100,7 @@ class Planner:
             return self.profile_plan(u, state, as_of, regions)
         if not programs:
             return self.programless_plan(u, intent, regions)
-        programs = self.prefer_guide_or_measure(programs, intent)
+        programs = self.prefer_guide_or_measure(programs, intent if not u.has_figures else "amount")
         plan = Plan("calculate", intent=intent, programs=programs, regions=regions, retrieved=retrieved,
                     continuing=continuing)
         self.bind(u, state, plan, as_of)
@@ -168,6 +169,7 @@ class Planner:
                 merged[name] = m
         for name in bound.unknown:
             merged.pop(name, None)
+        self._reseat_series(merged, names)
         # remember everything this turn stated (for later turns), whatever the programs
         for name, m in merged.items():
             if m.origin == "question" or name not in state.facts:
@@ -181,6 +183,32 @@ class Planner:
         plan.presumed = [vocab[n].label for n in presumed]
         plan.facts = facts
         plan.items = self.items_for(plan, bound, u)
+
+    def _reseat_series(self, merged: dict[str, FactMention], names: list[str]) -> None:
+        """Figures of one series from several turns (“前年300万” then “上年是450万”) take their places by year:
+        the latest year is this year's figure, the one before it last year's."""
+        vocab = self.catalog.facts
+        series: dict[str, list] = {}
+        for n in names:
+            if vocab[n].series:
+                series.setdefault(vocab[n].series, []).append(vocab[n])
+        for members in series.values():
+            present = [merged[fd.name] for fd in members if fd.name in merged]
+            stated = [m for m in present if m.year]
+            # only figures from several turns are reseated, and only when every one of them carries its year
+            if len(stated) < 2 or len(stated) != len(present) or not any(m.origin != "question" for m in stated):
+                continue
+            latest = max(m.year for m in stated)
+            by_offset = {fd.offset: fd for fd in members}
+            placed: dict[str, FactMention] = {}
+            for m in sorted(stated, key=lambda m: (m.origin != "question", -m.year)):
+                fd = by_offset.get(m.year - latest)
+                if fd is not None and fd.name not in placed:
+                    placed[fd.name] = FactMention(fd.name, m.value, m.source_text, m.year, origin=m.origin)
+            if placed:
+                for fd in members:
+                    merged.pop(fd.name, None)
+                merged.update(placed)
 
     def _adds_to_earlier(self, u: Understanding) -> bool:
         return bool(u.reading and any(m.add_on for m in u.reading.mentions))
@@ -204,15 +232,102 @@ class Planner:
         plan.programs = [p for i, p in enumerate(out) if all(p.id != q.id for q in out[:i])]
 
     def items_for(self, plan: Plan, bound: BoundFacts, u: Understanding) -> dict[str, list[Item]]:
-        """Programs whose amount is capped per year and has figures of several years: one item per year."""
+        """Items computed on their own: the years of a yearly program, the products / standards / projects /
+        people of a program that caps each item."""
         items: dict[str, list[Item]] = {}
         for program in plan.programs:
+            if program.per_item and u.reading is not None:
+                found = self.choice_items(program, plan, u) or self.chunk_items(program, plan, u)
+                if found:
+                    items[program.id] = found
+                    continue
             for name in program.formula.inputs():
                 per_year = bound.series_by_year.get(name)
                 if per_year and program.period == "每年":
                     items[program.id] = [Item(f"{y}年", {**plan.facts, name: v, "activity_year": y})
                                          for y, v in sorted(per_year.items()) if y]
         return items
+
+    def _item_facts(self, program: Program, plan: Plan, text: str, as_of: dt.date) -> dict[str, Any]:
+        from agent.reading import read_mentions
+
+        bound = self.binder.bind(read_mentions(text, self.catalog.lexicon, as_of), program.facts, as_of)
+        return {**plan.facts, **bound.values}
+
+    def choice_items(self, program: Program, plan: Plan, u: Understanding) -> list[Item]:
+        """Items named by the program's choice (国际标准1项…国家标准2项; A进了工信部目录…B进了福建省目录;
+        3个人拿到中级…1个拿到高级): one window of the question per named option, with its count and its figures."""
+        from agent.reading import read_mentions
+
+        choice = getattr(program.formula, "choice_fact", None)
+        if not choice:
+            return []
+        fd = self.catalog.facts[choice]
+        text, reading = u.text, u.reading
+        hits: list[tuple[int, int, str]] = []
+        for c in fd.choices:
+            for alias in {c.label, *c.aliases}:
+                if len(alias) < 2:
+                    continue
+                for m in re.finditer(re.escape(alias), text):
+                    if reading.in_hearsay(m.start()):
+                        continue
+                    hits.append((m.start(), m.end(), c.key))
+        hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+        anchors: list[tuple[int, int, str]] = []
+        for h in hits:
+            if not anchors or h[0] >= anchors[-1][1]:
+                anchors.append(h)
+        if len(anchors) < 1:
+            return []
+        items: list[Item] = []
+        starts = [a[0] for a in anchors] + [len(text)]
+        prev_end = 0
+        for k, (a, b, key) in enumerate(anchors):
+            # the window: from the end of the previous one (or the start of this clause) to the next option
+            clause_start = max(text.rfind(ch, prev_end, a) for ch in "，,。；;") + 1
+            window = text[max(prev_end, clause_start):starts[k + 1]]
+            prev_end = starts[k + 1]
+            w_reading = read_mentions(window, self.catalog.lexicon, dt.date.today())
+            if any(m.history for m in w_reading.mentions) or any(h in window for h in self.catalog.lexicon.words.history):
+                continue  # an award already received is not an item of this question
+            count = 1
+            counts = [m for m in w_reading.mentions if m.kind == "count" and m.unit_word in ("个", "人", "名", "位", "项", "件", "款", "台", "套")]
+            if counts:
+                count = counts[0].value
+            facts = {**self._item_facts(program, plan, window, dt.date.today()), choice: key}
+            ranks = [m for m in w_reading.mentions if m.kind == "rank"]
+            label = fd.choice(key).label
+            if len(ranks) > 1 and count == len(ranks):
+                for r in ranks:
+                    rank_fact = next((n for n in program.facts if self.catalog.facts[n].ordinal), None)
+                    sub = dict(facts)
+                    if rank_fact:
+                        sub[rank_fact] = r.value
+                    items.append(Item(f"{label}（{r.raw}）", sub, 1))
+                continue
+            items.append(Item(label, facts, max(count, 1)))
+        if len(items) == 1 and items[0].count == 1:
+            return []
+        return items
+
+    def chunk_items(self, program: Program, plan: Plan, u: Understanding) -> list[Item]:
+        """Items without a named option (“一个AI芯片项目…；另一个操作系统项目…”): the question split at item
+        markers, each part with its own figures."""
+        markers = [m for m in self.catalog.lexicon.words.item_markers if m in u.text]
+        if not markers:
+            return []
+        pattern = "|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True))
+        cuts = [m.start() for m in re.finditer(pattern, u.text)]
+        pieces = [u.text[a:b] for a, b in zip([0] + cuts, cuts + [len(u.text)])]
+        inputs = [n for n in program.formula.inputs() if self.catalog.facts[n].unit == "yuan"]
+        items = []
+        for k, piece in enumerate(pieces):
+            facts = self._item_facts(program, plan, piece, dt.date.today())
+            own = {n: facts[n] for n in inputs if n in facts}
+            if own and all(plan.facts.get(n) != v or len(pieces) > 1 for n, v in own.items()):
+                items.append(Item(f"第{k + 1 if cuts and cuts[0] > 0 else k}项", facts))
+        return items if len(items) > 1 else []
 
     # --- programs ----------------------------------------------------------------------------------------------
     def continue_programs(self, u: Understanding, state: SessionState) -> tuple[list[Program], bool]:
@@ -222,7 +337,9 @@ class Planner:
         if not current:
             return [], False
         states_facts = bool(u.reading and u.reading.mentions) or any(
-            any(c in u.text for c in cat.facts[n].cues) for p in current for n in p.facts)
+            any(c in u.text for c in cat.facts[n].cues) or
+            any(a in u.text for ch in cat.facts[n].choices for a in (ch.label, *ch.aliases) if len(a) >= 2)
+            for p in current for n in p.facts)
         pronoun = any(w in u.text for w in PRONOUNS)
         if not (states_facts or pronoun or u.regions or any(u.has(i) for i in FOLLOW_UP_INTENTS) or state.pending):
             return [], False

@@ -134,6 +134,8 @@ class Reader:
         low = text.lower()
         if any(a.lower() in low for r in self.catalog.regions for a in r.aliases):
             return None  # a covered region is named: the place only says where the enterprise is
+        if any(w in text for w in self.intent_words.get("stacking", ())):
+            return None  # “能和火炬高新区的同类政策叠加吗” asks about this corpus's stacking rule
         for name, key in places:
             surfaces = [s for s, n, _ in self.catalog.lexicon.place_names if n == name and s in low]
             if any(w in text for w in self.catalog.lexicon.own_policy_words) or any(

@@ -82,6 +82,7 @@ class WordsFile(Strict):
     add_on: list[str]
     plan_words: list[str]
     greetings: list[str]
+    item_markers: list[str] = []
     out_of_scope: list[str]
     english_summary_prefix: str = "Summary"
 

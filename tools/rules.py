@@ -89,6 +89,8 @@ class Program(Strict):
     notes: list[str] = []
     # the dates the rewarded activity must fall in, when this program's differ from its document's
     activity_period: ActivityPeriod | None = None
+    # each item (product, standard, project, person) is computed and capped on its own; default from `period`
+    each_item: bool | None = None
 
     @property
     def amount_kind(self) -> str:
@@ -100,8 +102,8 @@ class Program(Strict):
 
     @property
     def per_item(self) -> bool:
-        """Each product / standard / project is capped on its own (每项产品, 每项标准, 每项目)."""
-        return self.period in ("每项目", "每项产品", "每项标准")
+        """Each product / standard / project / person is computed on its own (每项产品, 每项标准, 每项目)."""
+        return self.each_item if self.each_item is not None else self.period in ("每项目", "每项产品", "每项标准")
 
     def names(self) -> list[str]:
         return [n for n in (self.name, self.short_name, *self.aliases) if n]
