@@ -137,8 +137,9 @@ class Planner:
             return Plan("lookup", intent=intent, programs=programs, regions=regions, docs=docs)
         if intent in ("validity", "can_apply", "deadline", "channel", "stacking", "interpreter", "contacts") and docs:
             return Plan("lookup", intent=intent, regions=regions, docs=docs)
-        if intent == "list" or (intent in ("amount", "eligibility", "profile") and regions and not u.has_figures):
+        if intent in ("list", "profile"):
             return Plan("list", intent=intent, regions=regions)
+        # an amount question naming no program: the clause it is about, or the region's programs when none fits
         return Plan("search", intent=intent, regions=regions)
 
     # --- facts ----------------------------------------------------------------------------------------------------
@@ -281,13 +282,16 @@ class Planner:
         if len(anchors) < 1:
             return []
         items: list[Item] = []
-        starts = [a[0] for a in anchors] + [len(text)]
+        # each option's window runs from the start of its clause to the start of the next option's clause
+        starts = []
         prev_end = 0
-        for k, (a, b, key) in enumerate(anchors):
-            # the window: from the end of the previous one (or the start of this clause) to the next option
+        for a, b, key in anchors:
             clause_start = max(text.rfind(ch, prev_end, a) for ch in "，,。；;") + 1
-            window = text[max(prev_end, clause_start):starts[k + 1]]
-            prev_end = starts[k + 1]
+            starts.append(max(prev_end, clause_start))
+            prev_end = b
+        starts.append(len(text))
+        for k, (a, b, key) in enumerate(anchors):
+            window = text[starts[k]:starts[k + 1]]
             w_reading = read_mentions(window, self.catalog.lexicon, dt.date.today())
             if any(m.history for m in w_reading.mentions) or any(h in window for h in self.catalog.lexicon.words.history):
                 continue  # an award already received is not an item of this question

@@ -18,6 +18,8 @@ from tools.lexicon import Lexicon
 from tools.money import find_money, find_percents, parse_count, parse_number
 
 SEGMENT_BREAK = re.compile(r"[，,。；;！!？?\n、：:（）()\[\]【】]|\s+|(?:但是|不过)")
+# English sentences keep their spaces inside a clause
+SEGMENT_BREAK_LATIN = re.compile(r"[，,。；;！!？?\n、：:（）()\[\]【】]|(?:但是|不过)")
 SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
 QUOTE_BEFORE = ("最高", "最多", "上限", "封顶", "不超过", "最高不超", "按", "补贴是", "比例是", "给予")
 THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",
@@ -107,7 +109,8 @@ def segments(text: str) -> list[Segment]:
     out: list[Segment] = []
     sentence = 0
     pos = 0
-    for m in SEGMENT_BREAK.finditer(text + "\n"):
+    latin = len(re.findall(r"[A-Za-z]{2,}", text)) >= 3
+    for m in (SEGMENT_BREAK_LATIN if latin else SEGMENT_BREAK).finditer(text + "\n"):
         if m.start() > pos:
             out.append(Segment(pos, m.start(), text[pos:m.start()], sentence))
         if SENTENCE_BREAK.fullmatch(m.group(0) or "") or m.group(0) == "\n":

@@ -139,7 +139,7 @@ class Reader:
         for name, key in places:
             surfaces = [s for s, n, _ in self.catalog.lexicon.place_names if n == name and s in low]
             if any(w in text for w in self.catalog.lexicon.own_policy_words) or any(
-                    re.search(re.escape(s) + r".{0,8}(政策|补贴|补助|扶持|奖励|措施|券)", low) for s in surfaces):
+                    re.search(re.escape(s) + r".{0,16}(政策|补贴|补助|扶持|奖励|措施|券)", low) for s in surfaces):
                 return name
         return None
 

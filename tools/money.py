@@ -285,7 +285,7 @@ def parse_rate(text: str) -> Fraction:
 # ("40万元" == "400,000元" == "四十万元"; "3万5千元" == 35000; "80w" == 80万; "1e309元" is not 309元).
 _NUM = r"(?:\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿点0-9.])+"
 _MONEY_RE = re.compile(
-    r"(?<![\d.])(?<![\d][eE])(?<![A-Za-z])(?P<cur>[¥￥])?\s*(?P<num>" + _NUM + r")\s*"
+    r"(?<![\d.])(?<![\d][eE])(?<![A-Za-z])(?P<cur>[¥￥]|RMB|rmb|CNY|人民币)?\s*(?P<num>" + _NUM + r")\s*"
     r"(?P<unit>个亿|千万|百万|万亿|[wW万亿](?![A-Za-z])|[kK](?![A-Za-z]))?\s*"
     r"(?P<yuan>元|块钱|块|人民币|rmb|RMB|yuan|CNY)?"
 )
@@ -327,6 +327,13 @@ def find_money(text: str) -> list[MoneyMatch]:
         if not money_word and not scale:
             continue
         if is_cn and not money_word and not re.search("[万亿]", num + (unit or "")):
+            continue
+        # “一家6万一家5万”: a Chinese digit right before a counter starts the next phrase, not this number
+        while not (money_word or unit) and len(num) > 1 and num[-1] in "一二两三四五六七八九" and \
+                text.startswith(_COUNTERS, m.start("num") + len(num)):
+            num = num[:-1]
+            scale = next((c for c in reversed(num) if c in "万亿"), None)
+        if not money_word and not scale:
             continue
         end = m.end() if money_word or unit else m.start("num") + len(num)
         raw = text[m.start():end].strip()
