@@ -59,6 +59,7 @@ class BoundFacts:
 def _cue_hit(cues: Iterable[str], before: str, after: str) -> tuple[int, int]:
     """(score, distance) of the best cue before the figure in its clause (or just after it); (0, 99) if none."""
     best = (0, 99)
+    reach = 20 if re.search(r"[A-Za-z]{2,}", after[:20]) else 6  # English puts the noun after: “3百万 yuan of 算力”
     for cue in cues:
         if not cue:
             continue
@@ -68,7 +69,7 @@ def _cue_hit(cues: Iterable[str], before: str, after: str) -> tuple[int, int]:
             best = max(best, (len(cue) * 10 - dist, -dist))
         else:
             k = after.find(cue)
-            if 0 <= k <= 6:
+            if 0 <= k <= reach:
                 best = max(best, (len(cue) * 10 - 15 - k, -(k + 20)))
     return best[0], -best[1]
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.facts import BoundFacts, FactBinder, FactMention
+from agent.facts import BoundFacts, FactBinder, FactMention, _negated
 from agent.session import SessionState
 from agent.understand import Reader, Understanding
 from tools.catalog import PolicyCatalog
@@ -113,7 +113,7 @@ class Planner:
         if intent in ("compare", "method") and not u.has_figures:
             plan.kind = "lookup"
             plan.intent = "standards"
-        elif intent == "stacking" and not u.has_figures:
+        elif intent == "stacking" and not u.has_figures and not u.has("amount"):
             plan.kind = "lookup"
         elif intent in ("validity", "can_apply", "deadline", "channel", "materials", "contacts", "interpreter") \
                 and not (states_facts and u.has_figures):
@@ -128,7 +128,8 @@ class Planner:
     def programless_plan(self, u: Understanding, intent: str, regions: list[str]) -> Plan:
         cat = self.catalog
         docs = [d for r in regions for d in cat.docs_of(r)]
-        if intent in ("conditions", "materials") and regions:
+        if (intent in ("conditions", "materials") or (intent == "eligibility" and u.has("conditions"))) and regions:
+            intent = "materials" if intent == "materials" else "conditions"
             programs = [p for r in regions for p in cat.programs_of(r)]
             if intent == "materials":
                 programs = [p for p in programs if p.materials] or programs
@@ -164,7 +165,7 @@ class Planner:
             old = merged.get(name)
             fd = vocab[name]
             if (old is not None and fd.aggregate == "sum" and not u.correction and m.value is not None
-                    and old.value is not None and self._adds_to_earlier(u) and old.year == m.year):
+                    and old.value is not None and self._adds_to_earlier(u) and (m.year is None or old.year == m.year)):
                 merged[name] = FactMention(name, old.value + m.value, old.source_text + "；" + m.source_text, m.year)
             else:
                 merged[name] = m
@@ -228,7 +229,8 @@ class Planner:
             named = period.label in u.text
             dated = [w for n in program.formula.inputs() for _, w, _ in (plan.bound.parts.get(n, []) if plan.bound else [])
                      if w]
-            within = bool(dated) and all(period.from_ <= w[0] and w[1] <= period.to for w in dated)
+            slack = dt.timedelta(days=31)  # “2023年10月以后” names the guide's period at the month's grain
+            within = bool(dated) and all(period.from_ - slack <= w[0] and period.from_ <= w[1] <= period.to for w in dated)
             out.append(guide if named or within else program)
         plan.programs = [p for i, p in enumerate(out) if all(p.id != q.id for q in out[:i])]
 
@@ -271,7 +273,7 @@ class Planner:
                 if len(alias) < 2:
                     continue
                 for m in re.finditer(re.escape(alias), text):
-                    if reading.in_hearsay(m.start()):
+                    if reading.in_hearsay(m.start()) or _negated(text, m.start(), self.catalog.lexicon):
                         continue
                     hits.append((m.start(), m.end(), c.key))
         hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
@@ -286,7 +288,7 @@ class Planner:
         starts = []
         prev_end = 0
         for a, b, key in anchors:
-            clause_start = max(text.rfind(ch, prev_end, a) for ch in "，,。；;") + 1
+            clause_start = max(text.rfind(ch, prev_end, a) for ch in "，,。；;：:") + 1
             starts.append(max(prev_end, clause_start))
             prev_end = b
         starts.append(len(text))
@@ -296,7 +298,7 @@ class Planner:
             if any(m.history for m in w_reading.mentions) or any(h in window for h in self.catalog.lexicon.words.history):
                 continue  # an award already received is not an item of this question
             count = 1
-            counts = [m for m in w_reading.mentions if m.kind == "count" and m.unit_word in ("个", "人", "名", "位", "项", "件", "款", "台", "套")]
+            counts = [m for m in w_reading.mentions if m.kind == "count" and m.unit_word in program.item_units]
             if counts:
                 count = counts[0].value
             facts = {**self._item_facts(program, plan, window, dt.date.today()), choice: key}

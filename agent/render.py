@@ -280,7 +280,10 @@ class Renderer:
             if calc.missing:
                 lines.append("- 申报条件（请逐项核对）：" + join_zh(self.condition_lines(program, calc.missing)))
         else:
-            status = "needs_info"
+            decided = calc.eligible is True and (u.has("eligibility") or u.has("can_apply"))
+            status = "answered" if decided else "needs_info"
+            if decided:
+                lines.append("- 按您提供的信息，**符合**所列申请条件；金额需按下面的方法测算。")
             labels = self.input_labels(program)
             inputs = [m for m in calc.missing if m in labels] or calc.missing
             others = [m for m in calc.missing if m not in inputs]
@@ -561,6 +564,11 @@ class Renderer:
             if note and (intent != "validity" or any(c in turn.question for c in note.cues)):
                 lines.append(f"- {note.text}{turn.cites.mark(note.clause_id)}。")
                 turn.evidence.append(note.text)
+            process = self.catalog.role_clause(doc_id, "process")
+            if process and intent in ("channel", "deadline"):
+                text = self.catalog.clause(process).text
+                lines.append(f"  审核程序{turn.cites.mark(process)}：{excerpt(text, turn.question, 200)}")
+                turn.evidence.append(text)
         return "answered", "\n".join(lines)
 
     def program_contacts(self, programs: list[Program], turn: Turn) -> tuple[str, str]:

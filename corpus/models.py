@@ -51,7 +51,7 @@ class Application(Strict):
     covers_period: Period | None = None
 
 
-ClauseRole = Literal["period", "window", "contacts", "interpreter", "stacking", "definitions"]
+ClauseRole = Literal["period", "window", "contacts", "interpreter", "stacking", "definitions", "process"]
 
 
 class ActivityPeriod(Strict):

@@ -315,6 +315,11 @@ def find_money(text: str) -> list[MoneyMatch]:
     found: list[MoneyMatch] = []
     for m in _MONEY_RE.finditer(text):
         num, unit, yuan, cur = m.group("num"), m.group("unit"), m.group("yuan"), m.group("cur")
+        num_start, start = m.start("num"), m.start()
+        lead = re.match(r"^[一二两三四五六七八九十]点(?=\d)", num or "")
+        if lead:  # “差一点5万”: 一点 is “a little”, the number is 5万
+            num, num_start = num[lead.end():], num_start + lead.end()
+            start = num_start
         if not num or not re.search(r"[0-9零〇一二两三四五六七八九十]", num[:1] + num):
             continue
         if num[0] in "千万亿百十" and not yuan and num[0] not in "十":
@@ -330,26 +335,26 @@ def find_money(text: str) -> list[MoneyMatch]:
             continue
         # “一家6万一家5万”: a Chinese digit right before a counter starts the next phrase, not this number
         while not (money_word or unit) and len(num) > 1 and num[-1] in "一二两三四五六七八九" and \
-                text.startswith(_COUNTERS, m.start("num") + len(num)):
+                text.startswith(_COUNTERS, num_start + len(num)):
             num = num[:-1]
             scale = next((c for c in reversed(num) if c in "万亿"), None)
         if not money_word and not scale:
             continue
-        end = m.end() if money_word or unit else m.start("num") + len(num)
-        raw = text[m.start():end].strip()
+        end = m.end() if money_word or unit else num_start + len(num)
+        raw = text[start:end].strip()
         if not money_word and text.startswith(_COUNTERS, end):
             continue
         value = _money_value(num, unit)
         if value is None or value > ABSURD_YUAN:
             continue
-        found.append(MoneyMatch(value_yuan=_to_exact(value), start=m.start(), end=end, raw=raw))
-        head = _RANGE_HEAD_RE.search(text[: m.start()])
+        found.append(MoneyMatch(value_yuan=_to_exact(value), start=start, end=end, raw=raw))
+        head = _RANGE_HEAD_RE.search(text[:start])
         tail_scale = _UNIT_VALUE.get(unit) if unit else _UNIT_VALUE.get(num[-1]) if num[-1] in "万亿" else None
         if head and tail_scale and not re.search("[万亿]", head.group("num")):
             head_value = _money_value(head.group("num"), None)
             if head_value is not None and not any(f.start == head.start() for f in found):
                 found.append(MoneyMatch(value_yuan=_to_exact(head_value * tail_scale), start=head.start(),
-                                        end=m.start(), raw=head.group(0).strip()))
+                                        end=start, raw=head.group(0).strip()))
     return sorted(found, key=lambda f: f.start)
 
 

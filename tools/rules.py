@@ -91,6 +91,8 @@ class Program(Strict):
     activity_period: ActivityPeriod | None = None
     # each item (product, standard, project, person) is computed and capped on its own; default from `period`
     each_item: bool | None = None
+    # counters that multiply an item (“3个人拿到中级”, “国家标准2项”); none: each named item counts once
+    item_units: list[str] = []
 
     @property
     def amount_kind(self) -> str:

@@ -30,7 +30,7 @@ YES_WORDS = frozenset({"是", "是的", "对", "对的", "有", "有的", "已",
 NO_WORDS = frozenset({"否", "不是", "不", "没有", "没", "无", "未", "不符合", "不满足", "不具备", "no", "n", "false", "0",
                       "×", "f", "还没有", "尚未", "没上架", "未上架", "不属于"})
 # Allowed slack when a user gives both a growth rate and the two amounts it derives from (rounded rates).
-GROWTH_TOLERANCE_POINTS = Fraction(1, 2)
+GROWTH_TOLERANCE_POINTS = Fraction(1)  # “增长了31%左右” for 31.58%
 
 
 class Strict(BaseModel):
