@@ -48,8 +48,8 @@ def cmd_ask(args) -> int:
     services = _services()
     if args.question is None:
         if not args.json:
-            print("请提供问题，例如：policy-assistant ask \"厦门算力券最高能拿多少？\"，或使用 --json 从标准输入逐行读取。",
-                  file=sys.stderr)
+            example = services.catalog.lexicon.words.examples.get("question", "补助最高能拿多少？")
+            print(f"请提供问题，例如：policy-assistant ask \"{example}\"，或使用 --json 从标准输入逐行读取。", file=sys.stderr)
             return 2
         for line in sys.stdin:
             question = line.rstrip("\r\n")

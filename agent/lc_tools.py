@@ -128,20 +128,20 @@ def _clip(text: str) -> str:
 # --- the tools ----------------------------------------------------------------------------------------------
 
 class SearchArgs(BaseModel):
-    query: str = Field(description="检索词，中文，例如“思明 购买算力 补助”")
-    region: str | None = Field(default=None, description="可选：地区，如 厦门、思明、泉州、安徽")
+    query: str = Field(description="检索词，中文，用政策原文的说法（地区 + 事项 + 补助）")
+    region: str | None = Field(default=None, description="可选：地区名称（list_programs 结果中的 region）")
 
 
 class ClauseArgs(BaseModel):
-    clause_id: str = Field(description="条款编号，如 xm-measures:1.3、siming:art2")
+    clause_id: str = Field(description="条款编号，即 search_policies 结果中的 id（“文件编号:条款”）")
 
 
 class ProgramsArgs(BaseModel):
-    region: str | None = Field(default=None, description="可选：地区，如 厦门、思明、泉州、安徽")
+    region: str | None = Field(default=None, description="可选：地区名称（list_programs 结果中的 region）")
 
 
 class CalculateArgs(BaseModel):
-    program_id: str = Field(description="补助项目编号，来自 list_programs，例如 sm-compute")
+    program_id: str = Field(description="补助项目编号，来自 list_programs 结果中的 id")
     facts: dict[str, Any] = Field(
         default_factory=dict,
         description="企业事实，键名用 list_programs 给出的字段名，值可为“80万”“是”等用户原话")
@@ -149,9 +149,9 @@ class CalculateArgs(BaseModel):
 
 class EligibilityArgs(BaseModel):
     profile: dict[str, Any] = Field(description=(
-        "企业情况，例如 {\"location\": {\"city\": \"厦门市\", \"district\": \"思明区\"}, \"industry\": \"软件\", "
-        "\"above_scale\": true, \"legal_person\": true, \"facts\": {\"compute_purchase_yuan\": \"80万\"}}；"
-        "facts 的键名见 list_programs，值可为用户原话"))
+        "企业情况：{\"location\": {\"province\": 省, \"city\": 市, \"district\": 区}, \"industry\": 行业, "
+        "\"above_scale\": 是否规上, \"legal_person\": 是否独立法人, \"facts\": {事实名: 值}}；"
+        "facts 的键名见 list_programs，值可为用户原话（如“80万”“是”）"))
 
 
 def _region_matches(summary: dict, region: str | None) -> bool:

@@ -26,6 +26,7 @@ from tools.schema import Answer
 log = logging.getLogger("policy_assistant.agent")
 
 _NEGATIVE_MONEY = re.compile(r"(?:-|－|−|负)\s*[\d一二两三四五六七八九十百千][\d,.一二两三四五六七八九十百千]*\s*(?:万|元|亿|块)")
+_LATIN_MONEY = re.compile(r"(?<![A-Za-z])([A-Za-z]{1,8})\s*(?:万元|万|元|亿)(?![A-Za-z])")
 GUARD_FALLBACK = "抱歉，这个回答未能通过数字核对，为避免给出无法溯源的金额，请换个说法或直接说明补助项目和金额。"
 
 
@@ -59,7 +60,7 @@ class OfflineAssistant:
 
     def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Answer:
         as_of = as_of or self.settings.today()
-        problem = check_input(question, self.settings.max_question_chars)
+        problem = check_input(question, self.settings.max_question_chars, self.catalog.lexicon.words.examples)
         state = self.sessions.get(session_id)
         if problem:
             text = question if isinstance(question, str) else ""
@@ -93,6 +94,11 @@ class OfflineAssistant:
         if m:
             raise InvalidFactError(f"金额不能为负数（您输入的是“{m.group(0)}”）。请提供实际发生的金额（用正数填写，单位万元或元）。",
                                    code="invalid_number")
+        allowed = {w.lower() for w in self.catalog.lexicon.words.latin_terms}
+        for m in _LATIN_MONEY.finditer(text):
+            if m.group(1).lower() not in allowed:
+                raise InvalidFactError(f"无法识别金额“{m.group(0)}”。请用阿拉伯数字或中文数字填写金额，并写明单位万元或元。",
+                                       code="invalid_number")
 
     def _english_summary(self, turn: Turn) -> str:
         prefix = self.catalog.lexicon.words.english_summary_prefix

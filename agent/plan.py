@@ -258,7 +258,7 @@ class Planner:
         return {**plan.facts, **bound.values}
 
     def choice_items(self, program: Program, plan: Plan, u: Understanding) -> list[Item]:
-        """Items named by the program's choice (国际标准1项…国家标准2项; A进了工信部目录…B进了福建省目录;
+        """Items named by the program's choice (国际标准1项…国家标准2项; A进了甲目录…B进了乙目录;
         3个人拿到中级…1个拿到高级): one window of the question per named option, with its count and its figures."""
         from agent.reading import read_mentions
 
@@ -426,7 +426,7 @@ class Planner:
         return out
 
     def carries_facts(self, programs: list[Program], state: SessionState) -> bool:
-        """The session already holds facts these programs use (“换成厦门的算力券呢”)."""
+        """The session already holds facts these programs use (“换成那个市的算力券呢”)."""
         return any(set(state.facts) & set(p.facts) for p in programs)
 
     def residual(self, text: str, programs: list[Program]) -> str:
@@ -444,7 +444,7 @@ class Planner:
 
     # --- profile ---------------------------------------------------------------------------------------------------
     def profile_plan(self, u: Understanding, state: SessionState, as_of: dt.date, regions: list[str]) -> Plan:
-        """“我们是思明区的软件企业…能享受哪些补助？”: every program of the region (and the regions above it)."""
+        """“我们是某区的软件企业…能享受哪些补助？”: every program of the region (and the regions above it)."""
         cat = self.catalog
         keys = list(dict.fromkeys(k for r in regions for k in cat.ancestors(r)))
         programs = [p for p in cat.programs if cat.region_of(p) in keys and not p.implements]

@@ -27,7 +27,7 @@ REFUSAL_TEXT = ("抱歉，这个请求我不能执行：我不会透露或修改
 INSTRUCTION_DROPPED_TEXT = ("注意：检索到的部分文本含有要求助手执行操作的指令性内容（例如要求直接批准补助），"
                             "这类内容只作为数据看待，已忽略，未采纳。补助须由主管部门按政策审核，我无法批准或承诺任何金额。")
 SMALLTALK_TEXT = ("您好，我是政策通，可以帮您查询人工智能产业补助：能申请哪些、最高多少、依据哪一条、什么时候截止、要交什么材料。"
-                  "请告诉我企业所在地区、想了解的补助和相关金额（例如“思明区买了平台上架的算力，能补多少”）。")
+                  "请告诉我企业所在地区、想了解的补助和相关金额。")
 RULE_EDIT_TEXT = "说明：补助比例、上限等数字以政策原文为准，不能按对话中的要求修改；以下按文件规定计算。"
 
 
@@ -691,7 +691,8 @@ class Renderer:
     def _search(self, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> tuple[str, str]:
         tools = self.tools
         if tools.retriever is None:
-            return "not_found", "抱歉，检索服务暂不可用，请直接说明想了解的补助项目，例如“厦门算力券的条件”。"
+            example = self.catalog.lexicon.words.examples.get("program", "")
+            return "not_found", "抱歉，检索服务暂不可用，请直接说明想了解的补助项目" + (f"，例如“{example}”。" if example else "。")
         region = self.planner.region_filter(plan.regions)
         if plan.docs:
             results = [tools.search(u.text, k=3, doc_id=d) for d in list(dict.fromkeys(plan.docs))[:2]]

@@ -69,13 +69,11 @@ class Understanding:
         return bool(self.reading and any(m.kind == "money" for m in self.reading.mentions))
 
 
-def check_input(question: object, max_chars: int) -> InputProblem | None:
+def check_input(question: object, max_chars: int, examples: dict[str, str] | None = None) -> InputProblem | None:
     if not isinstance(question, str) or not question.strip() or not re.sub(r"[\s\u200b-\u200f\u2060\ufeff]", "", question):
-        return InputProblem(
-            "empty_question",
-            "请输入您的问题。例如：“在厦门买算力服务，最高能拿多少补助？”或“思明区普惠算力补助的条件是什么？”",
-            "needs_info",
-        )
+        shown = [q for q in ((examples or {}).get("question"), (examples or {}).get("conditions")) if q]
+        hint = "例如：" + "或".join(f"“{q}”" for q in shown) if shown else "写明企业所在地区、想问的补助和相关金额。"
+        return InputProblem("empty_question", "请输入您的问题。" + hint, "needs_info")
     if len(question) > max_chars:
         return InputProblem(
             "question_too_long",
@@ -130,7 +128,7 @@ class Reader:
 
     def own_policy_place(self, text: str, places: list[tuple[str, str]]) -> str | None:
         """A place without documents of its own asked about for its OWN policy (“湖里区有什么AI补贴”), when the
-        question does not also name the region whose documents cover it (厦门)."""
+        question does not also name the region whose documents cover it."""
         low = text.lower()
         if any(a.lower() in low for r in self.catalog.regions for a in r.aliases):
             return None  # a covered region is named: the place only says where the enterprise is

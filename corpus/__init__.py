@@ -34,7 +34,7 @@ def load_clauses() -> tuple[Clause, ...]:
 
     clauses: list[Clause] = []
     for doc in load_documents():
-        clauses.extend(parse_document(doc.id, clean_text(doc.id)))
+        clauses.extend(parse_document(doc.id, clean_text(doc.id), doc.parse_style))
     return tuple(clauses)
 
 

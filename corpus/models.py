@@ -73,6 +73,14 @@ class DocumentNote(Strict):
     cues: list[str] = []  # questions with these words get the note whatever they ask (“AI券有效期”)
 
 
+class ParseStyle(Strict):
+    """How a document writes its headings: where a bold title ends inside a heading line (corpus/parse.py)."""
+
+    title_delims: str = ""
+    closing_starts: list[str] = []
+    notice_ends_before: str | None = None  # a cover notice precedes the measures' own title
+
+
 class Document(Strict):
     id: str
     seed_file: str
@@ -97,6 +105,7 @@ class Document(Strict):
     keywords: list[str]
     notes: list[str]
     repairs: list[Repair]
+    parse_style: ParseStyle = ParseStyle()
     roles: dict[ClauseRole, str] = {}
     activity_period: ActivityPeriod | None = None
     application_note: DocumentNote | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from corpus.models import Clause
+from corpus.models import Clause, ParseStyle
 
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
@@ -30,23 +30,6 @@ _ATTACHMENT_LIST = re.compile(r"^附件[:：]")
 _CONTACTS = re.compile(r"^联系人[:：]")
 
 
-@dataclass(frozen=True)
-class DocStyle:
-    """How a document writes its headings: where a bold title ends inside a heading line."""
-
-    title_delims: str = ""
-    closing_starts: tuple[str, ...] = ()
-    notice_ends_before: str | None = None  # a cover notice precedes the measures' own title
-
-
-STYLES: dict[str, DocStyle] = {
-    "xm-measures": DocStyle(title_delims="。", closing_starts=("本措施由",), notice_ends_before="厦门市促进人工智能产业发展若干措施"),
-    "xm-guide": DocStyle(),
-    "siming": DocStyle(),
-    "quanzhou": DocStyle(title_delims="："),
-    "anhui": DocStyle(title_delims="。"),
-}
-
 MAX_TITLE = 25
 
 
@@ -71,8 +54,8 @@ class _Open:
     lines: list[str] = field(default_factory=list)
 
 
-def parse_document(doc_id: str, text: str) -> list[Clause]:
-    style = STYLES.get(doc_id, DocStyle())
+def parse_document(doc_id: str, text: str, style: ParseStyle | None = None) -> list[Clause]:
+    style = style or ParseStyle()
     lines = [ln for ln in text.split("\n") if ln.strip()]
     clauses: list[Clause] = []
     current: _Open | None = None

@@ -239,8 +239,9 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
     paths = IndexPaths(Path(settings.index_dir))
     if chunks is None:
         extra_clauses, extra_documents = list(extra_clauses), list(extra_documents)
-        if extra_corpus_dir:
-            more_clauses, more_docs = load_extra_corpus(extra_corpus_dir)
+        # the settings' extra corpus folders (new notices laid out like corpus/) and a test-only folder
+        for folder in [*getattr(settings, "extra_corpus_dirs", []), *([extra_corpus_dir] if extra_corpus_dir else [])]:
+            more_clauses, more_docs = load_extra_corpus(folder)
             extra_clauses += more_clauses
             extra_documents += more_docs
         chunks = corpus_chunks(extra_clauses, extra_documents)

@@ -183,6 +183,7 @@ def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
 
     import yaml
 
+    from corpus.models import ParseStyle
     from corpus.parse import parse_document
 
     root = Path(directory)
@@ -191,5 +192,6 @@ def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
     clauses: list[Any] = []
     for doc in documents:
         text = (root / "clean" / f"{doc['id']}.txt").read_text(encoding="utf-8")
-        clauses.extend(parse_document(doc["id"], text))
+        style = ParseStyle.model_validate(doc["parse_style"]) if doc.get("parse_style") else None
+        clauses.extend(parse_document(doc["id"], text, style))
     return clauses, documents

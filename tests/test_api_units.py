@@ -150,9 +150,11 @@ def test_snippet_is_copy_ready():
 
 
 def test_forms_from_rules():
-    specs = program_fields("xm-compute-voucher")
+    from tools.catalog import default_catalog
+
+    specs = program_fields(default_catalog(), "xm-compute-voucher")
     assert [s.name for s in specs] == ["compute_purchase_yuan"] and specs[0].kind == "text"
-    sections = profile_sections()
+    sections = profile_sections(default_catalog())
     names = [f.name for _, fields in sections for f in fields]
     assert {"location.city", "legal_person", "facts.compute_purchase_yuan"} <= set(names)
     assert len(names) == len(set(names))

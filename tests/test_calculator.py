@@ -8,7 +8,11 @@ import pytest
 
 from tools.calculator import calculate, describe_formula, program_facts
 from tools.errors import InvalidFactError, UnknownProgramError
-from tools.rules import load_programs
+from tools.catalog import default_catalog
+
+
+def load_programs():
+    return default_catalog().programs
 
 AS_OF = dt.date(2025, 6, 1)
 GUIDE_OK = {"independent_legal_person": True, "no_major_accident_3y": True, "no_violation_3y": True}
@@ -497,7 +501,6 @@ def test_unknown_program():
     ("xm-standards", {"standard_drafter_rank": 0}, "不能小于1"),
     ("xm-standards", {"standard_level": "宇宙标准"}, "可选"),
     ("xm-revenue-growth", {"revenue_growth_percent": "-150%"}, "不能小于-100"),
-    ("sm-compute", {"compute_listed_on_platform": "也许"}, "是”或“否"),
     ("sm-filing", {"filing_date": "去年"}, "完整日期"),
     ("sm-filing", {"filing_date": "2024-02-30"}, "有效日期"),
     ("xm-key-tech", {"key_tech_level": "国家级和省级"}, "只能选一项"),
@@ -576,3 +579,12 @@ def test_scale_up_revenue_wins_over_a_stated_tier():
 def test_scale_up_stated_tier_must_be_a_tier():
     with pytest.raises(InvalidFactError):
         calculate("xm-scale-up", {**SCALE_UP_BASE, "revenue_tier_first_exceeded_yuan": "1.5亿"}, AS_OF)
+
+
+@pytest.mark.parametrize("answer", ["也许", "不知道", "是不是我也不知道", "不清楚", "还没确定", "maybe"])
+def test_yes_no_facts_count_only_clear_words(answer):
+    """Only clear yes/no words count; "不知道" and the like are unknown, so the verdict waits for the fact."""
+    calc = calculate("sm-compute", {"compute_purchase_yuan": "80万", "compute_listed_on_platform": answer}, AS_OF)
+    assert calc.eligible is None and "compute_listed_on_platform" in calc.missing_facts
+    assert calc.potential_amount_yuan == 80000  # 80万 × 10%, only if the platform condition holds
+    assert "若其余条件均满足" in calc.steps[-1]

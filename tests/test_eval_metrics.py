@@ -12,7 +12,7 @@ import pytest
 
 from evals.metrics import aggregate, find_figures, norm, percentile, score_case, score_runs, score_turn, summarize
 from evals.report import baseline_from_report, build_report, diff_against_baseline, gate_failures, render_summary, write_report
-from evals.runner import (GOLD_DIR, STRATA, Case, CaseRun, GoldError, TurnRun, load_cases, parse_case, run_case,
+from evals.runner import (GOLD_DIR, STRATA, GOLD_STRATA, Case, CaseRun, GoldError, TurnRun, load_cases, parse_case, run_case,
                           run_cases)
 from tools.schema import Answer, Calculation, Citation, Validity
 
@@ -60,7 +60,7 @@ VOUCHER_CASE = {"question": "算力券 买了80万", "status": "answered", "prog
 def test_gold_set_size_strata_and_split():
     cases = load_cases()
     assert len(cases) >= 200
-    counts = {s: sum(c.stratum == s for c in cases) for s in STRATA}
+    counts = {s: sum(c.stratum == s for c in cases) for s in GOLD_STRATA}
     assert all(n >= 15 for n in counts.values()), counts
     frozen = sum(c.split == "frozen" for c in cases) / len(cases)
     assert 0.25 <= frozen <= 0.35
@@ -70,7 +70,9 @@ def test_gold_set_size_strata_and_split():
 def test_gold_references_exist():
     """Every clause id, document id and program id in the gold set exists in the corpus and rules."""
     from corpus import clause_index, load_documents
-    from tools.rules import load_programs
+    from tools.catalog import default_catalog
+
+    load_programs = lambda: default_catalog().programs  # noqa: E731
 
     clauses, docs = set(clause_index()), {d.id for d in load_documents()}
     programs = {p.id for p in load_programs()}
@@ -87,7 +89,9 @@ def test_gold_references_exist():
 
 def test_gold_amount_cases_cover_every_program_with_an_amount():
     """Amount stratum (and friends) cover every program whose rules give a figure."""
-    from tools.rules import load_programs
+    from tools.catalog import default_catalog
+
+    load_programs = lambda: default_catalog().programs  # noqa: E731
 
     covered = set()
     for c in load_cases():

@@ -12,7 +12,29 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.rules import RULES_DIR, RulesError, get_program, load_programs, load_rules, program_summaries
+from tools.catalog import default_catalog
+from tools.rules import RULES_DIR, RulesError
+from tools.rules import load_rules as _load_rules
+
+
+def load_programs():
+    return default_catalog().programs
+
+
+def get_program(program_id):
+    return default_catalog().program(program_id)
+
+
+def program_summaries():
+    return default_catalog().program_summaries()
+
+
+def load_rules(folder=None):
+    """The rules of `folder` (default: the corpus's), checked against the corpus clauses."""
+    from corpus import clause_index, load_documents
+
+    return _load_rules([folder or RULES_DIR], {cid: c.text for cid, c in clause_index().items()},
+                       [d.id for d in load_documents()])
 
 ARCHITECTURE_IDS = [
     "xm-compute-voucher", "xm-computing-center", "xm-key-tech", "xm-national-lab", "xm-public-platform",

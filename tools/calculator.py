@@ -111,8 +111,8 @@ def _activity_span(facts: Mapping[str, Any]) -> tuple[dt.date, dt.date, str] | N
             year = int(raw_year)
         except (TypeError, ValueError):
             raise InvalidFactError(f"活动年份应为四位年份，无法识别“{raw_year}”。") from None
-        if not 1990 <= year <= 2100:
-            raise InvalidFactError(f"活动年份“{raw_year}”不合常理，请核对。")
+        if len(str(year)) != 4:
+            raise InvalidFactError(f"活动年份应为四位年份，“{raw_year}”不合常理，请核对。")
         return dt.date(year, 1, 1), dt.date(year, 12, 31), f"{year}年"
     return None
 
@@ -190,8 +190,9 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
         if floored == 0 and not res.unmet and not unmet:
             unmet.append("按文件规定的公式计算，补助金额为0元。")
 
-    # `eligible` reflects the conditions only; the ceiling is reported whenever the formula's inputs are known.
-    # With conditions still unknown the ceiling is conditional ("若其余条件均满足"), which the steps say.
+    # `eligible` reflects the conditions only (an unknown answer such as "不知道" is never a yes). The ceiling is
+    # reported whenever the formula's inputs are known; with conditions still unknown it is conditional
+    # ("若其余条件均满足"), which the steps say, and `eligible` stays None.
     amount: int | None
     if unmet:
         eligible: bool | None = False

@@ -57,7 +57,7 @@ class PolicyCatalog:
                     raise InvalidInputError(f"文件编号重复：{doc.id}（{folder}）")
                 docs.append(doc)
                 text = (folder / "clean" / f"{doc.id}.txt").read_text(encoding="utf-8")
-                clauses.extend(parse_document(doc.id, text))
+                clauses.extend(parse_document(doc.id, text, doc.parse_style))
         clause_map = {c.id: c for c in clauses}
         rules_dirs = [base / "rules"] + [d / "rules" for d in extras if (d / "rules").is_dir()]
         rules = load_rules(rules_dirs, {cid: c.text for cid, c in clause_map.items()}, [d.id for d in docs])
@@ -165,7 +165,7 @@ class PolicyCatalog:
         return self.region_of_doc[program.doc_id]
 
     def ancestors(self, key: str) -> list[str]:
-        """The region and the regions above it (思明区 → [siming, xiamen])."""
+        """The region and the regions above it (a district → [the district, its city])."""
         out = []
         while key:
             out.append(key)
@@ -201,7 +201,7 @@ class PolicyCatalog:
 
     @cached_property
     def named_provinces(self) -> frozenset[str]:
-        """Provinces of province-level documents: covered when named themselves (福建省级项目), not their other
+        """Provinces of province-level documents: covered when named themselves (“省级项目”), not their other
         cities (福州)."""
         gaz = self.lexicon.gazetteer
         return frozenset(gaz.canonical(d.region_path[0]) or d.region_path[0] for d in self.documents.values()

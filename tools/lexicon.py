@@ -84,6 +84,8 @@ class WordsFile(Strict):
     greetings: list[str]
     item_markers: list[str] = []
     out_of_scope: list[str]
+    latin_terms: list[str] = []
+    examples: dict[str, str] = {}
     english_summary_prefix: str = "Summary"
 
 
