@@ -23,6 +23,7 @@ KIND_OF_UNIT = {"yuan": "money", "percent": "percent", "count": "count", "pflops
                 "date": "date"}
 NEAR_NEGATION = 4  # characters before a cue where a negation still applies (choices, amounts stated as none)
 FAR_NEGATION = 10  # for yes/no facts: “没有在任何数据资产登记机构登记过”
+COMPARATIVES = r"不低于|不少于|不超过|不高于|不到|不足|不仅|不但|无论"  # “不低于全市规上…” negates no fact
 
 
 @dataclass
@@ -98,7 +99,7 @@ def _negated(text: str, pos: int, lexicon: Lexicon, window: int = NEAR_NEGATION)
     """A negation word shortly before `pos` in the same clause (没上架, 不是国家级, 没有在…登记过)."""
     start = max(0, pos - window)
     cut = max(text.rfind(ch, start, pos) for ch in "，,。；;！!？?\n")
-    before = text[max(start, cut + 1):pos]
+    before = re.sub(COMPARATIVES, "", text[max(start, cut + 1):pos])
     return any(n in before for n in lexicon.words.negations)
 
 

@@ -115,6 +115,9 @@ class Planner:
             plan.intent = "standards"
         elif intent == "stacking" and not u.has_figures and not u.has("amount"):
             plan.kind = "lookup"
+        elif intent == "can_apply" and plan.bound and set(plan.bound.values) & {
+                c.fact for p in programs for c in p.conditions}:
+            pass  # “还能申请吗” with a fact a condition reads: check it (the yes/no line leads the answer)
         elif intent in ("validity", "can_apply", "deadline", "channel", "materials", "contacts", "interpreter") \
                 and not (states_facts and u.has_figures):
             plan.kind = "lookup"

@@ -227,6 +227,11 @@ class Renderer:
         state.program_ids = [p.id for p in plan.programs]
         state.pending = "needs_info" in statuses and "answered" not in statuses
         status = "answered" if "answered" in statuses else "needs_info"
+        if plan.intent == "can_apply":
+            lead = list(dict.fromkeys(self.can_apply_line(p.doc_id, turn) for p in plan.programs))
+            if any(c.eligible is False for c in turn.calculations):
+                lead.insert(0, "**按您说明的情况不符合条件**（见下）。")
+            sections.insert(0, "\n".join(lead))
         if len(plan.programs) > 1 and not u.regions and len({self.catalog.region_of(p) for p in plan.programs}) > 1:
             sections.insert(0, "您没有说明企业所在地区，以下按资料中各地的同类政策分别说明：")
         total = self._total_section(plan, results, turn)

@@ -207,12 +207,26 @@ class Reader:
                 continue
             best = scored[0][0]
             names = {n for sc, n in scored if sc == best}
+            found = []
             for program in self.catalog.programs:
                 inputs = set(program.formula.inputs())
                 inputs |= {vocab[n].derived.current for n in inputs if vocab[n].derived}
                 if inputs & names:
-                    out.append(ProgramMention(program.id, best // 10 + 2, "", (m.start, m.end), via="fact"))
+                    found.append(ProgramMention(program.id, best // 10 + 2 + self._named_facts(program, u.text),
+                                                "", (m.start, m.end), via="fact"))
+            top = max((f.score for f in found), default=0)
+            out.extend(f for f in found if f.score == top)  # the program whose other facts are named too
         return out
+
+    def _named_facts(self, program: Program, text: str) -> int:
+        """How many of a program's own facts the question names (cues of 3+ characters, choice names)."""
+        n = 0
+        for name in program.facts:
+            fd = self.catalog.facts[name]
+            words = [c for c in fd.cues if len(c) >= 3] + [a for ch in fd.choices for a in (ch.label, *ch.aliases)
+                                                          if len(a) >= 3]
+            n += any(w in text for w in words) and name in self._distinctive
+        return n
 
     def _by_spans(self, mentions: list[ProgramMention], regions: list[str]) -> list[Program]:
         """Greedy by score: a program is taken when its alias span overlaps no better program's span (the same

@@ -20,7 +20,13 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from agent import guard
-from agent.lc_tools import DATA_NOTE, EvidenceLedger, PolicyBackend, make_tools
+from agent.execute import PolicyTools
+from agent.lc_tools import DATA_NOTE, EvidenceLedger, make_tools
+from tools.catalog import default_catalog
+
+
+def PolicyBackend(retriever_factory):  # noqa: N802 - the executor both agents share, over the repository catalog
+    return PolicyTools(default_catalog(), retriever_factory)
 from agent.llm import LLMAssistant, build_llm_assistant
 from agent.prompts import REFUSAL_TEXT
 from corpus import get_document, load_clauses
@@ -239,7 +245,7 @@ def test_an_unrepairable_hallucination_falls_back_to_the_offline_agent(caplog):
 def test_the_real_offline_agent_answers_when_the_llm_answer_is_replaced(caplog, compute_calc):
     from agent.offline import OfflineAssistant
 
-    offline = OfflineAssistant(Settings(), retriever_factory=KeywordRetriever)
+    offline = OfflineAssistant(Settings(), default_catalog(), retriever_factory=KeywordRetriever)
     model = ScriptedChatModel(script=[call("search_policies", query="思明 购买公共智能算力 补助"),
                                       AIMessage("思明区购买算力最高补贴100万元。")])
     assistant = LLMAssistant(model, PolicyBackend(KeywordRetriever), fallback=offline, injection_check=lambda q: False)
@@ -401,7 +407,7 @@ def test_a_real_openai_client_against_a_closed_port_falls_back(caplog, monkeypat
     monkeypatch.setenv("POLICY_LLM_API_KEY", secret)
     settings = Settings(llm_base_url=f"http://127.0.0.1:{port}/v1", llm_model="any-model", llm_timeout_s=3)
     fallback = OfflineStandIn()
-    assistant = build_llm_assistant(settings, retriever_factory=KeywordRetriever, fallback=fallback)
+    assistant = build_llm_assistant(settings, default_catalog(), retriever_factory=KeywordRetriever, fallback=fallback)
     assert isinstance(assistant, LLMAssistant)
     with caplog.at_level(logging.DEBUG):
         answer = assistant.ask("思明买算力能补多少", as_of=AS_OF)
@@ -413,7 +419,7 @@ def test_without_a_key_there_is_no_llm_agent(monkeypatch):
     monkeypatch.delenv("POLICY_LLM_API_KEY", raising=False)
     settings = Settings(llm_base_url="http://127.0.0.1:1/v1", llm_model="m")
     fallback = OfflineStandIn()
-    assert build_llm_assistant(settings, retriever_factory=KeywordRetriever, fallback=fallback) is fallback
+    assert build_llm_assistant(settings, default_catalog(), retriever_factory=KeywordRetriever, fallback=fallback) is fallback
 
 
 def test_bad_input_goes_to_the_offline_agent():
@@ -558,7 +564,7 @@ def test_chatopenai_tool_calls_and_streaming_through_a_loopback_server(monkeypat
         monkeypatch.setenv("POLICY_LLM_API_KEY", "sk-loopback-test-key")
         settings = Settings(llm_base_url=server.url, llm_model="scripted", llm_timeout_s=10)
         fallback = OfflineStandIn()
-        assistant = build_llm_assistant(settings, retriever_factory=KeywordRetriever, fallback=fallback)
+        assistant = build_llm_assistant(settings, default_catalog(), retriever_factory=KeywordRetriever, fallback=fallback)
         events = list(assistant.ask_stream(COMPUTE_QUESTION, as_of=AS_OF))
     finally:
         server.close()
@@ -585,7 +591,7 @@ LIVE = all(os.environ.get(v) for v in ("POLICY_LLM_API_KEY", "POLICY_LLM_BASE_UR
 def test_live_llm_answer_passes_the_guard():
     settings = Settings.from_env()
     fallback = OfflineStandIn()
-    assistant = build_llm_assistant(settings, retriever_factory=KeywordRetriever, fallback=fallback)
+    assistant = build_llm_assistant(settings, default_catalog(), retriever_factory=KeywordRetriever, fallback=fallback)
     assert isinstance(assistant, LLMAssistant)
     answer = assistant.ask(COMPUTE_QUESTION, session_id="live", as_of=AS_OF)
     if fallback.calls:
