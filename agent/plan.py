@@ -27,6 +27,12 @@ PRONOUNS = ("这个", "那个", "这项", "那项", "它", "这条", "那条", "
             "如果", "要是", "假如", "换成", "改成", "那笔", "这笔")
 
 
+def unique(programs: list[Program]) -> list[Program]:
+    """Programs in order, each once (programs are compared by id: their models hold lists)."""
+    seen: set[str] = set()
+    return [p for p in programs if not (p.id in seen or seen.add(p.id))]
+
+
 @dataclass
 class Item:
     """One thing capped on its own (a product, a standard, a project, a person, a year) with its facts."""
@@ -82,17 +88,18 @@ class Planner:
         continuing = False
         if not programs and state.program_ids:
             programs, continuing = self.continue_programs(u, state)
-        if u.out_of_scope and not u.has_figures and not u.has("materials") and not u.has("conditions"):
+        if u.out_of_scope and not u.has_figures:
             return Plan("out_of_scope", programs=programs, regions=regions)
         retrieved: list[str] = []
         if not programs and (u.policy_words or u.regions or u.english):
             programs, retrieved = self.programs_from_retrieval(u, regions)
         elif programs and len(u.regions) > 1 and (u.has("compare") or u.has("amount") or u.has_figures):
             for region in u.regions:
-                if not any(cat.region_of(p) == region for p in programs):
-                    more = [cat.counterpart(p, region) for p in programs]
-                    more = [p for p in more if p is not None] or self.programs_from_retrieval(u, [region])[0]
-                    programs += [p for p in more if p not in programs]
+                more = [cp for p in programs if cat.region_of(p) != region
+                        and (cp := cat.counterpart(p, region)) is not None]
+                if not more and not any(cat.region_of(p) == region for p in programs):
+                    more = self.programs_from_retrieval(u, [region])[0]
+                programs = unique(programs + more)
         if u.regions:
             state.region = u.regions[0] if len(u.regions) == 1 else state.region
         intent = self.primary_intent(u, programs)
@@ -113,6 +120,8 @@ class Planner:
         if intent in ("compare", "method") and not u.has_figures:
             plan.kind = "lookup"
             plan.intent = "standards"
+        elif intent in ("conditions", "definition") and not u.has_figures and not u.has("eligibility"):
+            plan.kind = "lookup"
         elif intent == "stacking" and not u.has_figures and not u.has("amount"):
             plan.kind = "lookup"
         elif intent == "can_apply" and plan.bound and set(plan.bound.values) & {
@@ -235,7 +244,7 @@ class Planner:
             slack = dt.timedelta(days=31)  # “2023年10月以后” names the guide's period at the month's grain
             within = bool(dated) and all(period.from_ - slack <= w[0] and period.from_ <= w[1] <= period.to for w in dated)
             out.append(guide if named or within else program)
-        plan.programs = [p for i, p in enumerate(out) if all(p.id != q.id for q in out[:i])]
+        plan.programs = unique(out)
 
     def items_for(self, plan: Plan, bound: BoundFacts, u: Understanding) -> dict[str, list[Item]]:
         """Items computed on their own: the years of a yearly program, the products / standards / projects /
@@ -356,7 +365,7 @@ class Planner:
             return [], False
         if u.regions and all(cat.region_of(p) not in u.regions for p in current):
             out = [cp for p in current for r in u.regions if (cp := cat.counterpart(p, r)) is not None]
-            return list(dict.fromkeys(out)), True
+            return unique(out), True
         return current, True
 
     def programs_from_retrieval(self, u: Understanding, regions: list[str]) -> tuple[list[Program], list[str]]:
@@ -369,11 +378,15 @@ class Planner:
         result = self.tools.search(u.text, k=3, region=self.region_filter(regions))
         if result is None or not self.relevant(result, u):
             return [], []
-        for hit in result.hits[:2]:
-            owners = [p for p in cat.programs_citing(hit.id) if not p.implements
-                      and (not regions or cat.region_of(p) in regions)]
-            if len(owners) == 1:
-                return owners, [hit.id]
+        hit = result.hits[0]  # a best clause that no program cites (第十条…) is answered from the clause itself
+        owners = [p for p in cat.programs_citing(hit.id) if not p.implements
+                  and (not regions or cat.region_of(p) in regions)]
+        if len(owners) > 1:
+            named = {p.id: self.reader._named_facts(p, u.text) for p in owners}
+            top = max(named.values())
+            owners = [p for p in owners if named[p.id] == top]
+        if len(owners) == 1:
+            return owners, [hit.id]
         return [], []
 
     def relevant(self, result, u: Understanding) -> bool:

@@ -145,6 +145,8 @@ def _year_labels(text: str, lexicon: Lexicon, as_of: dt.date) -> list[tuple[int,
     return sorted(labels)
 
 
+_DAY_RANGE_RE = re.compile(r"(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]\s*(?:-|—|~|～|至|到)\s*"
+                           r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
 _MONTH_RE = re.compile(
     r"(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*(?:月份?)?\s*(?:-|—|~|～|至|到)\s*(\d{1,2})\s*月份?"  # 2024年1-5月
     r"|(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?(?:\s*(以后|之后|以来|起|后|以前|之前|前))?"
@@ -162,7 +164,21 @@ def _date_labels(text: str) -> list[tuple[int, int, dt.date, dt.date]]:
     10月10号以后. A phrase without a year takes the year of the nearest dated phrase before it."""
     out: list[tuple[int, int, dt.date, dt.date]] = []
     last_year: int | None = None
+    days = []
+    for d in _DAY_RANGE_RE.finditer(text):  # 10月10日到12月31日
+        year = int(d.group(1)) if d.group(1) else None
+        if year is None:
+            prior = re.findall(r"(20\d{2})\s*年", text[:d.start()])
+            year = int(prior[-1]) if prior else None
+        try:
+            if year:
+                days.append((d.start(), d.end(), dt.date(year, int(d.group(2)), int(d.group(3))),
+                             dt.date(year, int(d.group(4)), int(d.group(5)))))
+        except ValueError:
+            continue
     for m in _MONTH_RE.finditer(text):
+        if any(a <= m.start() < b for a, b, _, _ in days):
+            continue
         try:
             if m.group(2) and m.group(3):  # a month range
                 year = int(m.group(1)) if m.group(1) else last_year
@@ -201,7 +217,7 @@ def _date_labels(text: str) -> list[tuple[int, int, dt.date, dt.date]]:
             out.append((prev[0], m.end(), *span))
             continue
         out.append((m.start(), m.end(), *span))
-    return out
+    return sorted(out + days)
 
 
 def _raw_mentions(text: str) -> list[Mention]:
@@ -327,7 +343,8 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         m.quote = m.kind in ("money", "percent") and any(tight.endswith(w) or tight.endswith(w + "是") or
                                                           tight.endswith(w + "给") for w in QUOTE_BEFORE)
         m.threshold = m.kind in ("money", "count", "pflops", "percent") and (
-            any(before.rstrip().endswith(w) for w in THRESHOLD_BEFORE) or any(after.lstrip().startswith(w) for w in THRESHOLD_AFTER))
+            any(before.rstrip().endswith(w) for w in THRESHOLD_BEFORE) or any(after.lstrip().startswith(w) for w in THRESHOLD_AFTER)
+            or bool(re.search(r"(差|离|不到|没到|没达到|够不上|未达)[^，,。；;\d]{0,4}$", before)))
         m.breakdown = any(w in before[-8:] for w in words.breakdown)
         # an award already received: named in the figure's own clause, or just before a bare figure that
         # continues the same list (“分别拿了10万、20万”)

@@ -130,6 +130,8 @@ class Reader:
         """A place without documents of its own asked about for its OWN policy (“湖里区有什么AI补贴”), when the
         question does not also name the region whose documents cover it."""
         low = text.lower()
+        if places and any(w in text for w in self.catalog.lexicon.own_policy_strong):
+            return places[0][0]  # “翔安区自己出台的区级政策”: its own policy, whatever else is named
         if any(a.lower() in low for r in self.catalog.regions for a in r.aliases):
             return None  # a covered region is named: the place only says where the enterprise is
         if any(w in text for w in self.intent_words.get("stacking", ())):

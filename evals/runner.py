@@ -311,6 +311,8 @@ def run_case(case: Case, asker: Any, *, session_prefix: str = "eval") -> list[Tu
         try:
             answer = asker.ask(turn.question, session_id=session_id, as_of=case.as_of)
             error = None
+            if getattr(answer, "error", None) in ("internal_error", "guard_failed"):
+                error, answer = f"{answer.error}: {answer.answer}", None  # caught inside the agent, still a failure
         except Exception as exc:  # an exception is a failed turn, recorded, never a crashed eval
             answer = None
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"

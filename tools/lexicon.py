@@ -45,6 +45,7 @@ class RegionDef(Strict):
 class RegionsFile(Strict):
     regions: list[RegionDef]
     own_policy_words: list[str] = []
+    own_policy_strong: list[str] = []
     outside_extra: list[str] = []
 
 
@@ -120,6 +121,7 @@ class Lexicon:
 
     regions: list[RegionDef]
     own_policy_words: list[str]
+    own_policy_strong: list[str]
     outside_extra: list[str]
     intents: IntentsFile
     words: WordsFile
@@ -134,6 +136,7 @@ class Lexicon:
         lex = cls(
             regions=list(regions.regions),
             own_policy_words=list(regions.own_policy_words),
+            own_policy_strong=list(regions.own_policy_strong),
             outside_extra=list(regions.outside_extra),
             intents=_read(directory / "intents.yaml", IntentsFile),
             words=_read(directory / "words.yaml", WordsFile),
@@ -231,7 +234,9 @@ class Normalizer:
         return len(re.findall(r"[A-Za-z]{2,}", text)) >= 3
 
     def normalize(self, text: str) -> str:
-        text = unicodedata.normalize("NFKC", text)
+        from tools.money import plain_numerals
+
+        text = plain_numerals(unicodedata.normalize("NFKC", text))
         text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
         if re.search(r"[\u3400-\u9fff]", text):
             text = self._t2s.convert(text)

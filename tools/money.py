@@ -12,6 +12,15 @@ from fractions import Fraction
 
 from tools.errors import MoneyParseError
 
+# Financial (大写) numerals as written on invoices: 壹佰伍拾万元 → 一百五十万元.
+CAPITAL_NUMERALS = str.maketrans("壹贰贰叁肆伍陆柒捌玖拾佰仟", "一二二三四五六七八九十百千")
+
+
+def plain_numerals(text: str) -> str:
+    """大写 digits and units to the ordinary ones (壹佰伍拾万 → 一百五十万)."""
+    return text.translate(CAPITAL_NUMERALS)
+
+
 # Sanity bound for any amount a user types: 1万亿 yuan (exclusive of larger values).
 ABSURD_YUAN = 10**12
 
