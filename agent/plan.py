@@ -21,6 +21,8 @@ RELEVANCE_ACCEPT_ANCHORED = 0.3
 RELEVANCE_UNANCHORED = 0.6
 LOOKUP_INTENTS = ("stacking", "validity", "can_apply", "deadline", "channel", "materials", "contacts", "conditions",
                   "definition", "interpreter")
+# lookups a question may ask for beside its main one (“申请条件和要准备的材料有哪些”)
+SECOND_LOOKUPS = ("conditions", "materials", "validity", "deadline", "list", "contacts")
 FOLLOW_UP_INTENTS = ("amount", "eligibility", "conditions", "materials", "deadline", "channel", "validity", "can_apply",
                      "stacking", "contacts", "compare")
 PRONOUNS = ("这个", "那个", "这项", "那项", "它", "这条", "那条", "这一条", "上面", "刚才", "同样", "这个呢", "那这个",
@@ -58,6 +60,8 @@ class Plan:
     retrieved: list[str] = field(default_factory=list)
     continuing: bool = False
     note: str = ""
+    also: list[str] = field(default_factory=list)  # further lookups the question asks for
+    when: tuple[dt.date, dt.date] | None = None  # a follow-up's new dates for the carried amounts
 
 
 class Planner:
@@ -103,6 +107,9 @@ class Planner:
         if u.regions:
             state.region = u.regions[0] if len(u.regions) == 1 else state.region
         intent = self.primary_intent(u, programs)
+        if continuing and intent == "search" and state.last_intent and not u.has_figures:
+            intent = state.last_intent
+        state.last_intent = intent
         if intent == "profile" or (intent == "list" and u.has_figures and regions):
             return self.profile_plan(u, state, as_of, regions)
         if not programs:
@@ -135,9 +142,18 @@ class Planner:
         elif intent == "search" and not states_facts:
             plan.kind = "search"
             plan.docs = [p.doc_id for p in programs]
+        if plan.kind == "lookup":
+            plan.also = [i for i in u.intents if i in SECOND_LOOKUPS and i != plan.intent
+                         and not (i == "list" and programs)]
         return plan
 
     def programless_plan(self, u: Understanding, intent: str, regions: list[str]) -> Plan:
+        plan = self._programless_plan(u, intent, regions)
+        if plan.kind in ("lookup", "list"):
+            plan.also = [i for i in u.intents if i in SECOND_LOOKUPS and i != plan.intent]
+        return plan
+
+    def _programless_plan(self, u: Understanding, intent: str, regions: list[str]) -> Plan:
         cat = self.catalog
         docs = [d for r in regions for d in cat.docs_of(r)]
         if (intent in ("conditions", "materials") or (intent == "eligibility" and u.has("conditions"))) and regions:
@@ -170,12 +186,15 @@ class Planner:
         bound = self.binder.bind(u.reading, names, as_of, prior_years) if u.reading else BoundFacts()
         plan.bound = bound
         merged: dict[str, FactMention] = {}
+        displaced: list[FactMention] = []  # earlier figures of a series a new figure takes the place of
         for name, m in state.facts.items():
             if name in names:
                 merged[name] = FactMention(name, m.value, m.source_text, m.year, origin="earlier_turn")
         for name, m in bound.mentions.items():
             old = merged.get(name)
             fd = vocab[name]
+            if old is not None and fd.series and old.year and m.year and old.year != m.year:
+                displaced.append(old)
             if (old is not None and fd.aggregate == "sum" and not u.correction and m.value is not None
                     and old.value is not None and self._adds_to_earlier(u) and (m.year is None or old.year == m.year)):
                 merged[name] = FactMention(name, old.value + m.value, old.source_text + "；" + m.source_text, m.year)
@@ -183,13 +202,20 @@ class Planner:
                 merged[name] = m
         for name in bound.unknown:
             merged.pop(name, None)
-        self._reseat_series(merged, names)
+        self._reseat_series(merged, names, displaced)
         # remember everything this turn stated (for later turns), whatever the programs
         for name, m in merged.items():
             if m.origin == "question" or name not in state.facts:
                 state.facts[name] = FactMention(name, m.value, m.source_text, m.year)
         for name in bound.unknown:
             state.facts.pop(name, None)
+        if u.reading and not any(m.kind == "money" for m in u.reading.mentions) and any(
+                m.origin == "earlier_turn" for m in merged.values()):
+            from agent.reading import _date_labels
+
+            spans = _date_labels(u.text)
+            if spans:
+                plan.when = (spans[-1][2], spans[-1][3])
         facts = {n: m.value for n, m in merged.items() if m.value is not None}
         presumed = [n for n in names if vocab[n].presumed and n not in facts and n not in bound.unknown]
         for n in presumed:
@@ -198,7 +224,8 @@ class Planner:
         plan.facts = facts
         plan.items = self.items_for(plan, bound, u)
 
-    def _reseat_series(self, merged: dict[str, FactMention], names: list[str]) -> None:
+    def _reseat_series(self, merged: dict[str, FactMention], names: list[str],
+                       displaced: list[FactMention] = ()) -> None:
         """Figures of one series from several turns (“前年300万” then “上年是450万”) take their places by year:
         the latest year is this year's figure, the one before it last year's."""
         vocab = self.catalog.facts
@@ -208,6 +235,8 @@ class Planner:
                 series.setdefault(vocab[n].series, []).append(vocab[n])
         for members in series.values():
             present = [merged[fd.name] for fd in members if fd.name in merged]
+            present += [d for d in displaced if any(d.fact == fd.name for fd in members)
+                        and all(d.year != m.year for m in present)]
             stated = [m for m in present if m.year]
             # only figures from several turns are reseated, and only when every one of them carries its year
             if len(stated) < 2 or len(stated) != len(present) or not any(m.origin != "question" for m in stated):
@@ -332,7 +361,7 @@ class Planner:
     def chunk_items(self, program: Program, plan: Plan, u: Understanding) -> list[Item]:
         """Items without a named option (“一个AI芯片项目…；另一个操作系统项目…”): the question split at item
         markers, each part with its own figures."""
-        markers = [m for m in self.catalog.lexicon.words.item_markers if m in u.text]
+        markers = [m for m in self.catalog.lexicon.words.item_markers if m in u.text] + [m for m in ("；", ";") if m in u.text]
         if not markers:
             return []
         pattern = "|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True))
@@ -340,11 +369,11 @@ class Planner:
         pieces = [u.text[a:b] for a, b in zip([0] + cuts, cuts + [len(u.text)])]
         inputs = [n for n in program.formula.inputs() if self.catalog.facts[n].unit == "yuan"]
         items = []
-        for k, piece in enumerate(pieces):
+        for piece in pieces:
             facts = self._item_facts(program, plan, piece, dt.date.today())
-            own = {n: facts[n] for n in inputs if n in facts}
-            if own and all(plan.facts.get(n) != v or len(pieces) > 1 for n, v in own.items()):
-                items.append(Item(f"第{k + 1 if cuts and cuts[0] > 0 else k}项", facts))
+            if any(n in facts and n not in {k for k, v in plan.facts.items() if v == facts[n] and len(pieces) < 2}
+                   for n in inputs):
+                items.append(Item(f"第{len(items) + 1}项", facts))
         return items if len(items) > 1 else []
 
     # --- programs ----------------------------------------------------------------------------------------------

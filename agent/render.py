@@ -166,6 +166,9 @@ class Renderer:
         program covers (figures dated outside it are left out and said so) and the activity's dates."""
         facts = dict(plan.facts)
         bound = plan.bound
+        if plan.when is not None:  # a follow-up moved the carried amounts to new dates
+            facts["activity_from"], facts["activity_to"] = plan.when
+            return facts
         if bound is None:
             return facts
         period = self.catalog.activity_period(program)
@@ -388,11 +391,21 @@ class Renderer:
         eligible, needs, unmet, silent = [], [], [], []
         for program in plan.programs:
             touched = bool(stated & set(program.facts))
-            calc = calc_of(program.id, self.calc_facts(program, plan, turn))
             if not touched:
                 silent.append(program)
                 continue
-            turn.calculations.append(calc)
+            items = plan.items.get(program.id)
+            if items:  # several people / products: their sum stands for the program
+                parts = [(calc_of(program.id, i.facts), i.count) for i in items]
+                turn.calculations.extend(c for c, _ in parts)
+                item_total = sum_total(parts, f"{program.name}合计")
+                if len(items) > 1 or any(i.count > 1 for i in items):
+                    turn.totals.append(item_total)
+                payable = next((c for c, _ in parts if c.amount_yuan and c.eligible is not False), parts[0][0])
+                calc = payable.model_copy(update={"amount_yuan": item_total.amount_yuan or payable.amount_yuan})
+            else:
+                calc = calc_of(program.id, self.calc_facts(program, plan, turn))
+                turn.calculations.append(calc)
             self._validity(program.doc_id, turn, calc.validity)
             turn.evidence.extend(calc.steps)
             if calc.eligible is False:
@@ -441,7 +454,16 @@ class Renderer:
 
     # --- lookups ------------------------------------------------------------------------------------------------------
     def _lookup(self, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> tuple[str, str]:
-        intent = plan.intent
+        """The plan's lookup, and each further lookup the question asks for (“条件和材料”, “是什么、有效期多久”)."""
+        status, text = self._one_lookup(plan.intent, plan, u, state, turn)
+        for extra in plan.also:
+            _, more = self._one_lookup(extra, plan, u, state, turn)
+            if more and more not in text:
+                text += "\n\n" + more
+        return status, text
+
+    def _one_lookup(self, intent: str, plan: Plan, u: Understanding, state: SessionState,
+                    turn: Turn) -> tuple[str, str]:
         if plan.programs:
             state.program_ids = [p.id for p in plan.programs]
         if intent == "standards":
@@ -462,7 +484,12 @@ class Renderer:
             return self.contacts(plan.docs, turn)
         if intent == "interpreter":
             return self.interpreter(plan.docs or [p.doc_id for p in plan.programs], turn)
-        return self.conditions(plan.programs, turn)
+        if intent == "list":
+            return self._list(plan, u, state, turn)
+        return self.conditions(plan.programs or self.region_programs(plan), turn)
+
+    def region_programs(self, plan: Plan) -> list[Program]:
+        return [p for r in plan.regions for p in self.catalog.programs_of(r) if not p.implements]
 
     def conditions(self, programs: list[Program], turn: Turn) -> tuple[str, str]:
         sections = []
@@ -663,6 +690,13 @@ class Renderer:
         return "answered", "\n\n".join(sections)
 
     def _list(self, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> tuple[str, str]:
+        if plan.kind == "list" and plan.also:
+            plan.also, also = [], plan.also
+            status, text = self._list(plan, u, state, turn)
+            for extra in also:
+                _, more = self._one_lookup(extra, plan, u, state, turn)
+                text += "\n\n" + more
+            return status, text
         lines = []
         for region in plan.regions or [r.key for r in self.catalog.regions]:
             programs = [p for p in self.catalog.programs_of(region) if not p.implements]
@@ -673,7 +707,9 @@ class Renderer:
             for program in programs:
                 marker = turn.cites.mark(program.clause_ids[0])
                 conds = [c.description for c in program.conditions[:2]]
-                lines.append(f"- {program.name}{marker}" + (f"：{join_zh(conds, '，')}" if conds else ""))
+                paid = f"（兑现给{program.beneficiary}）" if program.beneficiary != "企业" else ""
+                form = f"（以{program.payment_form}兑现）" if program.payment_form else ""
+                lines.append(f"- {program.name}{marker}{paid or form}" + (f"：{join_zh(conds, '，')}" if conds else ""))
                 turn.evidence.extend(conds)
         lines.append("\n告诉我具体项目和相关金额（例如年度购买算力服务的费用），我可以帮您测算最高可获得的金额。")
         return ("needs_info" if plan.intent in ("profile", "amount") else "answered"), "\n".join(lines)

@@ -25,6 +25,7 @@ class SessionState:
     program_ids: list[str] = field(default_factory=list)  # the programs the last answer was about
     facts: dict[str, FactMention] = field(default_factory=dict)
     pending: bool = False  # the last turn asked for facts
+    last_intent: str | None = None  # what the last question asked (a bare follow-up asks the same)
     turns: int = 0
     touched: float = field(default_factory=time.monotonic)
 
@@ -45,7 +46,7 @@ class SessionState:
 
         return {
             "session_id": self.session_id, "region": self.region, "program_ids": list(self.program_ids),
-            "pending": self.pending, "turns": self.turns,
+            "pending": self.pending, "turns": self.turns, "last_intent": self.last_intent,
             "facts": {n: {"value": plain(m.value), "source_text": m.source_text, "year": m.year}
                       for n, m in self.facts.items()},
         }
@@ -59,7 +60,7 @@ class SessionState:
 
         state = cls(session_id=str(data["session_id"]), region=data.get("region"),
                     program_ids=list(data.get("program_ids") or []), pending=bool(data.get("pending")),
-                    turns=int(data.get("turns") or 0))
+                    turns=int(data.get("turns") or 0), last_intent=data.get("last_intent"))
         for name, f in (data.get("facts") or {}).items():
             state.facts[name] = FactMention(name, value(f.get("value")), f.get("source_text", ""), f.get("year"),
                                             origin="earlier_turn")
