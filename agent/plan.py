@@ -107,7 +107,8 @@ class Planner:
         if u.regions:
             state.region = u.regions[0] if len(u.regions) == 1 else state.region
         intent = self.primary_intent(u, programs)
-        if continuing and intent == "search" and state.last_intent and not u.has_figures:
+        bare_follow_up = u.text.startswith(("那", "如果", "要是", "换成")) or u.text.rstrip("?？ ").endswith("呢")
+        if (continuing or bare_follow_up) and intent == "search" and state.last_intent and not u.has_figures:
             intent = state.last_intent
         state.last_intent = intent
         if intent == "profile" or (intent == "list" and u.has_figures and regions):

@@ -17,9 +17,9 @@ from typing import Any
 from tools.lexicon import Lexicon
 from tools.money import find_money, find_percents, parse_count, parse_number
 
-SEGMENT_BREAK = re.compile(r"[，,。；;！!？?\n、：:（）()\[\]【】]|\s+|(?:但是|不过)")
+SEGMENT_BREAK = re.compile(r"[，,。；;！!？?\n、：:\[\]【】]|\s+|(?:但是|不过)")  # a parenthesis stays in its clause
 # English sentences keep their spaces inside a clause
-SEGMENT_BREAK_LATIN = re.compile(r"[，,。；;！!？?\n、：:（）()\[\]【】]|(?:但是|不过)")
+SEGMENT_BREAK_LATIN = re.compile(r"[，,。；;！!？?\n、：:\[\]【】]|(?:但是|不过)")
 SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
 QUOTE_BEFORE = ("最高", "最多", "上限", "封顶", "不超过", "最高不超", "按", "补贴是", "比例是", "给予")
 THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",

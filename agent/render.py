@@ -311,7 +311,10 @@ class Renderer:
         if program.application and program.application.deadline:
             lines.append("- " + self.deadline_line(program, turn))
         if v is not None and live:
-            lines.append("- " + validity_sentence(self.catalog, v, turn.as_of))
+            marker = ""
+            if u.has("validity") or u.has("can_apply"):
+                marker = turn.cites.mark(self.catalog.role_clause(program.doc_id, "period"))
+            lines.append("- " + validity_sentence(self.catalog, v, turn.as_of) + marker)
         return status, lines
 
     def _items_section(self, program: Program, items: list[Item], plan: Plan, turn: Turn,
@@ -503,7 +506,7 @@ class Renderer:
             if program.formula.kind == "none":
                 lines.append(f"- 金额：{program.formula.reason}")
             elif program.formula.phrase:
-                lines.append(f"- 支持标准（原文）：“{program.formula.phrase}”")
+                lines.append(f"- 支持标准（原文）：“{program.formula.phrase}”{turn.cites.mark(self.formula_clause(program))}")
                 turn.evidence.append(program.formula.phrase)
             for note in program.notes[:2]:
                 lines.append(f"- 注：{note}")

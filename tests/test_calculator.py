@@ -47,7 +47,7 @@ BASE: dict[str, dict] = {
     "xm-guide-platform": {**GUIDE_OK, "public_service_platform": True, "platform_service_revenue_yuan": 2000000,
                           "platform_served_enterprises": 60},
     "xm-guide-maas": {**GUIDE_OK, "maas_revenue_yuan": 10000000},
-    "xm-guide-scenario": {**GUIDE_OK, "scenario_xiamen_benchmark": True, "scenario_fujian_selected": True,
+    "xm-guide-scenario": {**GUIDE_OK, "scenario_xiamen_benchmark": True, "scenario_fujian_selected": True, "scenario_tech_provider": True,
                           "scenario_fujian_selected_date": "2024-03-01", "scenario_city_sales_yuan": 2000000},
     "sm-compute": {"compute_purchase_yuan": 800000, "compute_listed_on_platform": True},
     "sm-model-algorithm": {"model_purchase_yuan": 200000, "model_listed_on_platform": True},
