@@ -46,7 +46,7 @@ def error_for_exception(exc: BaseException) -> ApiError:
 
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, UnknownProgramError):
+    if isinstance(exc, UnknownProgramError) or getattr(exc, "code", None) == "unknown_clause":
         return ApiError(404, exc.code, exc.message_zh)
     if isinstance(exc, PolicyError):
         return ApiError(422, exc.code, exc.message_zh)
