@@ -1,8 +1,9 @@
 """Request and response models of the HTTP API and the MCP tools, with Chinese descriptions and examples.
 
-Requests are validated with these models. Responses are documented with them (OpenAPI `responses=`) but not
+Requests are validated with these models. HTTP responses are documented with them (OpenAPI `responses=`) but not
 filtered through them, so a field the tools add later still reaches clients; `tests/test_api_schemas.py` checks
-that real responses match these models, so drift fails a test instead of a request.
+real responses against these models, so drift fails a test instead of a request. The MCP tools build their results
+from the same models (unknown fields are dropped there: an MCP output schema is a published contract).
 """
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ EXAMPLE_CITATION = {
 
 
 class _Out(BaseModel):
-    """A documented response: unknown extra fields are allowed (the tools may add fields)."""
+    """A documented result; fields it does not name are dropped when a result is built from it."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
 
 # --- requests -----------------------------------------------------------------------------------------------
@@ -71,7 +72,8 @@ class Location(BaseModel):
 class Profile(BaseModel):
     """The enterprise profile of POST /api/eligibility (the same shape `tools.eligibility.Profile` validates)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "description": "企业情况：所在地、申请主体、是否独立法人、行业、是否规上，以及其他事实", "examples": [EXAMPLE_PROFILE]})
 
     name: str = Field(default="", description="企业名称（可选）")
     location: Location = Field(default_factory=Location, description="企业所在地")
@@ -104,7 +106,7 @@ class FeedbackRequest(BaseModel):
 
 # --- pieces of results --------------------------------------------------------------------------------------
 class Citation(_Out):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EXAMPLE_CITATION]})
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [EXAMPLE_CITATION]})
 
     id: str = Field(description="条款编号，如 xm-measures:1.3")
     document: str = Field(description="政策文件标题")
@@ -125,7 +127,7 @@ class Validity(_Out):
 
 
 class Calculation(_Out):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
         "program_id": "xm-compute-voucher", "program": "厦门市算力券", "eligible": True, "amount_yuan": 400000,
         "steps": ["计算公式：年度购买算力服务总额 × 50%，最高不超过50万元。", "80万元 × 50% = 40万元，未超过上限50万元",
                   "结论：最高可获得40万元（政策上限，实际金额以主管部门审核为准）。"],
@@ -164,7 +166,7 @@ class AnswerValidity(_Out):
 
 
 class Answer(_Out):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
         "question": "厦门企业去年购买算力花了80万元，最高能补多少？", "status": "answered", "session_id": "3f2a9c1e",
         "answer": "**厦门市算力券**[1]\n- 最高可获得：**40万元**（每年，算力券）……", "citations": [EXAMPLE_CITATION],
         "calculations": [], "validity": [], "turn_id": 12}]})
@@ -285,7 +287,7 @@ class SearchHit(Citation):
 
 
 class SearchResult(_Out):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
         {"query": "算力券", "hits": [{**EXAMPLE_CITATION, "doc_id": "xm-measures", "score": 0.92, "kind": "body"}],
          "no_relevant": False, "reason": ""}]})
 
@@ -321,7 +323,7 @@ class Health(_Out):
 
 
 class ErrorBody(_Out):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
         {"error": "unknown_program", "message": "未找到补助项目“xx”。可用 `policy-assistant programs` 查看全部项目编号。"}]})
 
     error: str = Field(description="错误代码（英文，稳定）")
