@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any, Callable, Iterator
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -161,21 +161,24 @@ def eligibility(body: EligibilityRequest, request: Request):
 @router.get("/api/programs", tags=["政策"], summary="全部补助项目",
             responses={200: {"model": list[schemas.ProgramSummary], "description": "补助项目列表"},
                        **error_responses(422, 429)})
-def programs(request: Request, region: str | None = Query(None, max_length=32, description="可选：只列出该地区的项目，如 厦门、思明区、安徽")):
+def programs(request: Request,
+             region: str | None = Query(None, max_length=32, description="可选：只列出该地区的项目，如 厦门、思明区、安徽")):
     return jsonable_encoder(_services(request).programs(region=region))
 
 
 @router.get("/api/programs/{program_id}/inputs", tags=["政策"], summary="项目计算所需的事实与计算公式",
             responses={200: {"model": schemas.ProgramInputs, "description": "计算公式、所需事实（事实名、中文名称、单位、可选值）和依据条款"},
                        **error_responses(404, 422, 429)})
-def program_inputs(program_id: str, request: Request):
+def program_inputs(request: Request,
+                   program_id: str = Path(max_length=64, description="补助项目编号，如 xm-compute-voucher")):
     return jsonable_encoder(_services(request).program_inputs(program_id))
 
 
 @router.get("/api/clauses/{clause_id}", tags=["政策"], summary="按条款编号取条款原文",
             responses={200: {"model": schemas.Citation, "description": "条款（文件、文号、条款位置、原文）"},
                        **error_responses(404, 422, 429)})
-def clause(clause_id: str, request: Request):
+def clause(request: Request,
+           clause_id: str = Path(max_length=64, description="条款编号，如 xm-measures:1.3、siming:art2")):
     return jsonable_encoder(_services(request).clause(clause_id))
 
 
@@ -201,7 +204,7 @@ def search(request: Request, q: str = Query(description="检索词，如“租GP
 # --- conversations and feedback -------------------------------------------------------------------------
 @router.get("/api/sessions/{session_id}", tags=["问答"], summary="会话记录（用于页面刷新后恢复对话）",
             responses={200: {"model": schemas.SessionHistory, "description": "会话中的问答"}, **error_responses(422, 429)})
-def session_history(session_id: str, request: Request,
+def session_history(request: Request, session_id: str = Path(description="会话 ID（问答接口返回的 session_id）"),
                     limit: int = Query(50, ge=1, le=200, description="最多返回的轮数（最近的）")):
     if not re.match(SESSION_PATTERN, session_id):
         raise ApiError(422, "invalid_session", "会话 ID 格式不正确。")

@@ -96,7 +96,7 @@ class EligibilityLine(BaseModel):
     status_zh: str = Field(description="结论（中文）")
     amount_yuan: int | None = Field(default=None, description="符合时最高可获得金额（整数元）")
     potential_amount_yuan: int | None = Field(default=None, description="补充信息并满足条件后的最高金额（整数元）")
-    amount_kind: str = Field(description="award / loan / none")
+    amount_kind: str = Field(description="金额类型：award 补助/奖励，loan 贴息贷款额度，none 文件未规定金额")
     beneficiary: str = Field(description="受益方")
     ask: list[str] = Field(default_factory=list, description="还需补充的信息")
     ask_facts: list[str] = Field(default_factory=list, description="还需补充的事实名（可用 calculate_award 补算）")

@@ -183,6 +183,14 @@ class Answer(_Out):
 
 
 class EligibilityItem(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "program_id": "xm-compute-voucher", "program": "厦门市算力券", "doc_id": "xm-measures", "region": "福建省厦门市",
+        "level": "city", "beneficiary": "企业", "status": "eligible", "status_zh": "符合条件", "amount_yuan": 400000,
+        "amount_kind": "award", "reasons": [], "ask": [], "ask_facts": [], "stacking_group": "compute-purchase",
+        "validity_status": "in_force", "validity_message": "……截至2025年6月30日仍在有效期内。",
+        "calculation": {"program_id": "xm-compute-voucher", "program": "厦门市算力券", "eligible": True,
+                        "amount_yuan": 400000, "citations": [EXAMPLE_CITATION]}}]})
+
     program_id: str = Field(description="补助项目编号")
     program: str = Field(description="补助项目名称")
     doc_id: str = Field(description="所依据文件编号")
@@ -193,7 +201,7 @@ class EligibilityItem(_Out):
     status_zh: str = Field(description="结论（中文）")
     amount_yuan: int | None = Field(default=None, description="符合时最高可获得金额（整数元）")
     potential_amount_yuan: int | None = Field(default=None, description="需补充信息时，补充并满足条件后的最高金额")
-    amount_kind: str = Field(description="award / loan / none")
+    amount_kind: str = Field(description="金额类型：award 补助/奖励，loan 贴息贷款额度，none 文件未规定金额")
     reasons: list[str] = Field(default_factory=list, description="不符合的原因")
     ask: list[str] = Field(default_factory=list, description="还需补充的信息")
     ask_facts: list[str] = Field(default_factory=list, description="还需补充的事实名")
@@ -205,6 +213,10 @@ class EligibilityItem(_Out):
 
 
 class StackingNote(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "kind": "highest_not_both", "text": "……按“就高不重复”原则兑现。", "clause_id": "xm-measures:closing",
+        "programs": ["xm-compute-voucher", "sm-compute"]}]})
+
     kind: str = Field(description="规则类型，如 highest_not_both（就高不重复）")
     text: str = Field(description="叠加规则说明（中文）")
     clause_id: str = Field(description="规则所在条款编号")
@@ -212,6 +224,12 @@ class StackingNote(_Out):
 
 
 class EligibilityReport(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "as_of": "2025-06-30", "profile_name": "厦门某智能科技有限公司", "location": "福建省厦门市思明区",
+        "summary": "符合条件 3 项……", "items": [], "stacking": [
+            {"kind": "highest_not_both", "text": "……按“就高不重复”原则兑现。", "clause_id": "xm-measures:closing",
+             "programs": ["xm-compute-voucher", "sm-compute"]}]}]})
+
     as_of: dt.date = Field(description="判断所用的基准日期")
     profile_name: str = Field(default="", description="企业名称")
     location: str = Field(default="", description="企业所在地")
@@ -221,6 +239,13 @@ class EligibilityReport(_Out):
 
 
 class ProgramSummary(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "id": "xm-compute-voucher", "name": "厦门市算力券", "short_name": "算力券", "aliases": ["算力补贴", "租GPU"],
+        "doc_id": "xm-measures", "document": "厦门市促进人工智能产业发展若干措施", "doc_short_title": "厦门市AI若干措施",
+        "doc_number": "厦府办规〔2023〕10号", "region": "福建省厦门市", "region_path": ["福建省", "厦门市"], "level": "city",
+        "level_zh": "市级", "beneficiary": "企业", "amount_kind": "award", "period": "每年", "payment_form": "算力券",
+        "clause_ids": ["xm-measures:1.3"], "implements": None, "facts": ["compute_purchase_yuan"]}]})
+
     id: str = Field(description="补助项目编号")
     name: str = Field(description="项目名称")
     short_name: str = Field(description="简称")
@@ -234,7 +259,7 @@ class ProgramSummary(_Out):
     level: str = Field(description="层级")
     level_zh: str = Field(description="层级（中文）")
     beneficiary: str = Field(description="受益方")
-    amount_kind: str = Field(description="award / loan / none")
+    amount_kind: str = Field(description="金额类型：award 补助/奖励，loan 贴息贷款额度，none 文件未规定金额")
     period: str = Field(description="兑现周期")
     payment_form: str = Field(description="兑现方式")
     clause_ids: list[str] = Field(description="依据条款编号")
@@ -243,6 +268,10 @@ class ProgramSummary(_Out):
 
 
 class FactInput(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "name": "compute_purchase_yuan", "label": "年度购买算力服务总额", "unit": "yuan", "multiple": False, "choices": [],
+        "optional": False, "description": "一个年度内向算力服务企业实际支付的算力购买费用（元）。"}]})
+
     name: str = Field(description="事实名（facts 的键）")
     label: str = Field(description="中文名称")
     unit: str = Field(description="单位：yuan 金额、percent 百分比、count 数量、bool 是/否、choice 选项、date 日期等")
@@ -250,9 +279,17 @@ class FactInput(_Out):
     choices: list[dict[str, Any]] = Field(default_factory=list, description="可选值：key（填写值）、label、aliases")
     optional: bool = Field(default=False, description="是否可不填")
     description: str = Field(default="", description="说明")
+    cues: list[str] = Field(default_factory=list, description="用户常见说法（问答识别用）")
+    profile_key: str | None = Field(default=None, description="资格自查中对应的企业情况字段（如 legal_person）")
 
 
 class ProgramInputs(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "program_id": "xm-compute-voucher", "program": "厦门市算力券",
+        "formula": "计算公式：年度购买算力服务总额 × 50%，最高不超过50万元。",
+        "facts": [{"name": "compute_purchase_yuan", "label": "年度购买算力服务总额", "unit": "yuan"}],
+        "citations": [EXAMPLE_CITATION]}]})
+
     program_id: str = Field(description="补助项目编号")
     program: str = Field(description="项目名称")
     formula: str = Field(description="计算公式（中文）")
@@ -261,12 +298,23 @@ class ProgramInputs(_Out):
 
 
 class DocumentOverview(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "id": "xm-guide", "title": "厦门市数据管理局关于厦门市2023年度人工智能补助申报指南的通知",
+        "short_title": "厦门市2023年度AI补助申报指南", "doc_number": "", "doc_number_aliases": [], "issuer": "厦门市数据管理局",
+        "region": "厦门市", "region_path": ["福建省", "厦门市"], "level": "city", "level_zh": "市级",
+        "publish_date": "2024-06-13", "effective_from": "2024-06-13", "effective_to": "2024-07-15", "status": "expired",
+        "status_zh": "已失效", "window_open": False, "window_closes": "2024-07-15", "application_channel": "“慧企云”政企协同平台",
+        "message": "……申报期2024年6月13日至2024年7月15日……", "contacts": [], "program_ids": ["xm-guide-maas"]}]})
+
     id: str = Field(description="文件编号")
     title: str = Field(description="标题")
     short_title: str = Field(description="简称")
     doc_number: str = Field(description="文号（无则为空）")
     issuer: str = Field(description="发文单位")
+    doc_number_aliases: list[str] = Field(default_factory=list, description="文号的其他写法")
     region: str = Field(description="地区")
+    region_path: list[str] = Field(default_factory=list, description="省 / 市 / 区")
+    level: str = Field(description="层级：province / city / district")
     level_zh: str = Field(description="层级（中文）")
     publish_date: dt.date = Field(description="发布日期")
     effective_from: dt.date = Field(description="生效日期")
@@ -275,6 +323,7 @@ class DocumentOverview(_Out):
     status_zh: str = Field(description="效力（中文）")
     window_open: bool | None = Field(default=None, description="是否在申报期内")
     window_closes: dt.date | None = Field(default=None, description="申报截止日期")
+    application_channel: str = Field(default="", description="申报渠道")
     message: str = Field(description="效力与申报期说明")
     contacts: list[dict[str, Any]] = Field(default_factory=list, description="联系人")
     program_ids: list[str] = Field(default_factory=list, description="该文件下的补助项目编号")
@@ -284,6 +333,11 @@ class SearchHit(Citation):
     doc_id: str = Field(description="文件编号")
     score: float = Field(description="相关度（越大越相关）")
     kind: str = Field(default="body", description="条款类型：body 正文、contacts 联系方式、attachment 附件等")
+    chunk_id: str | None = Field(default=None, description="检索块编号（长条款切分时为 条款编号#序号）")
+    region: str | None = Field(default=None, description="文件所属地区")
+    level: str | None = Field(default=None, description="文件层级")
+    bm25_rank: int | None = Field(default=None, description="诊断：关键词检索中的名次")
+    dense_rank: int | None = Field(default=None, description="诊断：向量检索中的名次")
 
 
 class SearchResult(_Out):
@@ -295,9 +349,16 @@ class SearchResult(_Out):
     hits: list[SearchHit] = Field(description="命中的条款，按相关度从高到低")
     no_relevant: bool = Field(description="true 表示语料库中没有足够相关的条款（命中仅供参考）")
     reason: str = Field(default="", description="no_relevant 时的说明")
+    relevance: float | None = Field(default=None, description="诊断：最相关命中的相关度")
+    timings_ms: dict[str, float] = Field(default_factory=dict, description="诊断：各检索阶段耗时（毫秒）")
 
 
 class Turn(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "turn_id": 12, "question": "厦门企业去年购买算力花了80万元，最高能补多少？",
+        "answer": {"question": "厦门企业去年购买算力花了80万元，最高能补多少？", "answer": "……最高可获得40万元……",
+                   "status": "answered", "session_id": "3f2a9c1e"}, "created_at": "2025-06-30T10:00:00+08:00"}]})
+
     turn_id: int = Field(description="回答编号")
     question: str = Field(description="问题")
     answer: Answer = Field(description="当时的完整回答")
@@ -305,17 +366,23 @@ class Turn(_Out):
 
 
 class SessionHistory(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"session_id": "3f2a9c1e", "turns": []}]})
+
     session_id: str = Field(description="会话 ID")
     turns: list[Turn] = Field(description="按时间先后排列的问答")
 
 
 class FeedbackAck(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"ok": True, "id": 7, "message": "感谢您的反馈！"}]})
+
     ok: bool = Field(description="是否已记录")
     id: int = Field(description="反馈编号")
     message: str = Field(description="提示（中文）")
 
 
 class Health(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"status": "ok", "index_built": True, "llm": False, "as_of": "2025-06-30"}]})
+
     status: Literal["ok"] = Field(description="服务状态")
     index_built: bool = Field(description="政策索引是否已构建")
     llm: bool = Field(description="是否启用了大模型")
