@@ -142,9 +142,9 @@ class PolicyMCPServer(MCPServer):
                 raise ToolError(validation_message(list(cause.errors())).replace("请求参数", "工具参数")) from None
             if isinstance(cause, ToolError):
                 raise ToolError(str(cause)) from None
-            if self._tool_manager.get_tool(name) is None:
-                known = "、".join(t.name for t in self._tool_manager.list_tools())
-                raise ToolError(f"没有名为“{name}”的工具。可用工具：{known}。") from None
+            known = [t.name for t in await self.list_tools()]
+            if name not in known:
+                raise ToolError(f"没有名为“{name}”的工具。可用工具：{'、'.join(known)}。") from None
             raise
 
 
