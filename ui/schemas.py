@@ -157,6 +157,15 @@ class Calculation(_Out):
     application: str = Field(default="", description="申报方式与渠道")
 
 
+class Total(_Out):
+    label: str = Field(description="合计的内容，如“三个项目合计”")
+    amount_yuan: int = Field(description="合计金额（整数元，各项政策上限之和）")
+    program_ids: list[str] = Field(default_factory=list, description="参与合计的项目编号")
+    parts_yuan: list[int] = Field(default_factory=list, description="各项金额（整数元）")
+    steps: list[str] = Field(default_factory=list, description="合计的计算步骤")
+    in_force: bool | None = Field(default=None, description="参与合计的项目是否都仍可申报")
+
+
 class AnswerValidity(_Out):
     document: str = Field(description="政策文件标题")
     status: Literal["in_force", "expired", "not_yet"] = Field(description="基准日期时的效力")
@@ -178,6 +187,7 @@ class Answer(_Out):
     citations: list[Citation] = Field(default_factory=list, description="引用条款")
     calculations: list[Calculation] = Field(default_factory=list, description="计算器结果（金额均出自这里）")
     validity: list[AnswerValidity] = Field(default_factory=list, description="所涉文件的效力")
+    totals: list[Total] = Field(default_factory=list, description="回答中给出的合计金额（计算器结果之和）")
     session_id: str = Field(default="", description="会话 ID，下一轮提问时带上以继续对话")
     turn_id: int | None = Field(default=None, description="本轮回答的编号，用于 POST /api/feedback")
 
