@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any, Iterator
 
 from policy_assistant.settings import Settings
-from tools.schema import Answer, Calculation
+from tools.schema import Answer, Calculation, Citation
 
 
 class Services:
@@ -66,8 +66,37 @@ class Services:
 
         return check_eligibility(profile, self.as_of(as_of), self.catalog)
 
-    def programs(self) -> list[dict]:
-        return self.catalog.program_summaries()
+    def programs(self, *, region: str | None = None, with_citations: bool = False) -> list[dict]:
+        """Program summaries; `region` (e.g. 厦门, 思明区) keeps those whose region path names it, and
+        `with_citations` adds each program's clauses as citations (document, 文号, label, verbatim text)."""
+        summaries = self.catalog.program_summaries()
+        if region and region.strip():
+            wanted = _place_stem(region)
+            summaries = [p for p in summaries
+                         if any(wanted in _place_stem(place) for place in [p["region"], *p["region_path"]])]
+        if with_citations:
+            summaries = [{**p, "citations": [self.clause(cid) for cid in p["clause_ids"]]} for p in summaries]
+        return summaries
+
+    def program_inputs(self, program_id: str) -> dict[str, Any]:
+        """What the calculator needs for one program: its formula in words, the facts (name, label, unit, choices)
+        and the clauses it implements as citations. Unknown ids raise UnknownProgramError (Chinese message)."""
+        from tools.calculator import describe_formula, program_facts
+
+        program = self.catalog.program(program_id)
+        return {"program_id": program.id, "program": program.name, "formula": describe_formula(program, self.catalog),
+                "facts": program_facts(program.id, self.catalog),
+                "citations": [self.clause(cid) for cid in program.clause_ids]}
+
+    def clause(self, clause_id: str) -> Citation:
+        """One clause as a citation: document title, 文号, label path, verbatim text."""
+        from tools.errors import PolicyError
+
+        try:
+            return self.catalog.citation(clause_id.strip())
+        except KeyError:
+            raise PolicyError(f"没有编号为“{clause_id}”的条款。条款编号形如 xm-measures:1.3、siming:art2，"
+                              "可先用检索找到条款。", code="unknown_clause") from None
 
     def search(self, query: str, *, k: int = 5, region: str | None = None, doc_id: str | None = None,
                in_force_on: dt.date | None = None):
@@ -77,3 +106,9 @@ class Services:
         from tools.validity import document_overview
 
         return document_overview(self.as_of(as_of), self.catalog)
+
+
+def _place_stem(name: str) -> str:
+    """"厦门市" and "厦门" compare equal: drop a trailing 省/市/区/县."""
+    name = name.strip()
+    return name[:-1] if len(name) > 1 and name[-1] in "省市区县" else name

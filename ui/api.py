@@ -8,61 +8,24 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ui.format import answer_with_citations
+from ui import schemas
 from ui.errors import ApiError
+from ui.format import answer_with_citations
 from ui.limits import check_text_length
+from ui.schemas import SESSION_PATTERN, CalculateRequest, ChatRequest, EligibilityRequest, FeedbackRequest, error_responses
 
 log = logging.getLogger("policy_assistant.api")
 
-SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 MODEL_NAME = "policy-assistant"
 
 router = APIRouter()
-
-
-# --- request bodies -------------------------------------------------------------------------------------
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
-        {"question": "厦门企业去年购买算力花了80万元，最高能补多少？", "session_id": None, "stream": False}]})
-
-    question: str = Field(description="用户的问题（中文）")
-    session_id: str | None = Field(default=None, pattern=SESSION_PATTERN, description="多轮对话的会话 ID")
-    as_of: dt.date | None = Field(default=None, description="按此日期判断政策效力，默认今天")
-    stream: bool = Field(default=False, description="true 时以 Server-Sent Events 返回：token 事件后跟一个 answer 事件")
-
-
-class CalculateRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
-        {"program_id": "xm-compute-voucher", "facts": {"compute_spend": "80万"}}]})
-
-    program_id: str = Field(min_length=1, max_length=64)
-    facts: dict[str, Any] = Field(default_factory=dict, description="事实取值，可为用户输入的字符串，如 \"80万\"")
-    as_of: dt.date | None = None
-
-
-class EligibilityRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    profile: dict[str, Any] = Field(default_factory=dict, description="企业情况")
-    as_of: dt.date | None = None
-
-
-class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    rating: Literal["up", "down", 1, -1] = Field(description="up/1 为有帮助，down/-1 为没帮助")
-    session_id: str | None = Field(default=None, pattern=SESSION_PATTERN)
-    turn_id: int | None = Field(default=None, ge=1)
-    comment: str = Field(default="", max_length=2000)
-    question: str = Field(default="", max_length=10000)
-    answer: str = Field(default="", max_length=20000)
 
 
 class ChatMessage(BaseModel):
@@ -125,7 +88,11 @@ def sse(event: str, data: Any) -> str:
 
 
 # --- chat -----------------------------------------------------------------------------------------------
-@router.post("/api/chat", tags=["问答"], summary="智能问答（与 ask --json 相同的 JSON；stream=true 返回 SSE）")
+@router.post("/api/chat", tags=["问答"], summary="智能问答（与 ask --json 相同的 JSON；stream=true 返回 SSE）",
+             responses={200: {"model": schemas.Answer, "description": "回答（stream=true 时为 text/event-stream："
+                                                                      "token 事件 {text}，最后 answer 事件为同样的回答 JSON）",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        **error_responses(413, 422, 429, 503)})
 async def chat(body: ChatRequest, request: Request):
     question = check_text_length(body.question, _settings(request))
     services = _services(request)
@@ -174,44 +141,78 @@ def _chat_events(request: Request, question: str, events: Iterator[dict]) -> Ite
 
 
 # --- tools ----------------------------------------------------------------------------------------------
-@router.post("/api/calculate", tags=["测算"], summary="按项目测算最高补助金额")
+@router.post("/api/calculate", tags=["测算"], summary="按项目测算最高补助金额",
+             description="确定性计算器按政策原文规则计算“最高可获得”金额（整数元），给出计算步骤、缺少的信息、未满足的条件和依据条款。",
+             responses={200: {"model": schemas.Calculation, "description": "计算结果"},
+                        **error_responses(404, 422, 429)})
 def calculate(body: CalculateRequest, request: Request):
     result = _services(request).calculate(body.program_id, body.facts, as_of=body.as_of)
     return jsonable_encoder(result)
 
 
-@router.post("/api/eligibility", tags=["测算"], summary="资格自查：逐项目判断是否符合及最高金额")
+@router.post("/api/eligibility", tags=["测算"], summary="资格自查：逐项目判断是否符合及最高金额",
+             responses={200: {"model": schemas.EligibilityReport, "description": "全部项目的判断结果与叠加规则提示"},
+                        **error_responses(422, 429)})
 def eligibility(body: EligibilityRequest, request: Request):
-    return jsonable_encoder(_services(request).eligibility(body.profile, as_of=body.as_of))
+    profile = body.profile.model_dump(exclude_unset=True)
+    return jsonable_encoder(_services(request).eligibility(profile, as_of=body.as_of))
 
 
-@router.get("/api/programs", tags=["政策"], summary="全部补助项目")
-def programs(request: Request):
-    return jsonable_encoder(_services(request).programs())
+@router.get("/api/programs", tags=["政策"], summary="全部补助项目",
+            responses={200: {"model": list[schemas.ProgramSummary], "description": "补助项目列表"},
+                       **error_responses(422, 429)})
+def programs(request: Request,
+             region: str | None = Query(None, max_length=32, description="可选：只列出该地区的项目，如 厦门、思明区、安徽")):
+    return jsonable_encoder(_services(request).programs(region=region))
 
 
-@router.get("/api/documents", tags=["政策"], summary="政策文件及其效力状态")
-def documents(request: Request, as_of: dt.date | None = None):
+@router.get("/api/programs/{program_id}/inputs", tags=["政策"], summary="项目计算所需的事实与计算公式",
+            responses={200: {"model": schemas.ProgramInputs, "description": "计算公式、所需事实（事实名、中文名称、单位、可选值）和依据条款"},
+                       **error_responses(404, 422, 429)})
+def program_inputs(request: Request,
+                   program_id: str = Path(max_length=64, description="补助项目编号，如 xm-compute-voucher")):
+    return jsonable_encoder(_services(request).program_inputs(program_id))
+
+
+@router.get("/api/clauses/{clause_id}", tags=["政策"], summary="按条款编号取条款原文",
+            responses={200: {"model": schemas.Citation, "description": "条款（文件、文号、条款位置、原文）"},
+                       **error_responses(404, 422, 429)})
+def clause(request: Request,
+           clause_id: str = Path(max_length=64, description="条款编号，如 xm-measures:1.3、siming:art2")):
+    return jsonable_encoder(_services(request).clause(clause_id))
+
+
+@router.get("/api/documents", tags=["政策"], summary="政策文件及其效力状态",
+            responses={200: {"model": list[schemas.DocumentOverview], "description": "政策文件列表"},
+                       **error_responses(422, 429)})
+def documents(request: Request, as_of: dt.date | None = Query(None, description="按此日期（YYYY-MM-DD）判断效力，默认今天")):
     return jsonable_encoder(_services(request).documents(as_of=as_of))
 
 
-@router.get("/api/search", tags=["政策"], summary="条款检索")
-def search(request: Request, q: str = Query(description="检索词"), k: int = Query(5, ge=1, le=50),
-           region: str | None = Query(None, max_length=32), doc_id: str | None = Query(None, max_length=64)):
+@router.get("/api/search", tags=["政策"], summary="条款检索",
+            responses={200: {"model": schemas.SearchResult, "description": "命中的条款（原文）"},
+                       **error_responses(422, 429, 503)})
+def search(request: Request, q: str = Query(description="检索词，如“租GPU训练大模型能补多少”", examples=["算力券 申报材料"]),
+           k: int = Query(5, ge=1, le=50, description="返回条数（1–50）"),
+           region: str | None = Query(None, max_length=32, description="可选：地区，如 厦门、思明、泉州、安徽"),
+           doc_id: str | None = Query(None, max_length=64, description="可选：只在该文件中检索，如 xm-measures")):
     query = check_text_length(q, _settings(request), field="检索词")
     result = _services(request).search(query, k=k, region=region or None, doc_id=doc_id or None)
     return jsonable_encoder(result)
 
 
 # --- conversations and feedback -------------------------------------------------------------------------
-@router.get("/api/sessions/{session_id}", tags=["问答"], summary="会话记录（用于页面刷新后恢复对话）")
-def session_history(session_id: str, request: Request, limit: int = Query(50, ge=1, le=200)):
+@router.get("/api/sessions/{session_id}", tags=["问答"], summary="会话记录（用于页面刷新后恢复对话）",
+            responses={200: {"model": schemas.SessionHistory, "description": "会话中的问答"}, **error_responses(422, 429)})
+def session_history(request: Request, session_id: str = Path(description="会话 ID（问答接口返回的 session_id）"),
+                    limit: int = Query(50, ge=1, le=200, description="最多返回的轮数（最近的）")):
     if not re.match(SESSION_PATTERN, session_id):
         raise ApiError(422, "invalid_session", "会话 ID 格式不正确。")
     return {"session_id": session_id, "turns": _store(request).conversation(session_id, limit=limit)}
 
 
-@router.post("/api/feedback", tags=["问答"], summary="对回答点赞/点踩，可附意见")
+@router.post("/api/feedback", tags=["问答"], summary="对回答点赞/点踩，可附意见",
+             responses={200: {"model": schemas.FeedbackAck, "description": "已记录"}, **error_responses(413, 422, 429)})
 def feedback(body: FeedbackRequest, request: Request):
     rating = 1 if body.rating in ("up", 1) else -1
     feedback_id = _store(request).add_feedback(
@@ -324,7 +325,7 @@ def _completion_chunks(request: Request, messages: list[tuple[str, str]], events
 
 
 # --- health ---------------------------------------------------------------------------------------------
-@router.get("/healthz", tags=["运维"], summary="健康检查")
+@router.get("/healthz", tags=["运维"], summary="健康检查", responses={200: {"model": schemas.Health, "description": "服务状态"}})
 def healthz(request: Request):
     settings = _settings(request)
     return {

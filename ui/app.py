@@ -1,4 +1,4 @@
-"""The FastAPI application: HTTP API, widget files and the Gradio app mounted at `/`, on one server."""
+"""The FastAPI application: HTTP API, MCP server at `/mcp`, widget files and the Gradio app at `/`, on one server."""
 from __future__ import annotations
 
 import contextlib
@@ -57,9 +57,12 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     from ui.sessions import SessionMemory
     from ui.store import Store
 
+    from ui import mcp_server
+
     settings = settings or Settings.from_env()
     services = services or Services(settings)
     store = store or Store(settings.db_path)
+    mcp = mcp_server.build_server(services, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -68,7 +71,8 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
         app.state.worker_limiter = anyio.CapacityLimiter(int(os.environ.get("POLICY_WORKER_THREADS", "4")))
         threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
         try:
-            yield
+            async with mcp.session_manager.run():  # the /mcp sub-app's lifespan: Starlette does not run it for us
+                yield
         finally:
             store.close()
 
@@ -107,6 +111,7 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
         return _json_error(error_for_exception(exc))
 
     app.include_router(router)
+    mcp_server.mount(app, mcp, settings)  # Streamable HTTP at /mcp, before Gradio takes "/"
 
     @app.get("/widget.js", include_in_schema=False)
     def widget_js():

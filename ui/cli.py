@@ -1,4 +1,4 @@
-"""`policy-assistant serve` (web app + API + widget on one server) and `policy-assistant loadtest`."""
+"""`policy-assistant serve` (web app + API + MCP + widget on one server), `mcp` (stdio) and `loadtest`."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,9 @@ def register(subparsers) -> None:
     serve.add_argument("--no-ui", action="store_true", help="只启动 HTTP API，不挂载 Gradio 网页")
     serve.add_argument("--access-log", action="store_true", help="输出每个请求的访问日志")
     serve.set_defaults(func=_serve)
+
+    mcp = subparsers.add_parser("mcp", help="以 stdio 方式运行 MCP 服务（供桌面 MCP 客户端启动；HTTP 方式见 serve 的 /mcp）")
+    mcp.set_defaults(func=_mcp)
 
     load = subparsers.add_parser("loadtest", help="对本机运行中的服务做问答压测（限时、限量）")
     load.add_argument("--url", default="http://127.0.0.1:7860", help="服务地址（仅限本机回环地址）")
@@ -26,6 +29,20 @@ def _serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
     return serve(host=args.host, port=args.port, ui=not args.no_ui, access_log=args.access_log)
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    import os
+
+    from policy_assistant.services import Services
+    from policy_assistant.settings import Settings
+    from ui.app import OFFLINE_ENV
+    from ui.mcp_server import run_stdio
+
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    settings = Settings.from_env()
+    return run_stdio(Services(settings), settings)
 
 
 def _loadtest(args: argparse.Namespace) -> int:

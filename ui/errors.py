@@ -37,7 +37,9 @@ STATUS_MESSAGES = {
 
 _FIELD_ZH = {"question": "问题", "session_id": "会话 ID", "as_of": "日期", "program_id": "项目", "facts": "事实",
              "profile": "企业情况", "rating": "评价", "comment": "意见", "messages": "消息", "q": "检索词", "k": "条数",
-             "turn_id": "回答编号", "stream": "stream"}
+             "turn_id": "回答编号", "stream": "stream", "query": "检索词", "clause_id": "条款编号", "region": "地区",
+             "doc_id": "文件编号", "location": "所在地", "legal_person": "独立法人资格", "above_scale": "规上企业",
+             "applicant_type": "申请主体"}
 
 
 def error_for_exception(exc: BaseException) -> ApiError:
@@ -46,7 +48,7 @@ def error_for_exception(exc: BaseException) -> ApiError:
 
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, UnknownProgramError):
+    if isinstance(exc, UnknownProgramError) or getattr(exc, "code", None) == "unknown_clause":
         return ApiError(404, exc.code, exc.message_zh)
     if isinstance(exc, PolicyError):
         return ApiError(422, exc.code, exc.message_zh)
@@ -61,22 +63,30 @@ def validation_message(errors: list[dict]) -> str:
     parts = []
     for err in errors[:3]:
         loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
-        name = _FIELD_ZH.get(loc[0], loc[0]) if loc else "请求体"
+        # a nested field reads “企业情况”中的“独立法人资格”
+        name = "中的".join(f"“{_FIELD_ZH.get(part, part)}”" for part in loc) if loc else "“请求体”"
         kind = err.get("type", "")
         if kind == "missing":
-            parts.append(f"缺少必填字段“{name}”")
+            parts.append(f"缺少必填字段{name}")
         elif kind == "json_invalid":
             parts.append("请求体不是有效的 JSON")
         elif kind.startswith("date"):
-            parts.append(f"“{name}”应为 YYYY-MM-DD 格式的日期")
+            parts.append(f"{name}应为 YYYY-MM-DD 格式的日期")
         elif kind in ("string_too_long", "too_long"):
-            parts.append(f"“{name}”过长")
+            parts.append(f"{name}过长")
+        elif kind in ("string_too_short", "too_short"):
+            parts.append(f"{name}不能为空")
         elif kind == "string_pattern_mismatch":
-            parts.append(f"“{name}”格式不正确")
+            parts.append(f"{name}格式不正确")
         elif kind.startswith(("int", "greater", "less")):
-            parts.append(f"“{name}”应为有效范围内的整数")
+            parts.append(f"{name}应为有效范围内的整数")
+        elif kind == "bool_parsing":
+            parts.append(f"{name}应为 true 或 false")
+        elif kind == "extra_forbidden":
+            parts.append(f"{name}不是可识别的字段")
+        elif kind == "literal_error":
+            expected = (err.get("ctx") or {}).get("expected")
+            parts.append(f"{name}取值无效" + (f"（可选：{expected}）" if expected else ""))
         else:
-            parts.append(f"“{name}”取值无效")
+            parts.append(f"{name}取值无效")
     return "请求参数不正确：" + "；".join(parts) + "。"
-
-

@@ -20,6 +20,9 @@ from ui.forms import NO, YES, FieldSpec, collect_values, program_fields
 CSS = (Path(__file__).parent / "static" / "app.css").read_text(encoding="utf-8")
 HEAD = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 STREAM_YIELD_S = 0.04
+# The events gradio_client sees (api_name → what it does); every other event is private to the web page.
+PUBLIC_API = {"chat": "智能问答（流式；同一客户端内多轮对话自动延续）", "calculate": "补助测算（参数同 POST /api/calculate）",
+              "eligibility": "资格自查（参数同 POST /api/eligibility）", "search": "条款检索（返回命中条款与可复制的答复片段）"}
 
 
 # System fonts only: a web font would be a download (and there is no network offline).
@@ -60,8 +63,51 @@ def build_blocks(services, store, settings, memory=None) -> gr.Blocks:
                 _library_tab(services)
         gr.HTML('<div class="pa-footer">政策通 · 离线可用 · <a href="/docs" target="_blank">HTTP API 文档</a> · '
                 '<a href="/widget-demo" target="_blank">嵌入式小助手演示</a></div>')
+        _client_api(services)
+    _hide_internal_events(demo)
     demo.queue(default_concurrency_limit=16)
     return demo
+
+
+def _hide_internal_events(demo: gr.Blocks) -> None:
+    """Events outside PUBLIC_API stay callable by the page but are not listed for (or callable by) gradio_client."""
+    for fn in demo.fns.values():
+        if fn.api_name not in PUBLIC_API:
+            fn.api_visibility = "private"
+        else:
+            fn.api_description = fn.api_description or PUBLIC_API[fn.api_name]
+
+
+def _client_api(services) -> None:
+    """/calculate and /eligibility for gradio_client, with the HTTP API's arguments: the calculator form is rendered per
+    program and the self-check form has about ninety fields, so neither form event makes a usable client endpoint."""
+
+    def calculate(program_id: str, facts: dict | None = None, as_of: str | None = None) -> dict:
+        """按项目编号（如 xm-compute-voucher）和企业事实（如 {"compute_purchase_yuan": "80万"}）测算最高可获得金额。"""
+        day = _parse_date(as_of)
+        try:
+            return jsonable_encoder(services.calculate(program_id, dict(facts or {}), as_of=day))
+        except Exception as exc:  # noqa: BLE001 - a Chinese message for the client, never a traceback
+            raise gr.Error(error_for_exception(exc).message) from None
+
+    def eligibility(profile: dict, as_of: str | None = None) -> dict:
+        """按企业情况（所在地、是否独立法人、facts 等）逐项判断全部补助项目。"""
+        from pydantic import ValidationError
+
+        from ui.errors import validation_message
+        from ui.schemas import Profile
+
+        day = _parse_date(as_of)
+        try:
+            checked = Profile.model_validate(profile or {}).model_dump(exclude_unset=True)
+            return jsonable_encoder(services.eligibility(checked, as_of=day))
+        except ValidationError as exc:
+            raise gr.Error(validation_message([{**e, "loc": ("profile", *e["loc"])} for e in exc.errors()])) from None
+        except Exception as exc:  # noqa: BLE001
+            raise gr.Error(error_for_exception(exc).message) from None
+
+    gr.api(calculate, api_name="calculate", api_description=PUBLIC_API["calculate"])
+    gr.api(eligibility, api_name="eligibility", api_description=PUBLIC_API["eligibility"])
 
 
 # --- 智能问答 -------------------------------------------------------------------------------------------
@@ -72,7 +118,7 @@ def _chat_tab(services, store, settings, memory=None) -> None:
                          placeholder="您好！我是政策通，可以回答厦门、思明、泉州、安徽人工智能产业补助政策的问题，"
                                      "并帮您测算最高补助金额。")
     with gr.Row(equal_height=True):
-        question = gr.Textbox(show_label=False, placeholder="请输入您的问题，按回车发送", scale=8, elem_id="pa-question",
+        question = gr.Textbox(label="问题", show_label=False, placeholder="请输入您的问题，按回车发送", scale=8, elem_id="pa-question",
                               max_length=settings.max_question_chars, autofocus=True)
         send = gr.Button("发送", variant="primary", scale=1, elem_id="pa-send", min_width=80)
         clear = gr.Button("新对话", scale=1, min_width=80, elem_id="pa-new")
@@ -88,9 +134,9 @@ def _chat_tab(services, store, settings, memory=None) -> None:
     with gr.Accordion("高级选项", open=False):
         as_of = gr.Textbox(label="基准日期（可选，YYYY-MM-DD；默认今天）", elem_id="pa-asof")
 
-    def respond(text, history, session_id, turn_ids, as_of_text):
-        history = list(history or [])
-        text = (text or "").strip()
+    def respond(question, history=None, session_id=None, turn_ids=None, as_of=None):
+        history, turn_ids, as_of_text = list(history or []), list(turn_ids or []), as_of
+        text = (question or "").strip()
         if not text:
             yield gr.update(), history, session_id, turn_ids
             return
@@ -125,7 +171,7 @@ def _chat_tab(services, store, settings, memory=None) -> None:
 
     outputs = [question, chatbot, session, turns]
     inputs = [question, chatbot, session, turns, as_of]
-    question.submit(respond, inputs, outputs)
+    question.submit(respond, inputs, outputs, api_name="chat")
     send.click(respond, inputs, outputs)
     for button in example_buttons:
         button.click(lambda q: q, inputs=button, outputs=question, queue=False).then(respond, inputs, outputs)
@@ -214,7 +260,7 @@ def _calculator_tab(services) -> None:
             except Exception as exc:  # noqa: BLE001
                 return f'<div class="pa-warn">{views.e(error_for_exception(exc).message)}</div>'
 
-        run.click(calculate, [as_of, *components], result)
+        run.click(calculate, [as_of, *components], result, api_visibility="private")
 
     result = gr.HTML(elem_id="pa-calc-result")  # below the form; the render above fills it
     program.change(lambda: "", None, result, queue=False)
@@ -267,8 +313,8 @@ def _hotline_tab(services) -> None:
     regions = ["全部"] + list(dict.fromkeys(d.region for d in documents))
     doc_choices = [("全部文件", "")] + [(f"{d.region}｜{d.short_title}", d.id) for d in documents]
 
-    def do_search(text, region_name, doc_id):
-        text = (text or "").strip()
+    def do_search(query, region="全部", doc_id=""):
+        text, region_name = (query or "").strip(), region
         if not text:
             return "", ""
         try:
@@ -298,7 +344,8 @@ def _hotline_tab(services) -> None:
     gr.Markdown("### 联系方式与申报时间")
     cards = gr.HTML(show_cards, elem_id="pa-doc-cards")
 
-    query.change(do_search, [query, region, doc], [hits, snippet], trigger_mode="always_last", show_progress="hidden")
+    query.change(do_search, [query, region, doc], [hits, snippet], trigger_mode="always_last", show_progress="hidden",
+                 api_name="search")
     for control in (region, doc):
         control.change(do_search, [query, region, doc], [hits, snippet], trigger_mode="always_last")
         control.change(show_cards, [region, doc], cards)
