@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 from agent.reading import Mention, Reading
 from tools.lexicon import Lexicon
 from tools.money import format_yuan
-from tools.vocab import FactDef
+from tools.vocab import FactDef, StatedDate
 
 KIND_OF_UNIT = {"yuan": "money", "percent": "percent", "count": "count", "pflops": "pflops", "quantity": "quantity",
                 "date": "date"}
@@ -49,6 +49,10 @@ class BoundFacts:
     parts: dict[str, list[tuple[Any, tuple[dt.date, dt.date] | None, str]]] = field(default_factory=dict)
     # a dated breakdown of an amount (“全年500万，其中10月10号以后是120万”): the part of a period
     sub_parts: dict[str, list[tuple[Any, tuple[dt.date, dt.date], str]]] = field(default_factory=dict)
+    # a series stated for more years than the program reads (2023、2024、2025年的研发费用): year → value
+    series_years: dict[str, dict[int, Any]] = field(default_factory=dict)
+    # a date given only to the year or month (“2023年取得”): the first and last day it may be
+    date_ranges: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
 
     def set(self, name: str, value: Any, source: str, year: int | None = None, span=None) -> None:
         self.values[name] = value
@@ -82,7 +86,7 @@ def _scores(fd: FactDef, reading: Reading, m: Mention) -> tuple[int, int, str]:
     after = m.unit_word + reading.text[m.end:seg.end] if m.kind == "count" else reading.text[m.end:seg.end]
     score, dist = _cue_hit(fd.cues, before, after)
     if score > 0:
-        return score, dist, "own"
+        return score + _topic_bonus(fd, reading, m), dist, "own"
     # the sentence's topic: a cue in an earlier clause of the same sentence, for a figure whose own clause names
     # nothing else (“上半年买了18万，下半年又买了27万”)
     if m.own_label:
@@ -93,6 +97,18 @@ def _scores(fd: FactDef, reading: Reading, m: Mention) -> tuple[int, int, str]:
         if sc > 0:
             return max(1, sc // 2 - 5 * back), 99, "topic"
     return 0, 99, ""
+
+
+def _topic_bonus(fd: FactDef, reading: Reading, m: Mention) -> int:
+    """Nearer topic words before the figure, in its sentence, score higher (0 without one)."""
+    if not fd.topics:
+        return 0
+    start = min(s.start for s in reading.segments if s.sentence == reading.segments[m.segment].sentence)
+    head = reading.text[start:m.start]
+    ends = [head.rfind(t) + len(t) for t in fd.topics if t in head]
+    if not ends:
+        return 0
+    return max(1, 40 - (len(head) - max(ends)) // 2)
 
 
 def _negated(text: str, pos: int, lexicon: Lexicon, window: int = NEAR_NEGATION) -> bool:
@@ -186,7 +202,12 @@ class FactBinder:
         edges.sort(key=lambda e: (e[0], e[1]), reverse=True)
         series_members = {fd.name for fd in facts if fd.series and sum(1 for o in facts if o.series == fd.series) > 1}
         series_mentions: dict[str, list[Mention]] = {}
+        best_of: dict[int, int] = {}
         for score, _, m, fd in edges:
+            best_of[id(m)] = max(best_of.get(id(m), score), score)
+        for score, _, m, fd in edges:
+            if score < best_of[id(m)]:
+                continue  # another fact's cue names this figure better (“MaaS营收” is MaaS收入, not 营收)
             if fd.name in series_members and m not in series_mentions.setdefault(fd.series, []):
                 series_mentions[fd.series].append(m)
         # a labelled figure with no cue of its own joins a series named in an earlier turn (“去年是520万”)
@@ -208,7 +229,7 @@ class FactBinder:
                 continue
             taken.setdefault(fd.name, []).append(m)
             used.add(id(m))
-        self._resolve_series(reading, facts, taken, series_mentions, prior_years)
+        self._resolve_series(reading, facts, taken, series_mentions, prior_years, out)
         for name, ms in taken.items():
             self._store(reading, self.vocab[name], ms, out)
         # a figure next to a spend verb fills the one amount still missing; “一分钱都没给” states it as 0
@@ -253,7 +274,8 @@ class FactBinder:
         return fd.aggregate == "sum"
 
     def _resolve_series(self, reading: Reading, facts: list[FactDef], taken: dict[str, list[Mention]],
-                        series_mentions: dict[str, list[Mention]], prior_years: Mapping[str, int | None]) -> None:
+                        series_mentions: dict[str, list[Mention]], prior_years: Mapping[str, int | None],
+                        out: BoundFacts) -> None:
         """Facts that are one quantity in consecutive years (研发费用 this year / last year): bind by year."""
         by_series: dict[str, list[FactDef]] = {}
         for fd in facts:
@@ -262,8 +284,9 @@ class FactBinder:
         for series, members in by_series.items():
             if len(members) < 2:
                 continue
-            # a part of a year (“今年上半年做到7000万”) is not that year's figure
-            ms = [m for m in series_mentions.get(series, []) if not m.year_part or m.add_on]
+            # a part of a year (“今年上半年做到7000万”) is not that year's figure; all its parts together are
+            ms = self._whole_years(reading, series_mentions.get(series, []))
+            ms = [m for m in ms if not m.year_part or m.add_on]
             if not ms:
                 continue
             ms = sorted(set(ms), key=lambda m: m.start)
@@ -278,6 +301,9 @@ class FactBinder:
                     fd = offsets.get(off)
                     if fd is not None and fd.name not in taken:
                         taken[fd.name] = [m]
+                years = {m.year: m.value for m in ms if m.year is not None}
+                if len(years) > len(members) and len(years) == len([m for m in ms if m.year is not None]):
+                    out.series_years[series] = years  # more years than the program reads: one item per year
                 continue
             # no years: a cue that names one member keeps it; the rest fill the offsets in text order
             order = sorted(offsets)[::-1]  # 0, -1, ...
@@ -294,6 +320,39 @@ class FactBinder:
                         taken[offsets[off].name] = [m]
                         break
 
+    def _whole_years(self, reading: Reading, ms: list[Mention]) -> list[Mention]:
+        """Figures for every part of one year (上半年+下半年, 四个季度分别是A、B、C、D) become that year's total."""
+        words = self.lexicon.words
+        out = list(ms)
+        for m in ms:
+            if not m.year_part or m not in out:
+                continue
+            peers = [o for o in reading.mentions if o.kind == m.kind and o.year_part and o.year == m.year
+                     and o.sentence == m.sentence and o.plain and not o.history]
+            group: list[Mention] = []
+            if m.part_word in words.year_part_lists:
+                group = [o for o in peers if o.part_word == m.part_word]
+                if len(group) != words.year_part_lists[m.part_word]:
+                    group = []
+            else:
+                for parts in words.year_part_sets:
+                    if m.part_word not in parts:
+                        continue
+                    candidate = [o for o in peers if o.part_word in parts]
+                    if sorted(o.part_word for o in candidate) == sorted(parts):
+                        group = candidate
+                        break
+            if not group:
+                continue
+            whole = Mention(kind=m.kind, value=sum((o.value for o in group), 0), start=group[0].start,
+                            end=group[-1].end, raw="+".join(o.raw for o in group), segment=group[0].segment,
+                            sentence=m.sentence, year=m.year, when=m.when)
+            if m.year is not None:
+                whole.when = (dt.date(m.year, 1, 1), dt.date(m.year, 12, 31))
+            out = [o for o in out if o not in group]
+            out.append(whole)
+        return sorted(out, key=lambda o: o.start)
+
     def _store(self, reading: Reading, fd: FactDef, ms: list[Mention], out: BoundFacts) -> None:
         years = {m.year for m in ms}
         source = "；".join(_clause_around(reading.text, m.start) for m in ms)
@@ -303,8 +362,7 @@ class FactBinder:
             for m in ms:
                 later = [b for b in reading.mentions if b.kind == "money" and b.breakdown and b.sentence == m.sentence
                          and b.start > m.end and b.when and m.when and b.when != m.when]
-                if later:
-                    b = later[0]
+                for b in later:
                     out.sub_parts.setdefault(fd.name, []).append((b.value, b.when, _clause_around(reading.text, b.start)))
         if fd.unit == "yuan" and len(years - {None}) > 1:
             per_year: dict[int, Any] = {}
@@ -337,6 +395,20 @@ class FactBinder:
         dates = reading.of_kind("date")
         if not facts or not dates:
             return
+        self._bind_date_values(reading, facts, dates, out)
+        for fd in facts:  # a year or a month is a range of days, not its first day
+            m = next((d for d in dates if out.mentions.get(fd.name) and out.mentions[fd.name].span == (d.start, d.end)),
+                     None)
+            if m is not None and m.unit_word in ("year", "month"):
+                out.values[fd.name] = StatedDate.of(m.value, m.unit_word)
+                out.mentions[fd.name].value = out.values[fd.name]
+            if m is not None and m.unit_word == "year":
+                out.date_ranges[fd.name] = (dt.date(m.value.year, 1, 1), dt.date(m.value.year, 12, 31))
+            elif m is not None and m.unit_word == "month":
+                nxt = dt.date(m.value.year + m.value.month // 12, m.value.month % 12 + 1, 1)
+                out.date_ranges[fd.name] = (m.value.replace(day=1), nxt - dt.timedelta(days=1))
+
+    def _bind_date_values(self, reading: Reading, facts: list[FactDef], dates: list[Mention], out: BoundFacts) -> None:
         if len(facts) == 1 and len(dates) >= 1:
             # the date nearest to the fact's cue, else the first
             fd = facts[0]
@@ -393,6 +465,15 @@ class FactBinder:
                 found.append((value != fd.inverted, pos, end, clause))
         if not found:
             return
+        # “没被列入经营异常名录或失信名单”: a negation covers the items joined to its own by 或/和/及/、
+        found.sort(key=lambda f: f[1])
+        for i in range(1, len(found)):
+            prev, cur = found[i - 1], found[i]
+            prev_negated = prev[0] == fd.inverted
+            between = text[prev[2]:cur[1]]
+            if prev_negated and cur[0] != prev[0] and cur[3] == prev[3] and \
+                    re.search(r"或者|或|和|及|以及|与|、|也", between) and not any(n in between for n in words.negations):
+                found[i] = (prev[0], cur[1], cur[2], cur[3])
         value, pos, end, clause = min(found, key=lambda f: (f[0], f[1]))  # a denial anywhere decides
         out.set(fd.name, value, clause, span=(pos, end))
 

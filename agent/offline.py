@@ -122,6 +122,7 @@ class OfflineAssistant:
         if not problems:
             return answer
         log.warning("offline answer failed the guard: %s | %s", problems, answer.question[:80])
+        log.debug("unguarded answer: %s", answer.answer)
         repaired = guard.repair(answer.answer, answer.citations, *args, clauses=self.catalog.clauses)
         if repaired is not None:
             text, citations = repaired

@@ -54,6 +54,7 @@ class Plan:
     docs: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # facts for the calculator (shared vocabulary names)
     bound: BoundFacts | None = None
+    reading: Any = None  # the question's mentions (dates of the activity when no dated amount is given)
     presumed: list[str] = field(default_factory=list)  # facts presumed true (stated as assumptions)
     items: dict[str, list[Item]] = field(default_factory=dict)  # program id → items capped on their own
     clause_id: str | None = None
@@ -89,6 +90,10 @@ class Planner:
         if named is not None and not cat.programs_citing(named):
             return Plan("clause", clause_id=named, regions=regions)
         programs = self.reader.programs_in(u, regions, explicit_regions=bool(u.regions))
+        defined = self.defined_period(u.text, regions)
+        asks_period = u.has("definition") or any(w in u.text for w in cat.lexicon.words.period_questions)
+        if defined is not None and asks_period and not u.has_money and not (programs and u.has_figures):
+            return Plan("clause", clause_id=defined, regions=regions)  # “2023年度是整个2023年吗？”
         continuing = False
         if not programs and state.program_ids:
             programs, continuing = self.continue_programs(u, state)
@@ -111,7 +116,8 @@ class Planner:
         if (continuing or bare_follow_up) and intent == "search" and state.last_intent and not u.has_figures:
             intent = state.last_intent
         state.last_intent = intent
-        if intent == "profile" or (intent == "list" and u.has_figures and regions):
+        if intent == "profile" or (intent == "list" and u.has_figures and regions) or (
+                u.has("profile") and regions and not u.has("compare") and not u.has("stacking")):
             return self.profile_plan(u, state, as_of, regions)
         if not programs:
             return self.programless_plan(u, intent, regions)
@@ -186,11 +192,16 @@ class Planner:
         prior_years = {n: m.year for n, m in state.facts.items()}
         bound = self.binder.bind(u.reading, names, as_of, prior_years) if u.reading else BoundFacts()
         plan.bound = bound
+        plan.reading = u.reading
         merged: dict[str, FactMention] = {}
         displaced: list[FactMention] = []  # earlier figures of a series a new figure takes the place of
         for name, m in state.facts.items():
             if name in names:
                 merged[name] = FactMention(name, m.value, m.source_text, m.year, origin="earlier_turn")
+        for name, m in state.facts.items():  # the same quantity under the new program's wording
+            for other in self.equivalents(name):
+                if other in names and other not in merged and other not in state.facts:
+                    merged[other] = FactMention(other, m.value, m.source_text, m.year, origin="earlier_turn")
         for name, m in bound.mentions.items():
             old = merged.get(name)
             fd = vocab[name]
@@ -224,6 +235,12 @@ class Planner:
         plan.presumed = [vocab[n].label for n in presumed]
         plan.facts = facts
         plan.items = self.items_for(plan, bound, u)
+
+    def equivalents(self, name: str) -> list[str]:
+        vocab = self.catalog.facts
+        fd = vocab.get(name)
+        out = [fd.same_as] if fd is not None and fd.same_as else []
+        return out + [n for n, other in vocab.items() if other.same_as == name]
 
     def _reseat_series(self, merged: dict[str, FactMention], names: list[str],
                        displaced: list[FactMention] = ()) -> None:
@@ -286,12 +303,35 @@ class Planner:
                 if found:
                     items[program.id] = found
                     continue
+            series_items = self.series_items(program, plan, bound)
+            if series_items:
+                items[program.id] = series_items
+                continue
             for name in program.formula.inputs():
                 per_year = bound.series_by_year.get(name)
                 if per_year and program.period == "每年":
                     items[program.id] = [Item(f"{y}年", {**plan.facts, name: v, "activity_year": y})
                                          for y, v in sorted(per_year.items()) if y]
         return items
+
+    def series_items(self, program: Program, plan: Plan, bound: BoundFacts) -> list[Item]:
+        """A yearly program read from consecutive years (本年度 and 上年度研发费用) given for more years than one
+        pair: one item per year that has its previous years, each computed on its own."""
+        vocab = self.catalog.facts
+        members = [vocab[n] for n in program.facts if n in vocab and vocab[n].series]
+        for series in {fd.series for fd in members}:
+            years = bound.series_years.get(series)
+            own = {fd.offset: fd.name for fd in members if fd.series == series}
+            if not years or len(own) < 2 or program.period != "每年":
+                continue
+            items = []
+            for y in sorted(years):
+                if all(y + off in years for off in own):
+                    facts = {**plan.facts, **{name: years[y + off] for off, name in own.items()}, "activity_year": y}
+                    items.append(Item(f"{y}年", facts))
+            if len(items) > 1:
+                return items
+        return []
 
     def _item_facts(self, program: Program, plan: Plan, text: str, as_of: dt.date) -> dict[str, Any]:
         from agent.reading import read_mentions
@@ -322,6 +362,11 @@ class Planner:
         anchors: list[tuple[int, int, str]] = []
         for h in hits:
             if not anchors or h[0] >= anchors[-1][1]:
+                last = anchors[-1] if anchors else None
+                between = text[last[1]:h[0]] if last else ""
+                if last and last[2] == h[2] and not re.search(r"[；;。\d]", between):
+                    anchors[-1] = (last[0], h[1], h[2])  # “国家级人工智能产业创新任务揭榜优胜项目”: one option named twice
+                    continue
                 anchors.append(h)
         if len(anchors) < 1:
             return []
@@ -369,8 +414,15 @@ class Planner:
         cuts = [m.start() for m in re.finditer(pattern, u.text)]
         pieces = [u.text[a:b] for a, b in zip([0] + cuts, cuts + [len(u.text)])]
         inputs = [n for n in program.formula.inputs() if self.catalog.facts[n].unit == "yuan"]
+        # figures the whole question gives to another program's fact (其智算中心的900万) are not this program's items
+        others = [fm.span for n, fm in (plan.bound.mentions.items() if plan.bound else [])
+                  if n not in inputs and fm.span and self.catalog.facts[n].unit == "yuan"]
+        money = u.reading.of_kind("money") if u.reading else []
         items = []
-        for piece in pieces:
+        for start, piece in zip([0] + cuts, pieces):
+            own = [m for m in money if start <= m.start < start + len(piece)]
+            if own and all(any(a <= m.start < b for a, b in others) for m in own):
+                continue
             facts = self._item_facts(program, plan, piece, dt.date.today())
             if any(n in facts and n not in {k for k, v in plan.facts.items() if v == facts[n] and len(pieces) < 2}
                    for n in inputs):
@@ -431,6 +483,18 @@ class Planner:
 
     def region_filter(self, regions: list[str]) -> str | None:
         return self.catalog.region(regions[0]).name.split("（")[0] if len(regions) == 1 else None
+
+    def defined_period(self, text: str, regions: list[str]) -> str | None:
+        """A period a document defines in its own words (the guide's “2023年度”), asked about by that name: the
+        clause that defines it. Only labels that are not generic validity words count."""
+        docs = {d for r in regions for d in self.catalog.docs_of(r)}
+        for doc_id, doc in self.catalog.documents.items():
+            period = doc.activity_period
+            if period is None or (docs and doc_id not in docs) or not re.search(r"\d", period.label):
+                continue
+            if period.label in text and doc.roles.get("definitions") == period.clause_id:
+                return period.clause_id
+        return None
 
     def named_clause(self, text: str, regions: list[str]) -> str | None:
         """A clause the question names by its own title (“落地优质产业资源这一条”)."""

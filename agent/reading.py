@@ -17,7 +17,8 @@ from typing import Any
 from tools.lexicon import Lexicon
 from tools.money import find_money, find_percents, parse_count, parse_number
 
-SEGMENT_BREAK = re.compile(r"[，,。；;！!？?\n、：:\[\]【】]|\s+|(?:但是|不过)")  # a parenthesis stays in its clause
+# a parenthesis stays in its clause; a space next to a Latin word (“MaaS 营收”) joins, between Chinese it separates
+SEGMENT_BREAK = re.compile(r"[，,。；;！!？?\n、：:\[\]【】]|(?<![A-Za-z])\s+(?![A-Za-z])|(?:但是|不过)")
 # English sentences keep their spaces inside a clause
 SEGMENT_BREAK_LATIN = re.compile(r"[，,。；;！!？?\n、：:\[\]【】]|(?:但是|不过)")
 SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
@@ -47,6 +48,7 @@ class Mention:
     unit_word: str = ""  # counts: 家/个/项/人…
     year: int | None = None
     year_part: bool = False
+    part_word: str = ""  # the part-of-year label it stands under (上半年, 四个季度…)
     when: tuple[dt.date, dt.date] | None = None  # the dates the figure's activity falls in (a month, a range, a year)
     hearsay: bool = False
     quote: bool = False
@@ -314,20 +316,25 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         before = text[seg.start:m.start]
         after = text[m.end:seg.end]
         # the year: the nearest label before the figure in its sentence, else right after it in its segment
-        year, part = None, False
+        year, part, part_word = None, False, ""
         sentence_start = next((s.start for s in segs if s.sentence == seg.sentence), 0)
         for start, end, y, is_part in labels:
             if sentence_start <= start and end <= m.start:
                 if is_part:
-                    part = part or start >= seg.start
+                    word = text[start:end]
+                    # a part label counts in the figure's own segment; a list word (四个季度分别是…) over the sentence
+                    if start >= seg.start or word in words.year_part_lists:
+                        part, part_word = True, word
                 else:
                     year = y
+                    if part and part_word in words.year_part_lists:
+                        part, part_word = False, ""  # a year label after the list word ends the list
         if year is None:
             nxt = next((y for start, end, y, is_part in labels if not is_part and m.end <= start < seg.end), None)
             year = nxt
         if m.kind == "date":
             year = m.value.year
-        m.year, m.year_part = year, part
+        m.year, m.year_part, m.part_word = year, part, part_word
         # the dates: the nearest dated phrase before the figure in its sentence (more precise than the year)
         when = None
         for start, end, first, last in dated:
@@ -360,6 +367,11 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         if dis:
             m.distractor_pos, m.distractor = max(dis)
         reading.mentions.append(m)
+    # “其中1-9月1100万，10月以后400万”: the figures after a breakdown in its sentence continue it
+    for a, b in zip(reading.mentions, reading.mentions[1:]):
+        if a.kind == b.kind == "money" and a.breakdown and not b.breakdown and a.sentence == b.sentence and \
+                not b.add_on and not b.history and not b.distractor:
+            b.breakdown = True
     # “5000万和1亿两档”: a figure joined to a tier label is a label too
     for a, b in zip(reading.mentions, reading.mentions[1:]):
         if a.kind == b.kind == "money" and b.threshold and a.segment == b.segment and \

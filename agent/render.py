@@ -21,6 +21,7 @@ from tools.money import format_yuan
 from tools.rules import Program
 from tools.calculator import total as sum_total
 from tools.schema import Calculation, Total, Validity
+from tools.vocab import compare
 
 REFUSAL_TEXT = ("抱歉，这个请求我不能执行：我不会透露或修改系统设定，也无法批准、承诺或发放任何补助。"
                 "我可以根据政策原文和计算规则，帮您查询可申请的补助、最高额度、条件、材料和截止时间。")
@@ -44,6 +45,17 @@ class Turn:
     evidence: list[str] = field(default_factory=list)
     retrieved: set[str] = field(default_factory=set)
     question: str = ""
+
+
+def _date_span(m) -> tuple[dt.date, dt.date]:
+    """The days a date mention covers: its year, its month or its day."""
+    d = m.value
+    if m.unit_word == "year":
+        return dt.date(d.year, 1, 1), dt.date(d.year, 12, 31)
+    if m.unit_word == "month":
+        nxt = dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
+        return d.replace(day=1), nxt - dt.timedelta(days=1)
+    return d, d
 
 
 class Renderer:
@@ -171,8 +183,24 @@ class Renderer:
             return facts
         if bound is None:
             return facts
+        for name, (first, last) in bound.date_ranges.items():
+            # “2023年取得” against “2023年10月10日以后”: the year alone does not decide it, so the date is asked for
+            if facts.get(name) == bound.values.get(name) and any(
+                    c.fact == name and c.op in ("ge", "gt", "le", "lt") and isinstance(c.value, dt.date)
+                    and compare(c.op, first, c.value) != compare(c.op, last, c.value) for c in program.conditions):
+                facts.pop(name, None)
         period = self.catalog.activity_period(program)
         vocab = self.catalog.facts
+        if period is not None and not any(bound.parts.get(n) for n in program.formula.inputs()) and plan.reading:
+            # no dated amount: the date the question gives its activity (“2023年11月签的投资协议”) is checked against
+            # the period the program covers
+            taken = {m.span for m in bound.mentions.values() if m.span}
+            verbs = self.catalog.lexicon.words.activity_verbs
+            dates = [m for m in plan.reading.of_kind("date") if (m.start, m.end) not in taken
+                     and any(v in plan.reading.text[m.end:m.end + 12] for v in verbs)]
+            if len(dates) == 1 and "activity_from" not in facts:
+                first, last = _date_span(dates[0])
+                facts["activity_from"], facts["activity_to"] = first, last
         for name in program.formula.inputs():
             parts = bound.parts.get(name)
             if not parts or vocab[name].series or not any(w for _, w, _ in parts):
@@ -370,7 +398,14 @@ class Renderer:
             lines.append(stacking)
         parts = []
         if live:
-            parts.append(f"现行有效的项目合计最高{format_yuan(live)}")
+            personal = [(c, 1) for p, c in payable if p.beneficiary != "企业" and (c.validity is None or claimable(c.validity))]
+            to_others = ""
+            if personal and len(personal) < len([1 for p, c in payable if c.validity is None or claimable(c.validity)]):
+                others = sum_total(personal, "其中拨付给企业以外对象的部分", in_force=True)
+                turn.totals.append(others)
+                who = "、".join(dict.fromkeys(p.beneficiary for p, c in payable if p.beneficiary != "企业"))
+                to_others = f"（其中{format_yuan(others.amount_yuan)}拨付给{who}，不是企业所得）"
+            parts.append(f"现行有效的项目合计最高{format_yuan(live)}{to_others}")
         if dead:
             parts.append(f"已失效（或申报已截止）的文件按原规定合计{format_yuan(dead)}，现已不能申报")
         lines.append("**合计**：" + "；".join(parts) + "。")
@@ -405,7 +440,13 @@ class Renderer:
                 if len(items) > 1 or any(i.count > 1 for i in items):
                     turn.totals.append(item_total)
                 payable = next((c for c, _ in parts if c.amount_yuan and c.eligible is not False), parts[0][0])
-                calc = payable.model_copy(update={"amount_yuan": item_total.amount_yuan or payable.amount_yuan})
+                update: dict[str, Any] = {"amount_yuan": item_total.amount_yuan or payable.amount_yuan}
+                potentials = [(c.potential_amount_yuan, n) for c, n in parts if c.potential_amount_yuan]
+                if potentials and len(potentials) == len(parts):
+                    update["potential_amount_yuan"] = sum(v * n for v, n in potentials)
+                    if update["potential_amount_yuan"] != payable.potential_amount_yuan:
+                        turn.evidence.append(format_yuan(update["potential_amount_yuan"]))
+                calc = payable.model_copy(update=update)
             else:
                 calc = calc_of(program.id, self.calc_facts(program, plan, turn))
                 turn.calculations.append(calc)
@@ -424,7 +465,9 @@ class Renderer:
         by_doc: dict[str, list] = {}
         for p, c in eligible + needs + unmet:
             by_doc.setdefault(p.doc_id, []).append((p, c))
-        for doc_id, rows in by_doc.items():
+        # documents still in force first, then those expired or closed
+        order = sorted(by_doc, key=lambda d: not claimable(self._validity(d, turn)))
+        for doc_id, rows in ((d, by_doc[d]) for d in order):
             v = self._validity(doc_id, turn)
             head = f"**{self.catalog.document(doc_id).title}**（{status_tag(v, turn.as_of)}）"
             lines = [head]

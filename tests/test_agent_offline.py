@@ -182,6 +182,28 @@ def test_a_part_of_this_year_is_not_the_yearly_figure(catalog):
     assert facts["revenue_last_year_yuan"] == 110_000_000 and facts["revenue_prev_year_yuan"] == 80_000_000
 
 
+@pytest.mark.parametrize("text,last,prev", [
+    ("2024年营收四个季度分别是1000万、1200万、1300万、1500万，2023年全年营收4000万", 50_000_000, 40_000_000),
+    ("2024年上半年营收3000万，下半年营收3500万，2023年营收5000万", 65_000_000, 50_000_000),
+    ("2023年营收7000万，2024年一季度2000万，二季度2100万，三季度2200万，四季度2300万", 86_000_000, 70_000_000),
+])
+def test_every_part_of_a_year_makes_the_yearly_figure(catalog, text, last, prev):
+    facts = bind(catalog, "xm-revenue-growth", text, dt.date(2025, 3, 1))
+    assert facts["revenue_last_year_yuan"] == last and facts["revenue_prev_year_yuan"] == prev
+
+
+def test_parts_that_do_not_cover_a_year_are_not_its_figure(catalog):
+    facts = bind(catalog, "xm-revenue-growth", "2024年上半年营收3000万，2023年上半年2500万", dt.date(2025, 3, 1))
+    assert "revenue_last_year_yuan" not in facts and "revenue_prev_year_yuan" not in facts
+
+
+def test_a_fall_earns_nothing_and_shows_no_negative_amount(agent):
+    a = agent.ask("厦门规上软件企业，2024年营收四个季度分别是1000万、1200万、1300万、1500万，2023年营收9000万，增产增效能拿多少",
+                  as_of=dt.date(2025, 3, 1))
+    assert a.error is None and "-" not in "".join(c.steps[-1] for c in a.calculations if c.steps)
+    assert all(not c.amount_yuan for c in a.calculations) and "不符合" in a.answer
+
+
 def test_rd_this_year_and_last_year(catalog):
     facts = bind(catalog, "xm-rd-investment", "规上企业，研发400万，去年350万")
     assert facts["rd_expense_yuan"] == 4_000_000 and facts["rd_expense_last_year_yuan"] == 3_500_000

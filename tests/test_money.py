@@ -160,3 +160,9 @@ def test_format_yuan(value, text):
 def test_format_percent():
     assert format_percent(Decimal("50")) == "50%"
     assert format_percent(Decimal("0.6")) == "0.6%"
+
+
+def test_a_list_number_is_not_the_head_of_a_range():
+    """“2. -3000万元” in a numbered step list is one figure, not a range 2万–3000万; “20-50万元” still is a range."""
+    assert [f.value_yuan for f in find_money("  2. -3000万元 × 0.6%")] == [30_000_000]
+    assert [f.value_yuan for f in find_money("20-50万元")] == [200_000, 500_000]

@@ -129,7 +129,8 @@ def period_unmet(program: Program, facts: Mapping[str, Any], catalog: "PolicyCat
         return (f"所述活动发生在{label}，不在{catalog.doc_label(program.doc_id)}覆盖的期间（{period.label}：{covered}）内，"
                 f"不属于该文件支持范围（原文：“{period.phrase}”）。"), None
     if start < period.from_ or end > period.to:
-        return None, f"{label}只有{covered}期间发生的部分属于{period.label}，按该期间内的金额计算。"
+        return None, (f"{label}只有{covered}期间发生的部分属于{period.label}；以上按您给出的金额测算，"
+                      f"如其中含该期间以外的部分，应只计期间内的金额（可告诉我期间内的金额重新测算）。")
     return None, None
 
 

@@ -77,7 +77,11 @@ class _FormulaBase(Strict):
 def _apply_rate(f, table: FactTable, res: FormulaResult, describe_only: bool) -> None:
     """base × rate, capped: the money step shared by ratio_cap and ratio_of_other."""
     base = None if describe_only else table.get(f.base)
-    if base is not None:
+    if base is not None and base <= 0:
+        # a fall or no change (营业收入增量 −3000万) earns nothing; no negative arithmetic is shown as an amount
+        res.amount = Fraction(0)
+        res.steps.append(f"{table.label(f.base)}为{format_yuan(base)}，不大于0，按此项计0元")
+    elif base is not None:
         res.amount, text = cap_step(base * f.rate.fraction, f.cap_yuan, f"{format_yuan(base)} × {f.rate.text}")
         res.steps.append(text)
 

@@ -80,6 +80,10 @@ class WordsFile(Strict):
     year_labels: list[YearLabel]
     same_year: list[str] = []
     year_parts: list[str]
+    year_part_sets: list[list[str]] = []
+    year_part_lists: dict[str, int] = {}
+    activity_verbs: list[str] = []
+    period_questions: list[str] = []
     add_on: list[str]
     plan_words: list[str]
     greetings: list[str]
@@ -240,9 +244,38 @@ class Normalizer:
         text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
         if re.search(r"[\u3400-\u9fff]", text):
             text = self._t2s.convert(text)
+        if re.search(r"[A-Za-z]", text):
+            text = _english_dates(text)
         if self._english is not None and re.search(r"[A-Za-z]", text):
             text = self._english.sub(lambda m: self._english_map[m.group(0).lower()], text)
         for wrong, right in self._typos:
             if wrong in text:
                 text = text.replace(wrong, right)
-        return re.sub(r"\s+", " ", text).strip()
+        text = re.sub(r"\s+", " ", text).strip()
+        # a space left between a translated word and its figure joins nothing (“a new 600P” → “新增 600P”); a space
+        # after a figure may separate clauses (“研发750万 去年500万”) and stays
+        return re.sub(r"(?<=[\u3400-\u9fff]) (?=\d)", "", text)
+
+
+_MONTHS = {m: i + 1 for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
+                                           "september", "october", "november", "december"])}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_MONTH_RE = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+
+
+def _english_dates(text: str) -> str:
+    """English dates in the Chinese form the reader understands: “March 15, 2024” → 2024年3月15日, “March 2024” →
+    2024年3月, “in 2025” → 2025年. Language, not document knowledge, so it lives here rather than in the lexicon."""
+    def ymd(m: re.Match) -> str:
+        day = m.groupdict().get("day")
+        month = _MONTHS[m.group("mon").lower()]
+        return f"{m.group('year')}年{month}月" + (f"{int(day)}日" if day else "")
+
+    flags = re.IGNORECASE
+    text = re.sub(r"(?<![A-Za-z])" + _MONTH_RE + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>20\d{2})", ymd, text,
+                  flags=flags)
+    text = re.sub(r"(?<![A-Za-z\d])(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r",?\s+(?P<year>20\d{2})", ymd, text,
+                  flags=flags)
+    text = re.sub(r"(?<![A-Za-z])" + _MONTH_RE + r",?\s+(?:of\s+)?(?P<year>20\d{2})", ymd, text, flags=flags)
+    return re.sub(r"(?<![A-Za-z])(?:in|since|during|for|from|of)\s+(20\d{2})(?![\d年])", r"\1年", text, flags=flags)

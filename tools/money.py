@@ -298,7 +298,8 @@ _MONEY_RE = re.compile(
     r"(?P<unit>个亿|千万|百万|万亿|[wW万亿](?![A-Za-z])|[kK](?![A-Za-z]))?\s*"
     r"(?P<yuan>元|块钱|块|人民币|rmb|RMB|yuan|CNY)?"
 )
-_RANGE_HEAD_RE = re.compile(r"(?<![\d.])(?P<num>" + _NUM + r")\s*(?:至|到|-|－|~|～|—|–)\s*$")
+# A list number ("2. -3000万元") is not the head of a range: the head may not end in a point.
+_RANGE_HEAD_RE = re.compile(r"(?<![\d.])(?P<num>" + _NUM + r")(?<![.．])\s*(?:至|到|-|－|~|～|—|–)\s*$")
 # A figure directly followed by one of these counts things, not money ("50万人", "3万家", "100P").
 _COUNTERS = ("人", "家", "个", "台", "套", "项", "户", "次", "件", "名", "字", "平方", "平米", "㎡", "册", "条", "份", "张",
              "篇", "亩", "吨", "辆", "座", "栋", "款", "位", "年", "月", "日", "号", "倍", "成", "P", "p", "Ｐ", "%", "％")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from corpus.models import ActivityPeriod
 from tools.errors import PolicyError, UnknownProgramError
@@ -141,6 +141,14 @@ class RulesFile(Strict):
 
 class FactsFile(Strict):
     facts: list[FactDef]
+
+    @model_validator(mode="after")
+    def _same_as_known(self) -> "FactsFile":
+        units = {f.name: f.unit for f in self.facts}
+        for f in self.facts:
+            if f.same_as and units.get(f.same_as) != f.unit:
+                raise ValueError(f"事实 {f.name} 的 same_as 指向未定义或单位不同的事实：{f.same_as}")
+        return self
 
 
 class RuleSet(Strict):

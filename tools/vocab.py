@@ -80,6 +80,12 @@ class FactDef(Strict):
     inverted: bool = False  # the cues name the bad thing (安全生产事故): mentioning it without a negation means false
     threshold: bool = False  # stated as a bound crossed (“首次超过1亿”), never as a plain figure
     ordinal: bool = False  # a position (第3名, 排第二), read from ranks only, never from counts
+    # what the figure is about, when facts of several programs share their cues (市里补了… for 智算中心 or for 招引项目):
+    # the fact whose topic word stands nearest before the figure in its sentence takes it
+    topics: list[str] = []
+    # the same quantity under another document's wording (算力总支出 ↔ 年度购买算力服务总额): a figure stated for one
+    # is carried to the other when a follow-up moves to the other document's program (“同样金额在安徽呢”)
+    same_as: str | None = None
 
     def choice(self, key: str) -> Choice:
         for c in self.choices:
@@ -132,7 +138,25 @@ RateField = Annotated[Rate, BeforeValidator(_rate)]
 
 
 # --- typed values ---------------------------------------------------------------------------------------
+class StatedDate(dt.date):
+    """A date the user gave only to the month or the year (“2024年8月”): compared as its first day, but always shown
+    as it was stated, never with a day the user did not say."""
+
+    precision: str = "day"
+
+    @classmethod
+    def of(cls, value: dt.date, precision: str) -> "StatedDate":
+        d = cls(value.year, value.month if precision != "year" else 1, value.day if precision == "day" else 1)
+        d.precision = precision
+        return d
+
+
 def date_zh(d: dt.date) -> str:
+    precision = getattr(d, "precision", "day")
+    if precision == "year":
+        return f"{d.year}年"
+    if precision == "month":
+        return f"{d.year}年{d.month}月"
     return f"{d.year}年{d.month}月{d.day}日"
 
 
