@@ -22,11 +22,6 @@ SEGMENT_BREAK = re.compile(r"[，,。；;！!？?\n、：:\[\]【】]|(?<![A-Za-
 # English sentences keep their spaces inside a clause
 SEGMENT_BREAK_LATIN = re.compile(r"[，,。；;！!？?\n、：:\[\]【】]|(?:但是|不过)")
 SENTENCE_BREAK = re.compile(r"[。；;！!？?\n]")
-QUOTE_BEFORE = ("最高", "最多", "上限", "封顶", "不超过", "最高不超", "按", "补贴是", "比例是", "给予")
-THRESHOLD_BEFORE = ("超过", "不低于", "高于", "低于", "门槛", "不少于", "至少", "起步", "不到", "少于", "突破", "首次过",
-                    "首次超过", "第一次过", "第一次超过", "每满", "满", "刚过", "跨过", "迈过", "差一点", "差点", "还差",
-                    "离", "够不上", "没到", "没达到", "未达到")
-THRESHOLD_AFTER = ("以上", "以下", "以内", "门槛", "起", "那档", "这档", "那一档", "档", "两档", "三档", "各档", "几档", "的档")
 _YEAR_RE = re.compile(r"(20\d{2})\s*(?:年|-\d{1,2}月?|/)")
 _DATE_RE = re.compile(r"(20\d{2})\s*年\s*(?:(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?)?|(20\d{2})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?")
 _COUNT_RE = re.compile(r"(?<![\d.])(\d+|[一二两三四五六七八九十百几]+)\s*(家|个|户|名|位|项|人|台|款|件|套)")
@@ -348,9 +343,10 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         m.hearsay = any(a <= m.start < b for a, b in hearsay)
         tight = before[-6:]
         m.quote = m.kind in ("money", "percent") and any(tight.endswith(w) or tight.endswith(w + "是") or
-                                                          tight.endswith(w + "给") for w in QUOTE_BEFORE)
+                                                          tight.endswith(w + "给") for w in words.quote_before)
         m.threshold = m.kind in ("money", "count", "pflops", "percent") and (
-            any(before.rstrip().endswith(w) for w in THRESHOLD_BEFORE) or any(after.lstrip().startswith(w) for w in THRESHOLD_AFTER)
+            any(before.rstrip().endswith(w) for w in words.threshold_before)
+            or any(after.lstrip().startswith(w) for w in words.threshold_after)
             or bool(re.search(r"(差|离|不到|没到|没达到|够不上|未达)[^，,。；;\d]{0,4}$", before)))
         m.breakdown = any(w in before[-8:] for w in words.breakdown)
         # an award already received: named in the figure's own clause, or just before a bare figure that

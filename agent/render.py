@@ -757,7 +757,7 @@ class Renderer:
                 form = f"（以{program.payment_form}兑现）" if program.payment_form else ""
                 lines.append(f"- {program.name}{marker}{paid or form}" + (f"：{join_zh(conds, '，')}" if conds else ""))
                 turn.evidence.extend(conds)
-        lines.append("\n告诉我具体项目和相关金额（例如年度购买算力服务的费用），我可以帮您测算最高可获得的金额。")
+        lines.append("\n告诉我具体项目和相关金额（例如购买服务的费用或投入金额），我可以帮您测算最高可获得的金额。")
         return ("needs_info" if plan.intent in ("profile", "amount") else "answered"), "\n".join(lines)
 
     # --- retrieval answers --------------------------------------------------------------------------------------------

@@ -144,6 +144,9 @@ class Reader:
         return None
 
     def intents(self, text: str) -> list[str]:
+        # words whose characters would spell a cue across a word boundary (“人工智能补贴” holds “能补”) are masked
+        for word in self.catalog.lexicon.words.intent_masks:
+            text = text.replace(word, "#" * len(word))
         return [i for i in self.priority if any(w in text for w in self.intent_words.get(i, ()))]
 
     @staticmethod

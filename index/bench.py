@@ -36,11 +36,16 @@ def _percentiles(values_s: Sequence[float]) -> dict[str, float]:
             "p95_ms": round(float(np.percentile(ms, 95)), 2), "max_ms": round(float(ms.max()), 2)}
 
 
-def bench_queries() -> list[str]:
-    from evals.retrieval_eval import load_queries
+QUERIES_FILE = Path(__file__).resolve().parent.parent / "evals" / "retrieval_queries.yaml"
 
-    positives, negatives = load_queries()
-    return [q["query"] for q in positives] + [q["query"] for q in negatives]
+
+def bench_queries(path: Path = QUERIES_FILE) -> list[str]:
+    """The retrieval queries (positives and negatives) as plain text; the data file is read directly so the index
+    does not import the evals."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [q["query"] for q in data["queries"]] + [q["query"] for q in data.get("negatives") or []]
 
 
 def time_queries(retriever, queries: Sequence[str], *, repeat: int = 3, warmup: int = 5, **search_kwargs) -> dict:

@@ -588,3 +588,14 @@ def test_yes_no_facts_count_only_clear_words(answer):
     assert calc.eligible is None and "compute_listed_on_platform" in calc.missing_facts
     assert calc.potential_amount_yuan == 80000  # 80万 × 10%, only if the platform condition holds
     assert "若其余条件均满足" in calc.steps[-1]
+
+
+def test_the_programs_own_place_counts_in_whichever_field_it_was_typed():
+    """A district typed into the city field (city: 思明区) is inside the district's programs, not a mismatch."""
+    from tools.calculator import region_status
+    from tools.catalog import default_catalog
+
+    program = default_catalog().program("sm-compute")
+    assert region_status(program, {"city": "思明区"}) == (True, "")
+    assert region_status(program, {"city": "厦门市", "district": "湖里区"})[0] is False
+    assert region_status(program, {"city": "厦门市"})[0] is None

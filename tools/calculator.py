@@ -78,6 +78,9 @@ def region_status(program: Program, loc: Mapping[str, Any]) -> tuple[bool | None
     region = program.region
     want = [("province", region.province), ("city", region.city), ("district", region.district)]
     have = {k: _norm_place(loc.get(k)) for k in LOCATION_KEYS}
+    finest = next((n for _, n in reversed(want) if n), None)
+    if finest and _norm_place(finest) in set(have.values()):
+        return True, ""  # the program's own place, whichever field it was typed in (city: 思明区)
     for key, needed in want:
         if not needed:
             continue

@@ -15,7 +15,7 @@ def register(sub) -> None:
     programs.set_defaults(func=cmd_programs)
 
     calc = sub.add_parser("calc", help="计算某个补助项目的资格和最高金额")
-    calc.add_argument("program_id", help="项目编号，如 xm-compute-voucher（用 programs 命令查看）")
+    calc.add_argument("program_id", help="项目编号（用 programs 命令查看全部编号）")
     calc.add_argument("--fact", action="append", default=[], metavar="名称=值",
                       help="事实，如 compute_purchase_yuan=80万；可重复")
     calc.add_argument("--as-of", type=_date, help="以该日期判断有效期和申报窗口（默认今天）")
@@ -23,7 +23,7 @@ def register(sub) -> None:
     calc.set_defaults(func=cmd_calc)
 
     elig = sub.add_parser("eligibility", help="按企业信息文件自查全部补助项目")
-    elig.add_argument("--profile", required=True, help="企业信息YAML文件，如 corpus/examples/profile-siming.yaml")
+    elig.add_argument("--profile", required=True, help="企业信息YAML文件（示例见 corpus/examples/ 目录）")
     elig.add_argument("--as-of", type=_date, help="以该日期判断有效期和申报窗口（默认今天）")
     elig.add_argument("--json", action="store_true", help="输出JSON")
     elig.set_defaults(func=cmd_eligibility)

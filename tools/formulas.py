@@ -263,6 +263,7 @@ class RdComposite(_FormulaBase):
     step: StepPart
     growth_bonus: GrowthBonus
     extra: ExtraPercent
+    step_award_label: str = "可获得的补助额"  # what the extra percentage is a share of, in the clause's words
 
     def inputs(self) -> list[str]:
         return [self.step.base, self.growth_bonus.growth_fact]
@@ -279,14 +280,16 @@ class RdComposite(_FormulaBase):
         ctx.need_unit(self.extra.requires.fact, {"yuan"})
         ctx.need_phrase(self.extra.requires.phrase)
         ctx.need_phrase(self.extra.phrase)
+        ctx.need_phrase(self.step_award_label)
 
     def evaluate(self, table, res, describe_only=False):
         step_amount = self.step.evaluate(table, res, describe_only)
         gb, ex = self.growth_bonus, self.extra
-        tiers = "；".join(f"增长率{'超过' if t.op == 'gt' else '达到'}{_pct(t.value)}奖励{format_yuan(t.award_yuan)}"
+        growth_label = table.label(gb.growth_fact)
+        tiers = "；".join(f"{growth_label}{'超过' if t.op == 'gt' else '达到'}{_pct(t.value)}奖励{format_yuan(t.award_yuan)}"
                          for t in gb.tiers)
         res.steps.append(f"增长奖励：{gb.requires.description}时，{tiers}（取最高一档，不重复）。")
-        res.steps.append(f"追加补助：{ex.requires.description}的，按可获得的研发费用补助额再给予{ex.rate.text}。")
+        res.steps.append(f"追加补助：{ex.requires.description}的，按{self.step_award_label}再给予{ex.rate.text}。")
         if describe_only:
             return
         spend = table.get(self.step.base)
@@ -300,10 +303,10 @@ class RdComposite(_FormulaBase):
                 hit = next((t for t in gb.tiers if compare(t.op, growth, threshold(gfd, t.value))), None)
                 if hit:
                     bonus = Fraction(hit.award_yuan)
-                    res.steps.append(f"{table.label(self.step.base)}{format_yuan(spend)}高于门槛，增长率{show_percent(growth)}"
+                    res.steps.append(f"{table.label(self.step.base)}{format_yuan(spend)}高于门槛，{growth_label}{show_percent(growth)}"
                                      f"{'超过' if hit.op == 'gt' else '达到'}{_pct(hit.value)}，增长奖励{format_yuan(bonus)}")
                 else:
-                    res.steps.append(f"增长率{show_percent(growth)}未达到奖励档次，增长奖励0元")
+                    res.steps.append(f"{growth_label}{show_percent(growth)}未达到奖励档次，增长奖励0元")
         elif spend is not None:
             res.steps.append(f"{table.label(self.step.base)}{format_yuan(spend)}不满足“{gb.requires.description}”，增长奖励0元")
         extra: Fraction | None = Fraction(0)
@@ -338,6 +341,8 @@ class TierUpgrade(_FormulaBase):
     previous_max_fact: str | None = None
     tier_fact: str | None = None  # the tier threshold stated as first crossed ("首次超过1亿"), used when base is unknown
     tiers: list[Tier]
+    crossing: str  # the clause's word for reaching a tier for the first time
+    principle: str  # the clause's name for paying only the difference to lower tiers already received
 
     def inputs(self) -> list[str]:
         return [n for n in (self.base, self.received_fact, self.tier_fact) if n]
@@ -352,6 +357,8 @@ class TierUpgrade(_FormulaBase):
         for name in (self.previous_max_fact, self.tier_fact):
             if name:
                 ctx.need_unit(name, {"yuan"})
+        ctx.need_phrase(self.crossing)
+        ctx.need_phrase(self.principle)
         thresholds = [t.threshold_yuan for t in self.tiers]
         awards = [t.award_yuan for t in self.tiers]
         if thresholds != sorted(set(thresholds)) or awards != sorted(awards):
@@ -359,8 +366,9 @@ class TierUpgrade(_FormulaBase):
 
     def evaluate(self, table, res, describe_only=False):
         tiers = "、".join(f"{t.label}→{format_yuan(t.award_yuan)}" for t in self.tiers)
-        word = "首次超过" if self.op == "gt" else "首次达到"
-        res.steps.append(f"奖励档次（营业收入{word}）：{tiers}；按“晋级补差”原则，奖励 = 新达到的最高档次奖励 − 已获得的较低档次奖励。")
+        word, rule = self.crossing, self.principle
+        res.steps.append(f"奖励档次（{table.label(self.base)}{word}）：{tiers}；按“{rule}”原则，"
+                         f"奖励 = 新达到的最高档次奖励 − 已获得的较低档次奖励。")
         if describe_only:
             return
         stated_tier = table.values.get(self.tier_fact) if self.tier_fact else None
@@ -372,7 +380,7 @@ class TierUpgrade(_FormulaBase):
             crossed = [t for t in self.tiers if compare(self.op, revenue, t.threshold_yuan)]
             if not crossed:
                 res.amount = Fraction(0)
-                res.unmet.append(f"{table.label(self.base)}{format_yuan(revenue)}未{word.replace('首次', '')}最低档次"
+                res.unmet.append(f"{table.label(self.base)}{format_yuan(revenue)}未{'超过' if self.op == 'gt' else '达到'}最低档次"
                                  f"{self.tiers[0].label}。")
             else:
                 top = crossed[-1]
@@ -387,18 +395,20 @@ class TierUpgrade(_FormulaBase):
             return
         if previous_max is not None and compare(self.op, previous_max, top.threshold_yuan):
             res.amount = Fraction(0)
-            res.unmet.append(f"此前年度营业收入最高已达{format_yuan(previous_max)}，已超过{top.label}，本次不属于“首次超过”。")
+            res.unmet.append(f"{table.label(self.previous_max_fact)}已达{format_yuan(previous_max)}，已超过{top.label}，"
+                             f"本次不属于“{word}”。")
         elif received is not None:
             if previous_max is None and self.previous_max_fact:
-                res.assumptions.append(f"未提供{table.label(self.previous_max_fact)}，假设{top.label}档为首次超过。")
+                res.assumptions.append(f"未提供{table.label(self.previous_max_fact)}，假设{top.label}档为{word}。")
             diff = Fraction(top.award_yuan) - received
             if diff <= 0:
                 res.amount = Fraction(0)
-                res.steps.append(f"晋级补差：{format_yuan(top.award_yuan)} − {format_yuan(received)} ≤ 0，无差额可补")
-                res.unmet.append(f"已获得的规模上台阶奖励{format_yuan(received)}不低于{top.label}档奖励，按“晋级补差”无差额。")
+                res.steps.append(f"{rule}：{format_yuan(top.award_yuan)} − {format_yuan(received)} ≤ 0，无差额可补")
+                res.unmet.append(f"{table.label(self.received_fact)}{format_yuan(received)}不低于{top.label}档奖励，"
+                                 f"按“{rule}”无差额。")
             else:
                 res.amount = diff
-                res.steps.append(f"晋级补差：{format_yuan(top.award_yuan)} − 已获得{format_yuan(received)} = {format_yuan(diff)}")
+                res.steps.append(f"{rule}：{format_yuan(top.award_yuan)} − 已获得{format_yuan(received)} = {format_yuan(diff)}")
 
 
 class RatioOfOther(_FormulaBase):
@@ -438,6 +448,7 @@ class Loan(_FormulaBase):
     options: dict[str, LoanOption]
     interest_rate: RateField
     max_years: int
+    title: str  # what the clause calls the loan
 
     def inputs(self) -> list[str]:
         return [self.choice_fact, *(o.rd_fact for o in self.options.values() if o.rd_fact)]
@@ -445,6 +456,7 @@ class Loan(_FormulaBase):
     def check(self, ctx):
         super().check(ctx)
         ctx.need_choices(self.choice_fact, set(self.options))
+        ctx.need_phrase(self.title)
         for opt in self.options.values():
             if opt.rd_fact:
                 ctx.need_unit(opt.rd_fact, {"yuan"})
@@ -457,7 +469,7 @@ class Loan(_FormulaBase):
             if o.rd_ratio and o.rd_fact:
                 text += f"且不超过{table.label(o.rd_fact)}的{o.rd_ratio.text}"
             parts.append(text)
-        res.steps.append(f"贴息贷款：期限最长{self.max_years}年、年化利率{self.interest_rate.text}；" + "；".join(parts) + "。")
+        res.steps.append(f"{self.title}：期限最长{self.max_years}年、年化利率{self.interest_rate.text}；" + "；".join(parts) + "。")
         if describe_only:
             return
         choice = table.get(self.choice_fact)

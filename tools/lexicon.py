@@ -84,6 +84,10 @@ class WordsFile(Strict):
     year_part_lists: dict[str, int] = {}
     activity_verbs: list[str] = []
     period_questions: list[str] = []
+    intent_masks: list[str] = []
+    quote_before: list[str]
+    threshold_before: list[str]
+    threshold_after: list[str]
     add_on: list[str]
     plan_words: list[str]
     greetings: list[str]
