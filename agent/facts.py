@@ -175,7 +175,7 @@ class FactBinder:
         edges: list[tuple[int, int, Mention, FactDef]] = []
         loose: list[Mention] = []
         for idx, m in enumerate(reading.mentions):
-            if m.kind != kind or id(m) in used or m.hearsay or m.quote:
+            if m.kind != kind or id(m) in used or m.hearsay or m.quote or m.restates:
                 continue
             if m.threshold:
                 self._tier_mention(reading, m, list(tiers), out, used)

@@ -484,6 +484,16 @@ class Planner:
     def region_filter(self, regions: list[str]) -> str | None:
         return self.catalog.region(regions[0]).name.split("（")[0] if len(regions) == 1 else None
 
+    def named_document(self, text: str, doc_ids: list[str]) -> str | None:
+        """The one document among `doc_ids` the question names by a keyword no other of them shares."""
+        docs = {d: self.catalog.documents[d] for d in dict.fromkeys(doc_ids)}
+        hits = []
+        for doc_id, doc in docs.items():
+            others = {k for o, od in docs.items() if o != doc_id for k in od.keywords}
+            if any(k in text for k in doc.keywords if k not in others and len(k) >= 3):
+                hits.append(doc_id)
+        return hits[0] if len(hits) == 1 else None
+
     def defined_period(self, text: str, regions: list[str]) -> str | None:
         """A period a document defines in its own words (the guide's “2023年度”), asked about by that name: the
         clause that defines it. Only labels that are not generic validity words count."""
@@ -558,6 +568,9 @@ class Planner:
         cat = self.catalog
         keys = list(dict.fromkeys(k for r in regions for k in cat.ancestors(r)))
         programs = [p for p in cat.programs if cat.region_of(p) in keys and not p.implements]
+        named = self.named_document(u.text, [d for k in keys for d in cat.docs_of(k)])
+        if named is not None:  # “这次申报指南能报哪些”: that document's own programs
+            programs = [p for p in cat.programs if p.doc_id == named]
         plan = Plan("profile", intent="profile", programs=programs, regions=regions)
         self.bind(u, state, plan, as_of)
         return plan

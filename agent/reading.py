@@ -55,11 +55,12 @@ class Mention:
     own_label: bool = False  # its clause names something of its own (not only verbs, years, 又/再)
     add_on: bool = False
     plan: bool = False
+    restates: bool = False  # “9月20万，11月又20万，一共40万”: the sum of the figures before it, said again
 
     @property
     def plain(self) -> bool:
         """A figure that states a fact about the enterprise (not hearsay, a quote, a bound or a breakdown)."""
-        return not (self.hearsay or self.quote or self.threshold or self.breakdown)
+        return not (self.hearsay or self.quote or self.threshold or self.breakdown or self.restates)
 
 
 @dataclass
@@ -348,7 +349,7 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
             any(before.rstrip().endswith(w) for w in words.threshold_before)
             or any(after.lstrip().startswith(w) for w in words.threshold_after)
             or bool(re.search(r"(差|离|不到|没到|没达到|够不上|未达)[^，,。；;\d]{0,4}$", before)))
-        m.breakdown = any(w in before[-8:] for w in words.breakdown)
+        m.breakdown = any(w in before for w in words.breakdown)  # “其中10月10号以后是120万”: anywhere in its clause
         # an award already received: named in the figure's own clause, or just before a bare figure that
         # continues the same list (“分别拿了10万、20万”)
         bare = len(seg.text.replace(m.raw, "").strip()) <= 2
@@ -363,6 +364,16 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         if dis:
             m.distractor_pos, m.distractor = max(dis)
         reading.mentions.append(m)
+    # “9月买了20万，11月又买了20万，一共40万”: a total that restates the figures before it is not one more figure
+    money = [m for m in reading.mentions if m.kind == "money" and not (m.hearsay or m.quote or m.threshold)]
+    for k, m in enumerate(money):
+        head = text[segs[m.segment].start:m.start]
+        if k >= 2 and any(w in head for w in words.total_words):
+            earlier = [e for e in money[:k] if not e.breakdown and not e.restates]
+            for start in range(len(earlier) - 1):
+                if len(earlier) - start >= 2 and sum(e.value for e in earlier[start:]) == m.value:
+                    m.restates = True
+                    break
     # “其中1-9月1100万，10月以后400万”: the figures after a breakdown in its sentence continue it
     for a, b in zip(reading.mentions, reading.mentions[1:]):
         if a.kind == b.kind == "money" and a.breakdown and not b.breakdown and a.sentence == b.sentence and \

@@ -201,7 +201,9 @@ class Renderer:
             if len(dates) == 1 and "activity_from" not in facts:
                 first, last = _date_span(dates[0])
                 facts["activity_from"], facts["activity_to"] = first, last
-        for name in program.formula.inputs():
+        amounts = list(dict.fromkeys([*program.formula.inputs(),  # the formula's base, or an amount a condition reads
+                                      *(c.fact for c in program.conditions if vocab[c.fact].unit == "yuan")]))
+        for name in amounts:
             parts = bound.parts.get(name)
             if not parts or vocab[name].series or not any(w for _, w, _ in parts):
                 continue
@@ -249,10 +251,11 @@ class Renderer:
                 if summary is not None:  # the program's item total stands for it in a total over programs
                     results.append((program, summary))
                 continue
-            calc = calc_of(program.id, self.calc_facts(program, plan, turn))
+            facts = self.calc_facts(program, plan, turn)
+            calc = calc_of(program.id, facts)
             turn.calculations.append(calc)
             results.append((program, calc))
-            status, lines = self._program_section(program, calc, plan, u, turn)
+            status, lines = self._program_section(program, calc, plan, u, turn, facts)
             statuses.append(status)
             sections.append("\n".join(lines))
         state.program_ids = [p.id for p in plan.programs]
@@ -277,7 +280,7 @@ class Renderer:
         return status, "\n\n".join(sections)
 
     def _program_section(self, program: Program, calc: Calculation, plan: Plan, u: Understanding,
-                         turn: Turn) -> tuple[str, list[str]]:
+                         turn: Turn, facts: dict[str, Any] | None = None) -> tuple[str, list[str]]:
         self._validity(program.doc_id, turn, calc.validity)
         turn.evidence.extend(calc.steps)
         marker = "".join(turn.cites.add(c) for c in calc.citations[:2])
@@ -328,7 +331,7 @@ class Renderer:
             if others:
                 lines.append("- 另需满足的条件（请一并确认）：" + join_zh(self.condition_lines(program, others)))
         if u.has("eligibility") or u.has("conditions"):
-            lines += self.checklist(program, plan.facts)
+            lines += self.checklist(program, facts if facts is not None else plan.facts)  # as calculated
         if plan.presumed and calc.eligible is not False:
             own = [label for label in plan.presumed
                    if any(self.catalog.facts[n].label == label for n in program.facts)]

@@ -98,6 +98,7 @@ class Reader:
                     users[n] = users.get(n, 0) + 1
         self._distinctive = {n for n, k in users.items() if k <= 2 and not catalog.facts[n].presumed}
         self.intent_words = {k: tuple(v) for k, v in lex.intents.intents.items()}
+        self.intent_patterns = {k: [re.compile(p) for p in v] for k, v in lex.intents.patterns.items()}
         self.priority = tuple(lex.intents.priority)
 
     # --- pieces -------------------------------------------------------------------------------------------------
@@ -147,7 +148,8 @@ class Reader:
         # words whose characters would spell a cue across a word boundary (“人工智能补贴” holds “能补”) are masked
         for word in self.catalog.lexicon.words.intent_masks:
             text = text.replace(word, "#" * len(word))
-        return [i for i in self.priority if any(w in text for w in self.intent_words.get(i, ()))]
+        return [i for i in self.priority if any(w in text for w in self.intent_words.get(i, ()))
+                or any(p.search(text) for p in self.intent_patterns.get(i, ()))]
 
     @staticmethod
     def alias_match(alias: str, text: str) -> tuple[int, tuple[int, int]]:

@@ -5,6 +5,7 @@
     policy-assistant eval --retrieval             # also retrieval recall@k / MRR (evals.retrieval_eval)
     policy-assistant eval --agent llm --judge     # the LLM agent (configured by settings) and an LLM faithfulness judge
     policy-assistant eval --check                 # exit 1 when the gate fails (hard rules + evals/thresholds.yaml)
+    policy-assistant eval --set blind3 --check    # a blind split (written from the documents alone), its own thresholds
     policy-assistant eval --update-baseline       # rewrite evals/baseline.json from this run
 """
 from __future__ import annotations
@@ -19,6 +20,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="运行评测集（金额、资格、引用、拒答、数字可溯源、时延），生成报告",
                               description="运行评测集并在 evals/report/ 写出 report.json、summary.md、chart.png 与基线对比")
     p.add_argument("--agent", choices=("offline", "llm"), default="offline", help="离线智能体（默认）或已配置的大模型智能体")
+    p.add_argument("--set", dest="case_set", choices=("gold", "blind", "blind2", "blind3"), default="gold",
+                   help="用例集：gold（默认）或按文件原文盲写的 blind / blind2 / blind3（单独报告、单独阈值）")
     p.add_argument("--split", choices=("tune", "frozen", "all"), default="all", help="数据划分（默认 all）")
     p.add_argument("--stratum", action="append", default=None, help="只跑某一分层，可重复")
     p.add_argument("--case", action="append", default=None, help="只跑某个用例 id（可用前缀*），可重复")
@@ -35,14 +38,14 @@ def register(subparsers) -> None:
 
 def run_eval(*, agent: str = "offline", split: str = "all", strata=None, ids=None, retrieval: bool = False,
              fixtures: bool = True, judge: bool = False, settings=None, fixture_data_dir: Path | None = None,
-             progress=None) -> dict:
+             progress=None, case_set: str = "gold") -> dict:
     """Run the eval end to end and return the report dict (nothing written)."""
     from evals.metrics import score_runs
     from evals.report import build_report
-    from evals.runner import build_fixture_index, build_index, load_cases, make_services
+    from evals.runner import CASE_SETS, build_fixture_index, build_index, load_cases, make_services
 
-    cases = load_cases(split=split, strata=strata, ids=ids)
-    gold_ids = [c.id for c in load_cases()]
+    cases = load_cases(CASE_SETS[case_set], split=split, strata=strata, ids=ids)
+    gold_ids = [c.id for c in load_cases(CASE_SETS[case_set])]
     services = make_services(agent, settings)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -75,7 +78,7 @@ def run_eval(*, agent: str = "offline", split: str = "all", strata=None, ids=Non
             raise RuntimeError("LLM 评审只在 --agent llm 时可用")
         judge_report = llm_judge(services.settings, scores)
     meta = {
-        "agent": agent, "split": split, "strata": strata, "cases": len(cases), "gold_ids": gold_ids,
+        "agent": agent, "set": case_set, "split": split, "strata": strata, "cases": len(cases), "gold_ids": gold_ids,
         "embedder": services.settings.embedder, "index_build": getattr(build, "build_id", None),
         "fixtures_used": sorted(fixture_services), "timings": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -122,20 +125,24 @@ def _run(args) -> int:
 
     try:
         report = run_eval(agent=args.agent, split=args.split, strata=args.stratum, ids=args.case, retrieval=args.retrieval,
-                          fixtures=not args.no_fixtures, judge=args.judge, settings=settings, progress=progress)
+                          fixtures=not args.no_fixtures, judge=args.judge, settings=settings, progress=progress,
+                          case_set=args.case_set)
     except RuntimeError as exc:
         print(f"评测无法运行：{exc}", file=sys.stderr)
         return 2
     thresholds = load_thresholds()
-    baseline = load_baseline()
-    out = args.out or REPORT_DIR
+    blind = args.case_set != "gold"
+    if blind:  # a blind split has its own thresholds and no baseline of the gold set
+        thresholds = (thresholds.get("blind_sets") or {}).get(args.case_set) or {}
+    baseline = None if blind else load_baseline()
+    out = args.out or (REPORT_DIR if not blind else REPORT_DIR.parent / f"report-{args.case_set}")
     paths = write_report(report, out, baseline=baseline or {}, thresholds=thresholds)
-    failures = gate_failures(report, thresholds)
+    failures = gate_failures(report, thresholds, blind=blind)
     if not args.quiet:
         print_summary(report, failures)
         print(f"\n报告：{paths['summary']}  {paths['json']}" + (f"  {paths['chart']}" if "chart" in paths else ""))
     if args.update_baseline:
-        if args.split != "all" or args.stratum or args.case:
+        if args.split != "all" or args.stratum or args.case or blind:
             print("只有完整运行（--split all，无过滤）才能更新基线", file=sys.stderr)
             return 2
         path = write_baseline(report, BASELINE_PATH)

@@ -132,15 +132,20 @@ def load_thresholds(path: Path | str = THRESHOLDS_PATH) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def gate_failures(report: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None) -> list[str]:
-    """Why the gate fails ([] = pass). Hard rules always apply; thresholds never go below FLOOR."""
+def gate_failures(report: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None, *,
+                  blind: bool = False) -> list[str]:
+    """Why the gate fails ([] = pass). Hard rules always apply; thresholds never go below FLOOR.
+
+    A blind split (`blind=True`) is gated at the level it achieved: no exception, no untraceable number, nothing
+    forbidden and no must-refuse case answered are hard rules there too, while wrong amounts count through
+    `amount_accuracy` (cases written blind are not all passed) and FLOOR does not apply."""
     thresholds = thresholds or {}
     overall = report["metrics"]["overall"]
     cases = report["cases"]
     failures: list[str] = []
 
     wrong = [c for c in cases if any(t["checks"].get("amount") is False or t["checks"].get("amounts") is False for t in c["turns"])]
-    for c in wrong:
+    for c in ([] if blind else wrong):
         t = next(t for t in c["turns"] if t["checks"].get("amount") is False or t["checks"].get("amounts") is False)
         det = t["details"].get("amount") or t["details"].get("amounts")
         failures.append(f"金额错误 {c['id']}: {det}")
@@ -167,14 +172,15 @@ def gate_failures(report: Mapping[str, Any], thresholds: Mapping[str, Any] | Non
                 if value is not None and value > minimum:
                     failures.append(f"{scope}.{key} = {value:.4g} > 上限 {minimum}")
                 continue
-            floor = max(float(minimum), FLOOR.get(name, 0.0))
+            floor = float(minimum) if blind else max(float(minimum), FLOOR.get(name, 0.0))
             value = metrics.get(name)
             if value is None:
                 continue
             if value + 1e-12 < floor:
                 failures.append(f"{scope}.{name} = {value:.4f} < 阈值 {floor:.4f}")
 
-    check("overall", overall, {**{k: v for k, v in FLOOR.items()}, **(thresholds.get("overall") or {})})
+    floors = {} if blind else dict(FLOOR)
+    check("overall", overall, {**floors, **(thresholds.get("overall") or {})})
     for stratum, mins in (thresholds.get("by_stratum") or {}).items():
         metrics = report["metrics"]["by_stratum"].get(stratum)
         if metrics:

@@ -20,6 +20,10 @@ import yaml
 EVALS_DIR = Path(__file__).resolve().parent
 GOLD_DIR = EVALS_DIR / "gold"
 BLIND_DIR = EVALS_DIR / "blind"
+# Every case set by name: the gold set, and the blind splits written from the document texts alone (blind3 was held
+# out: frozen before any answer to it was seen, measured once before the last fixes and once after).
+CASE_SETS = {"gold": GOLD_DIR, "blind": BLIND_DIR, "blind2": EVALS_DIR / "blind2", "blind3": EVALS_DIR / "blind3"}
+BLIND_SETS = ("blind", "blind2", "blind3")
 FIXTURES_DIR = EVALS_DIR / "fixtures"
 DEFAULT_AS_OF = dt.date(2026, 11, 22)
 

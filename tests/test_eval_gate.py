@@ -1,4 +1,4 @@
-"""CI gate: the whole gold set (evals/gold) through the offline agent, offline and deterministic.
+"""CI gate: the whole gold set (evals/gold) and the blind splits (evals/blind*) through the offline agent.
 
 Fails when any amount is wrong, any must-refuse case answers, any number in an answer is untraceable, anything
 forbidden appears (the poisoned document's "已获批100万元"), any question raises, or a metric drops below
@@ -95,3 +95,36 @@ def test_poisoned_document_is_retrieved_but_never_obeyed(gate):
 def test_metrics_meet_committed_thresholds(gate):
     failures = gate_failures(gate["report"], load_thresholds())
     assert not failures, _explain(failures)
+
+
+# --- the blind splits: written from the document texts alone, gated apart at the level each achieved ----------
+@pytest.fixture(scope="module")
+def blind_reports(gate, artifacts_dir):
+    from evals.runner import BLIND_SETS, CASE_SETS
+
+    reports = {}
+    for name in BLIND_SETS:
+        cases = load_cases(CASE_SETS[name])
+        scores = score_runs(run_cases(cases, gate["services"]))
+        report = build_report(scores, meta={"agent": "offline", "set": name, "split": "all", "cases": len(cases),
+                                            "gold_ids": [c.id for c in cases], "source": "tests/test_eval_gate.py"})
+        write_report(report, artifacts_dir / f"eval-gate-{name}", baseline={},
+                     thresholds=(load_thresholds().get("blind_sets") or {}).get(name) or {})
+        reports[name] = report
+    return reports
+
+
+@pytest.mark.parametrize("name", ["blind", "blind2", "blind3"])
+def test_blind_split_meets_its_thresholds(blind_reports, name):
+    thresholds = (load_thresholds().get("blind_sets") or {}).get(name)
+    assert thresholds, f"evals/thresholds.yaml has no blind_sets.{name}"
+    assert set(thresholds["by_stratum"]) == set(blind_reports[name]["metrics"]["by_stratum"])  # every class gated
+    failures = gate_failures(blind_reports[name], thresholds, blind=True)
+    assert not failures, _explain(failures)
+
+
+def test_blind_gate_fails_on_a_regression(blind_reports):
+    """The blind gate can fail: the same report against a threshold just above what it achieved."""
+    report = blind_reports["blind3"]
+    achieved = report["metrics"]["overall"]["case_accuracy"]
+    assert gate_failures(report, {"overall": {"case_accuracy": achieved + 0.01}}, blind=True)

@@ -52,6 +52,8 @@ class RegionsFile(Strict):
 class IntentsFile(Strict):
     priority: list[str]
     intents: dict[str, list[str]]
+    # regular expressions for cues that are split by the words they ask about (“能报这次…补助吗”)
+    patterns: dict[str, list[str]] = {}
 
 
 class YearLabel(Strict):
@@ -85,6 +87,7 @@ class WordsFile(Strict):
     activity_verbs: list[str] = []
     period_questions: list[str] = []
     intent_masks: list[str] = []
+    total_words: list[str] = []
     quote_before: list[str]
     threshold_before: list[str]
     threshold_after: list[str]
