@@ -23,7 +23,8 @@ KIND_OF_UNIT = {"yuan": "money", "percent": "percent", "count": "count", "pflops
                 "date": "date"}
 NEAR_NEGATION = 4  # characters before a cue where a negation still applies (choices, amounts stated as none)
 FAR_NEGATION = 10  # for yes/no facts: “没有在任何数据资产登记机构登记过”
-COMPARATIVES = r"不低于|不少于|不超过|不高于|不到|不足|不仅|不但|无论"  # “不低于全市规上…” negates no fact
+# words that hold a negation character but negate no fact (“不低于全市规上…”, “非关联企业”, “非常”)
+COMPARATIVES = r"不低于|不少于|不超过|不高于|不到|不足|不仅|不但|无论|非关联|非常|无关联"
 
 
 @dataclass
@@ -114,7 +115,7 @@ def _topic_bonus(fd: FactDef, reading: Reading, m: Mention) -> int:
 def _negated(text: str, pos: int, lexicon: Lexicon, window: int = NEAR_NEGATION) -> bool:
     """A negation word shortly before `pos` in the same clause (没上架, 不是国家级, 没有在…登记过)."""
     start = max(0, pos - window)
-    cut = max(text.rfind(ch, start, pos) for ch in "，,。；;！!？?\n")
+    cut = max(text.rfind(ch, start, pos) for ch in "，,。；;！!？?\n ")  # a space separates clauses too
     before = re.sub(COMPARATIVES, "", text[max(start, cut + 1):pos])
     return any(n in before for n in lexicon.words.negations)
 
@@ -175,7 +176,7 @@ class FactBinder:
         edges: list[tuple[int, int, Mention, FactDef]] = []
         loose: list[Mention] = []
         for idx, m in enumerate(reading.mentions):
-            if m.kind != kind or id(m) in used or m.hearsay or m.quote or m.restates:
+            if m.kind != kind or id(m) in used or m.hearsay or m.quote or m.restates or m.denied:
                 continue
             if m.threshold:
                 self._tier_mention(reading, m, list(tiers), out, used)
@@ -229,6 +230,11 @@ class FactBinder:
                 continue
             taken.setdefault(fd.name, []).append(m)
             used.add(id(m))
+        for name, ms in taken.items():
+            # “总销售收入860万，其中市内销售收入320万”: the part its own words name is the value, not the whole
+            named_parts = [m for m in ms if m.breakdown]
+            if named_parts and len(named_parts) < len(ms):
+                taken[name] = [m for m in ms if m.breakdown or m.sentence not in {b.sentence for b in named_parts}]
         self._resolve_series(reading, facts, taken, series_mentions, prior_years, out)
         for name, ms in taken.items():
             self._store(reading, self.vocab[name], ms, out)
@@ -490,6 +496,8 @@ class FactBinder:
                 for m in re.finditer(re.escape(alias), scan):
                     if reading.in_hearsay(m.start()):
                         continue  # “听说国家级场景给20万”: hearsay names no fact of the enterprise
+                    if fd.multiple and self._received_award(reading, m.start()):
+                        continue  # “新三板挂牌的时候拿过30万奖励”: a stage already rewarded is history
                     if _negated(scan, m.start(), self.lexicon):
                         denied.append(m.start())
                         continue  # “拿的是省级不是国家级”: a choice named to deny it
@@ -515,6 +523,12 @@ class FactBinder:
             # the most specific (longest) alias wins when several are named
             best = max(taken, key=lambda h: (h[1] - h[0], -h[0]))
             out.set(fd.name, best[2], source, span=(best[0], best[1]))
+
+    def _received_award(self, reading: Reading, pos: int) -> bool:
+        """The clause at `pos` reports an award already received: a history word and a money figure in it."""
+        seg = reading.segments[reading.segment_of(pos)]
+        return any(w in seg.text for w in self.lexicon.words.history) and any(
+            m.kind == "money" and seg.start <= m.start < seg.end for m in reading.mentions)
 
     def _stated_none(self, text: str, fd: FactDef) -> bool:
         """“以前没拿过规模奖励”: an amount stated as none."""

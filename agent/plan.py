@@ -90,10 +90,25 @@ class Planner:
         if named is not None and not cat.programs_citing(named):
             return Plan("clause", clause_id=named, regions=regions)
         programs = self.reader.programs_in(u, regions, explicit_regions=bool(u.regions))
+        if programs and not u.programs and state.program_ids and not u.regions:
+            # named by a figure's cue only (“漏了，县区那边还实际补了900万”): when the program under discussion reads
+            # that figure too, the follow-up stays with it
+            current = [cat.program(pid) for pid in state.program_ids if cat.has_program(pid)]
+            reads = {n for p in current for n in p.facts}
+            if any(fm.program_id in state.program_ids or set(cat.program(fm.program_id).formula.inputs()) & reads
+                   for fm in self.reader.fact_mentions(u)) and any(
+                    c in u.text for n in reads for c in cat.facts[n].cues if len(c) >= 2):
+                programs = current
         defined = self.defined_period(u.text, regions)
         asks_period = u.has("definition") or any(w in u.text for w in cat.lexicon.words.period_questions)
         if defined is not None and asks_period and not u.has_money and not (programs and u.has_figures):
             return Plan("clause", clause_id=defined, regions=regions)  # “2023年度是整个2023年吗？”
+        if programs and state.program_ids and any(w in u.text for w in cat.lexicon.words.running_total_words):
+            # “另外还买了语料数据25万…这个加上一共多少”: the total runs over the programs of earlier turns too
+            earlier = [cat.program(pid) for pid in state.program_ids if cat.has_program(pid)]
+            earlier = [p for p in earlier if p not in programs and (not regions or cat.region_of(p) in
+                                                                  {k for r in regions for k in cat.ancestors(r)})]
+            programs = earlier + programs
         continuing = False
         if not programs and state.program_ids:
             programs, continuing = self.continue_programs(u, state)
@@ -272,7 +287,10 @@ class Planner:
                 merged.update(placed)
 
     def _adds_to_earlier(self, u: Understanding) -> bool:
-        return bool(u.reading and any(m.add_on for m in u.reading.mentions))
+        """The figure is one more part of what an earlier turn stated (又/另外…; “漏了，县区还补了900万”)."""
+        words = self.catalog.lexicon.words
+        return bool(u.reading and any(m.add_on for m in u.reading.mentions)) or any(
+            w in u.text for w in words.follow_up_additions)
 
     def guide_for_period(self, plan: Plan, u: Understanding) -> None:
         """A measure with a yearly application guide: questions about the guide's period (“2023年度”, activity in

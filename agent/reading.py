@@ -56,11 +56,12 @@ class Mention:
     add_on: bool = False
     plan: bool = False
     restates: bool = False  # “9月20万，11月又20万，一共40万”: the sum of the figures before it, said again
+    denied: bool = False  # “是1050万不是1500万”: a value named to deny it
 
     @property
     def plain(self) -> bool:
         """A figure that states a fact about the enterprise (not hearsay, a quote, a bound or a breakdown)."""
-        return not (self.hearsay or self.quote or self.threshold or self.breakdown or self.restates)
+        return not (self.hearsay or self.quote or self.threshold or self.breakdown or self.restates or self.denied)
 
 
 @dataclass
@@ -349,6 +350,7 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
             any(before.rstrip().endswith(w) for w in words.threshold_before)
             or any(after.lstrip().startswith(w) for w in words.threshold_after)
             or bool(re.search(r"(差|离|不到|没到|没达到|够不上|未达)[^，,。；;\d]{0,4}$", before)))
+        m.denied = bool(re.search(r"(?:不是|并非|而不是|而非)\s*$", before))
         m.breakdown = any(w in before for w in words.breakdown)  # “其中10月10号以后是120万”: anywhere in its clause
         # an award already received: named in the figure's own clause, or just before a bare figure that
         # continues the same list (“分别拿了10万、20万”)

@@ -766,6 +766,7 @@ class Renderer:
     # --- retrieval answers --------------------------------------------------------------------------------------------
     def _clause(self, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> tuple[str, str]:
         clause = self.catalog.clause(plan.clause_id)
+        self._remember_programs_of(clause.id, state)
         marker = turn.cites.mark(clause.id)
         lines = [f"{self.catalog.doc_label(clause.doc_id)} {clause.label_path}{marker}：", f"> {excerpt(clause.text, u.text)}"]
         turn.evidence.append(clause.text)
@@ -774,6 +775,12 @@ class Renderer:
         v = self._validity(clause.doc_id, turn)
         lines.append(validity_sentence(self.catalog, v, turn.as_of))
         return "answered", "\n".join(lines)
+
+    def _remember_programs_of(self, clause_id: str, state: SessionState) -> None:
+        """A clause shown on its own still names the program a follow-up means (“它对服务企业数量有啥要求”)."""
+        owners = [p.id for p in self.catalog.programs_citing(clause_id) if not p.implements]
+        if owners:
+            state.program_ids = owners[:1]
 
     def has_money_rule(self, clause_id: str) -> bool:
         return any(p.formula.kind != "none" for p in self.catalog.programs_citing(clause_id))
@@ -806,6 +813,7 @@ class Renderer:
             return status, text + ("\n\n" + INSTRUCTION_DROPPED_TEXT if dropped else "")
         turn.retrieved.update(h.id for h in safe)
         top = safe[0]
+        self._remember_programs_of(top.id, state)
         lines = ["资料中的相关规定："]
         shown = [top] + [h for h in safe[1:2] if h.score >= 0.9 * top.score]
         for hit in shown:

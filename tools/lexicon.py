@@ -88,6 +88,8 @@ class WordsFile(Strict):
     period_questions: list[str] = []
     intent_masks: list[str] = []
     total_words: list[str] = []
+    follow_up_additions: list[str] = []
+    running_total_words: list[str] = []
     quote_before: list[str]
     threshold_before: list[str]
     threshold_after: list[str]
@@ -248,6 +250,7 @@ class Normalizer:
         from tools.money import plain_numerals
 
         text = plain_numerals(unicodedata.normalize("NFKC", text))
+        english = self.has_english(text)
         text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
         if re.search(r"[\u3400-\u9fff]", text):
             text = self._t2s.convert(text)
@@ -259,9 +262,11 @@ class Normalizer:
             if wrong in text:
                 text = text.replace(wrong, right)
         text = re.sub(r"\s+", " ", text).strip()
-        # a space left between a translated word and its figure joins nothing (“a new 600P” → “新增 600P”); a space
-        # after a figure may separate clauses (“研发750万 去年500万”) and stays
-        return re.sub(r"(?<=[\u3400-\u9fff]) (?=\d)", "", text)
+        if english:
+            # in an English question a space left between a translated word and its figure joins nothing (“a new
+            # 600P” → “新增 600P”); in Chinese a space separates clauses (“共76万 2024年是48万”) and stays
+            text = re.sub(r"(?<=[\u3400-\u9fff]) (?=\d)", "", text)
+        return text
 
 
 _MONTHS = {m: i + 1 for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
