@@ -237,6 +237,20 @@ class FactBinder:
                 taken[name] = [m for m in ms if m.breakdown or m.sentence not in {b.sentence for b in named_parts}]
         self._resolve_series(reading, facts, taken, series_mentions, prior_years, out)
         for name, ms in taken.items():
+            # “2023年…35万；2024年全年120万；2025年只买了28万”: bare figures of other years continue a yearly total
+            fd = self.vocab[name]
+            years = {m.year for m in ms}
+            if fd.aggregate == "sum" and fd.unit == "yuan" and None not in years:
+                first = min(m.sentence for m in ms)
+                more = [m for m in reading.mentions if m.kind == "money" and id(m) not in used and m.plain
+                        and not m.history and not m.distractor and m.year is not None and m.year not in years
+                        and m.sentence >= first and not any(_scores(o, reading, m)[2] == "own" for o in everyone
+                                                            if o.name != name)]
+                for m in more:
+                    ms.append(m)
+                    used.add(id(m))
+                    years.add(m.year)
+        for name, ms in taken.items():
             self._store(reading, self.vocab[name], ms, out)
         # a figure next to a spend verb fills the one amount still missing; “一分钱都没给” states it as 0
         free = [fd for fd in facts if fd.name not in out.values and not fd.history and not fd.series

@@ -146,7 +146,12 @@ class Planner:
                 self.bind(u, state, plan, as_of)  # the guide's own conditions bring facts of their own
         states_facts = bool(plan.bound and plan.bound.values) or (intent == "search" and (
             self.carries_facts(programs, state) or not self.residual(u.text, programs)))
-        if intent in ("compare", "method") and not u.has_figures:
+        # the enterprise's own options with their ranks, counts or dates are computed (“2项国家标准分别排第2和第6”);
+        # options only listed (“二级、三级、四级…上限分别多少”) ask for the standards
+        computes = bool(plan.bound and set(plan.bound.values) & {n for p in plan.programs for n in p.formula.inputs()}
+                        and u.reading and any(m.kind in ("rank", "count", "date") for m in u.reading.mentions))
+        if intent in ("compare", "method") and not u.has_figures and not (computes and u.has("amount")):
+            # (“2项国家标准分别排第2和第6…一共最多多少”: the options and ranks it states are computed, not described)
             plan.kind = "lookup"
             plan.intent = "standards"
         elif intent in ("conditions", "definition") and not u.has_figures and not u.has("eligibility"):
@@ -403,7 +408,11 @@ class Planner:
             if any(m.history for m in w_reading.mentions) or any(h in window for h in self.catalog.lexicon.words.history):
                 continue  # an award already received is not an item of this question
             count = 1
-            counts = [m for m in w_reading.mentions if m.kind == "count" and m.unit_word in program.item_units]
+            # the count of this option stands in its own clause (“2项国家标准”), not in a later one (“两个都推介了”)
+            own_clause_end = min([i for i in (window.find(ch, a - starts[k]) for ch in "，,。；;") if i >= 0]
+                                 or [len(window)])
+            counts = [m for m in w_reading.mentions if m.kind == "count" and m.unit_word in program.item_units
+                      and m.start < own_clause_end]
             if counts:
                 count = counts[0].value
             facts = {**self._item_facts(program, plan, window, dt.date.today()), choice: key}

@@ -317,6 +317,8 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         sentence_start = next((s.start for s in segs if s.sentence == seg.sentence), 0)
         for start, end, y, is_part in labels:
             if sentence_start <= start and end <= m.start:
+                if is_part and re.search(r"(到|截至|截止|直到)$", text[max(0, start - 2):start]):
+                    continue  # “到年底一共35万”: up to the year's end is the whole year so far, not a part
                 if is_part:
                     word = text[start:end]
                     # a part label counts in the figure's own segment; a list word (四个季度分别是…) over the sentence

@@ -249,11 +249,12 @@ class Normalizer:
     def normalize(self, text: str) -> str:
         from tools.money import plain_numerals
 
-        text = plain_numerals(unicodedata.normalize("NFKC", text))
-        english = self.has_english(text)
+        text = unicodedata.normalize("NFKC", text)
         text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
         if re.search(r"[\u3400-\u9fff]", text):
-            text = self._t2s.convert(text)
+            text = self._t2s.convert(text)  # before the numerals: 貳 → 贰, 萬 → 万
+        text = plain_numerals(text)
+        english = self.has_english(text)
         if re.search(r"[A-Za-z]", text):
             text = _english_dates(text)
         if self._english is not None and re.search(r"[A-Za-z]", text):
