@@ -448,3 +448,71 @@ def test_ask_json_stdin_one_object_per_line(tmp_path):
     assert huge["error"] == "question_too_long" and not huge["calculations"]
     assert "Traceback" not in proc.stdout + proc.stderr
     assert len({line["session_id"] for line in lines}) == 4  # independent without --session
+
+
+# --- classes found by the blind splits (each pinned with its own phrasing, not a blind case's) ---------------------
+def test_spaces_between_chinese_clauses_keep_each_figure(catalog):
+    facts = bind(catalog, "xm-rd-investment", "规上软件企业 研发费用2025年是620万 2024年是500万", dt.date(2026, 3, 1))
+    assert facts["rd_expense_yuan"] == 6_200_000 and facts["rd_expense_last_year_yuan"] == 5_000_000
+
+
+def test_traditional_financial_numerals(catalog):
+    facts = bind(catalog, "sm-compute", "思明區的公司，今年購買上架算力服務總額肆拾伍萬元")
+    assert facts["compute_purchase_yuan"] == 450_000
+
+
+def test_a_denied_value_is_not_bound(catalog):
+    facts = bind(catalog, "xm-maas", "MaaS收入是860万不是680万")
+    assert facts["maas_revenue_yuan"] == 8_600_000
+
+
+def test_a_total_that_restates_its_parts_is_not_added(catalog):
+    facts = bind(catalog, "sm-compute", "上架算力3月买了12万，8月又买了18万，今年一共30万")
+    assert facts["compute_purchase_yuan"] == 300_000
+
+
+def test_a_named_breakdown_replaces_its_total(catalog):
+    facts = bind(catalog, "xm-scenario", "该应用年销售收入900万，其中厦门市内销售收入是260万")
+    assert facts["scenario_city_sales_yuan"] == 2_600_000
+
+
+def test_a_stage_already_rewarded_is_history(catalog):
+    facts = bind(catalog, "xm-listing", "去年新三板挂牌时拿过30万奖励，今年交易所正式受理了")
+    assert facts["listing_stage"] == ["accepted"]
+
+
+def test_a_month_does_not_decide_a_condition_that_falls_inside_it(agent):
+    """入选 2023年10月 against “2023年10月10日起”: the month alone does not decide, so the day is asked for."""
+    a = agent.ask("厦门，我们是技术提供方，已在厦打造标杆应用，2023年10月入选福建省人工智能典型应用场景，"
+                  "申报2023年度拓展智能场景应用补助，市内销售收入200万", as_of=dt.date(2024, 6, 20))
+    calc = next(c for c in a.calculations if c.program_id == "xm-guide-scenario")
+    assert calc.eligible is None and any("日期" in m for m in calc.missing)
+    assert "2023年10月1日" not in a.answer
+
+
+def test_a_follow_up_that_adds_a_missed_part_adds_it(agent):
+    sid = "add-missed"
+    agent.ask("安徽，引进了一个核心算法关键技术项目，2024年1月签投资协议，市里实际补助1000万，省里奖补多少", session_id=sid,
+              as_of=AS_OF)
+    a = agent.ask("漏了，县区那边还实际补了500万", session_id=sid, as_of=AS_OF)
+    assert [(c.program_id, c.amount_yuan) for c in a.calculations] == [("ah-key-enterprise", 4_500_000)]
+
+
+def test_a_running_total_spans_earlier_turns(agent):
+    sid = "running-total"
+    agent.ask("思明区企业，今年在平台买了上架的公共智能算力80万，补多少", session_id=sid, as_of=AS_OF)
+    a = agent.ask("另外还买了已上架的模型服务50万，这个加上一共多少", session_id=sid, as_of=AS_OF)
+    assert {c.program_id for c in a.calculations} == {"sm-compute", "sm-model-algorithm"}
+    assert [t.amount_yuan for t in a.totals if t.in_force] == [180_000]
+
+
+def test_bare_figures_of_other_years_continue_a_yearly_total(agent):
+    a = agent.ask("厦门算力券：2024年买了40万；2025年全年90万。每年分别补多少，加起来多少", as_of=AS_OF)
+    assert sorted(c.amount_yuan for c in a.calculations) == [200_000, 450_000]
+    assert 650_000 in [t.amount_yuan for t in a.totals]
+
+
+def test_money_paid_to_individuals_is_named_in_a_total(agent):
+    a = agent.ask("思明区的软件企业，今年买了平台上架的公共智能算力100万，另有1名员工2026年4月新取得人工智能专业中级职称，"
+                  "能享受哪些补助？一共多少", as_of=AS_OF)
+    assert "拨付给个人" in a.answer
