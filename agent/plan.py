@@ -161,6 +161,8 @@ class Planner:
         elif intent == "can_apply" and plan.bound and set(plan.bound.values) & {
                 c.fact for p in programs for c in p.conditions}:
             pass  # “还能申请吗” with a fact a condition reads: check it (the yes/no line leads the answer)
+        elif plan.bound and any(plan.bound.values.get(c.fact) is False for p in programs for c in p.conditions):
+            pass  # a condition stated as not met (“被列入了经营异常名录…可以吗”) is checked whatever else is asked
         elif intent in ("validity", "can_apply", "deadline", "channel", "materials", "contacts", "interpreter") \
                 and not (states_facts and u.has_figures):
             plan.kind = "lookup"

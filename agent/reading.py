@@ -28,7 +28,7 @@ _COUNT_RE = re.compile(r"(?<![\d.])(\d+|[一二两三四五六七八九十百几
 _RANK_RE = re.compile(r"(?:排名?第|第|排)\s*(\d+|[一二三四五六七八九十])(?![次批年季届期档条轮代])\s*(?:名|位|起草单位|顺位)?"
                       r"|前\s*(\d+|[一二三四五])\s*名")
 _PFLOPS_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:P(?:Flops|FLOPS|flops)?|p|匹)(?![a-zA-Z])")
-_QUANTITY_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万|亿)?\s*(?:核时|卡时|机时|GPU时|P时|小时|PFlops·天|P·天)")
+_QUANTITY_RE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(万|亿)?\s*(?:核时|卡时|机时|GPU时|P·小时|P·时|P\*时|P时|小时|PFlops·天|P·天)")
 
 
 @dataclass(eq=False)
@@ -292,7 +292,7 @@ def _own_label(before: str, lexicon: Lexicon) -> bool:
     words = lexicon.words
     rest = re.sub(r"20\d{2}\s*年|\d+\s*[月日号]|[\d.,]+", "", before)
     strip = [*words.spend_verbs, *words.add_on, *words.year_parts, *words.same_year, *words.subjects,
-             *words.amount_words, *(w for g in words.year_labels for w in g.words)]
+             *words.amount_words, *words.plan_words, *(w for g in words.year_labels for w in g.words)]
     for w in sorted(strip, key=len, reverse=True):
         rest = rest.replace(w, "")
     return len(re.findall(r"[\u4e00-\u9fff]", rest)) >= 2

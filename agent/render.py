@@ -309,6 +309,7 @@ class Renderer:
         elif calc.eligible is False:
             status = "answered"
             lines.append("- 按您提供的信息，**不符合**申请条件：" + join_zh(calc.unmet))
+            self._cite_period_if_outside(program, calc, turn)
             for cond in program.conditions:
                 if any(cond.phrase in un for un in calc.unmet):
                     turn.cites.mark(self.clause_of(program, cond))
@@ -369,6 +370,7 @@ class Renderer:
                     turn.totals.append(each)
                 lines.append(f"- {item.label}：最高{format_yuan(calc.amount_yuan)}{times}")
             elif calc.eligible is False:
+                self._cite_period_if_outside(program, calc, turn)
                 lines.append(f"- {item.label}：不符合条件（{join_zh(calc.unmet)}）")
             else:
                 lines.append(f"- {item.label}：还需要提供{join_zh(calc.missing, '、')}")
@@ -775,6 +777,12 @@ class Renderer:
         v = self._validity(clause.doc_id, turn)
         lines.append(validity_sentence(self.catalog, v, turn.as_of))
         return "answered", "\n".join(lines)
+
+    def _cite_period_if_outside(self, program: Program, calc: Calculation, turn: Turn) -> None:
+        """Activity outside the period a program covers: the clause that sets the period is cited."""
+        period = self.catalog.activity_period(program)
+        if period is not None and any(period.phrase in u for u in calc.unmet):
+            turn.cites.mark(period.clause_id)
 
     def _remember_programs_of(self, clause_id: str, state: SessionState) -> None:
         """A clause shown on its own still names the program a follow-up means (“它对服务企业数量有啥要求”)."""

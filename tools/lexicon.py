@@ -291,4 +291,13 @@ def _english_dates(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z\d])(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r",?\s+(?P<year>20\d{2})", ymd, text,
                   flags=flags)
     text = re.sub(r"(?<![A-Za-z])" + _MONTH_RE + r",?\s+(?:of\s+)?(?P<year>20\d{2})", ymd, text, flags=flags)
-    return re.sub(r"(?<![A-Za-z])(?:in|since|during|for|from|of)\s+(20\d{2})(?![\d年])", r"\1年", text, flags=flags)
+    text = re.sub(r"(?<![A-Za-z])(?:in|since|during|for|from|of)\s+(20\d{2})(?![\d年])", r"\1年", text, flags=flags)
+    # “two of our engineers” → 2名员工 (a count of people the reader can bind)
+    numbers = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine ten".split())}
+
+    def people(m: re.Match) -> str:
+        n = m.group(1).lower()
+        return f"{numbers.get(n, n)}名员工"
+
+    return re.sub(r"(?<![A-Za-z])(one|two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:of\s+(?:our|the)\s+)?"
+                  r"(?:engineers?|employees?|staff|people|persons?)(?![A-Za-z])", people, text, flags=flags)

@@ -295,7 +295,7 @@ def parse_rate(text: str) -> Fraction:
 _NUM = r"(?:\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿点0-9.])+"
 _MONEY_RE = re.compile(
     r"(?<![\d.])(?<![\d][eE])(?<![A-Za-z])(?P<cur>[¥￥]|RMB|rmb|CNY|人民币)?\s*(?P<num>" + _NUM + r")\s*"
-    r"(?P<unit>个亿|千万|百万|万亿|[wW万亿](?![A-Za-z])|[kK](?![A-Za-z]))?\s*"
+    r"(?P<unit>个亿|千万|百万|万亿|[kK][wW](?![A-Za-z])|[wW万亿](?![A-Za-z])|[kK](?![A-Za-z]))?\s*"
     r"(?P<yuan>元|块钱|块|人民币|rmb|RMB|yuan|CNY)?"
 )
 # A list number ("2. -3000万元") is not the head of a range: the head may not end in a point.
@@ -304,7 +304,7 @@ _RANGE_HEAD_RE = re.compile(r"(?<![\d.])(?P<num>" + _NUM + r")(?<![.．])\s*(?:�
 _COUNTERS = ("人", "家", "个", "台", "套", "项", "户", "次", "件", "名", "字", "平方", "平米", "㎡", "册", "条", "份", "张",
              "篇", "亩", "吨", "辆", "座", "栋", "款", "位", "年", "月", "日", "号", "倍", "成", "P", "p", "Ｐ", "%", "％")
 _UNIT_VALUE = {"个亿": 10**8, "千万": 10**7, "百万": 10**6, "万亿": 10**12, "亿": 10**8, "万": 10**4, "w": 10**4,
-               "W": 10**4, "k": 10**3, "K": 10**3}
+               "W": 10**4, "k": 10**3, "K": 10**3, "kw": 10**7, "KW": 10**7, "kW": 10**7, "Kw": 10**7}  # kw: 千万
 
 
 def _money_value(num: str, unit: str | None) -> Fraction | None:

@@ -86,6 +86,8 @@ class FactDef(Strict):
     # the same quantity under another document's wording (算力总支出 ↔ 年度购买算力服务总额): a figure stated for one
     # is carried to the other when a follow-up moves to the other document's program (“同样金额在安徽呢”)
     same_as: str | None = None
+    # phrases that state a value without a figure (“单独报，不拉医院一起” → 联合体成员 1 家)
+    value_phrases: dict[str, Any] = {}
 
     def choice(self, key: str) -> Choice:
         for c in self.choices:
