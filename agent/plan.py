@@ -115,6 +115,10 @@ class Planner:
         if u.out_of_scope and not u.has_figures:
             return Plan("out_of_scope", programs=programs, regions=regions)
         retrieved: list[str] = []
+        if not programs and u.has("list") and not u.has_figures and regions:
+            topical = self.topic_programs(u.text, regions)
+            if topical:  # “跟算力相关的支持有哪些，分别怎么支持”: each program on the topic with its standard
+                return Plan("lookup", intent="standards", programs=topical, regions=regions)
         if not programs and (u.policy_words or u.regions or u.english):
             programs, retrieved = self.programs_from_retrieval(u, regions)
         elif programs and len(u.regions) > 1 and (u.has("compare") or u.has("amount") or u.has_figures):
@@ -512,6 +516,21 @@ class Planner:
 
     def region_filter(self, regions: list[str]) -> str | None:
         return self.catalog.region(regions[0]).name.split("（")[0] if len(regions) == 1 else None
+
+    def topic_programs(self, text: str, regions: list[str]) -> list[Program]:
+        """The region's programs on a topic the question names (“跟算力相关的”, “数据方面的”): those whose name,
+        aliases or clause text contain the topic word."""
+        m = re.search(r"(?:跟|和|与|关于|有关)?([\u4e00-\u9fffA-Za-z]{2,6}?)(?:相关|有关|方面|类)的", text)
+        if not m:
+            return []
+        topic = m.group(1)
+        cat = self.catalog
+        keys = {k for r in regions for k in cat.ancestors(r)}
+        docs = self.named_document(text, [d for k in keys for d in cat.docs_of(k)])
+        out = [p for p in cat.programs if cat.region_of(p) in keys and not p.implements
+               and (docs is None or p.doc_id == docs)
+               and (any(topic in n for n in p.names()) or any(topic in cat.clauses[c].text for c in p.clause_ids[:1]))]
+        return out if len(out) > 1 else []
 
     def named_document(self, text: str, doc_ids: list[str]) -> str | None:
         """The one document among `doc_ids` the question names by a keyword no other of them shares."""
