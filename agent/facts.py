@@ -193,6 +193,8 @@ class FactBinder:
                 score, dist, how = scored[fd.name]
                 if score <= 0 or (m.breakdown and how != "own"):
                     continue  # a breakdown (“其中…”) counts only when its own words name the fact
+                if fd.history and how != "own" and not m.history:
+                    continue  # an award received: named in its own clause, or continuing a list of awards received
                 if self._blocked(reading, m, fd, dist):
                     continue
                 if own_best[0] > 0 and own_best[1] != fd.name and how != "own":

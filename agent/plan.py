@@ -94,10 +94,8 @@ class Planner:
             # named by a figure's cue only (“漏了，县区那边还实际补了900万”): when the program under discussion reads
             # that figure too, the follow-up stays with it
             current = [cat.program(pid) for pid in state.program_ids if cat.has_program(pid)]
-            reads = {n for p in current for n in p.facts}
-            if any(fm.program_id in state.program_ids or set(cat.program(fm.program_id).formula.inputs()) & reads
-                   for fm in self.reader.fact_mentions(u)) and any(
-                    c in u.text for n in reads for c in cat.facts[n].cues if len(c) >= 2):
+            amounts = {n for p in current for n in p.facts if cat.facts[n].unit in ("yuan", "quantity", "pflops")}
+            if any(c in u.text for n in amounts for c in cat.facts[n].cues if len(c) >= 2):
                 programs = current
         defined = self.defined_period(u.text, regions)
         asks_period = u.has("definition") or any(w in u.text for w in cat.lexicon.words.period_questions)
@@ -235,7 +233,9 @@ class Planner:
                 displaced.append(old)
             if (old is not None and fd.aggregate == "sum" and not u.correction and m.value is not None
                     and old.value is not None and self._adds_to_earlier(u) and (m.year is None or old.year == m.year)):
-                merged[name] = FactMention(name, old.value + m.value, old.source_text + "；" + m.source_text, m.year)
+                total = self._restated_total(u, bound, name, old.value)
+                value = total if total is not None else old.value + m.value
+                merged[name] = FactMention(name, value, old.source_text + "；" + m.source_text, m.year)
             else:
                 merged[name] = m
         for name in bound.unknown:
@@ -296,6 +296,23 @@ class Planner:
                 for fd in members:
                     merged.pop(fd.name, None)
                 merged.update(placed)
+
+    def _restated_total(self, u: Understanding, bound: BoundFacts, name: str, earlier: Any) -> Any:
+        """“漏了，12月还有一笔1.5万，全年加起来是6.3万”: a total this turn states that equals the earlier amount plus
+        this turn's other parts (the total is then the amount, not one more part)."""
+        reading = u.reading
+        if reading is None:
+            return None
+        words = self.catalog.lexicon.words.total_words
+        money = [m for m in reading.of_kind("money") if m.plain and not m.history]
+        for m in money:
+            seg = reading.segments[m.segment]
+            if not any(w in reading.text[seg.start:m.start] for w in words):
+                continue
+            others = sum((o.value for o in money if o is not m and o.start < m.start), 0)
+            if earlier + others == m.value:
+                return m.value
+        return None
 
     def _adds_to_earlier(self, u: Understanding) -> bool:
         """The figure is one more part of what an earlier turn stated (又/另外…; “漏了，县区还补了900万”)."""

@@ -78,6 +78,7 @@ class Reading:
     segments: list[Segment]
     mentions: list[Mention] = field(default_factory=list)
     hearsay: list[tuple[int, int]] = field(default_factory=list)  # spans of hearsay and quoted policy wording
+    year_labels: list[tuple[int, int, int, bool]] = field(default_factory=list)  # (start, end, year, is_part)
 
     def in_hearsay(self, pos: int) -> bool:
         return any(a <= pos < b for a, b in self.hearsay)
@@ -302,6 +303,7 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
     segs = segments(text)
     reading = Reading(text=text, segments=segs)
     labels = _year_labels(text, lexicon, as_of)
+    reading.year_labels = labels
     dated = _date_labels(text)
     hearsay = _hearsay_spans(text, lexicon)
     reading.hearsay = hearsay

@@ -201,6 +201,14 @@ class Renderer:
             if len(dates) == 1 and "activity_from" not in facts:
                 first, last = _date_span(dates[0])
                 facts["activity_from"], facts["activity_to"] = first, last
+            elif not dates and "activity_from" not in facts:
+                # a year word before the activity (“明年再做个生成式备案”): that year is checked against the period
+                text = plan.reading.text
+                words = [*verbs, *self.catalog.lexicon.words.plan_words]
+                years = [y for s0, e0, y, part in plan.reading.year_labels if not part and y
+                         and any(w in text[e0:e0 + 8] for w in words)]
+                if len(set(years)) == 1:
+                    facts["activity_from"], facts["activity_to"] = dt.date(years[0], 1, 1), dt.date(years[0], 12, 31)
         amounts = list(dict.fromkeys([*program.formula.inputs(),  # the formula's base, or an amount a condition reads
                                       *(c.fact for c in program.conditions if vocab[c.fact].unit == "yuan")]))
         for name in amounts:
@@ -783,6 +791,9 @@ class Renderer:
         period = self.catalog.activity_period(program)
         if period is not None and any(period.phrase in u for u in calc.unmet):
             turn.cites.mark(period.clause_id)
+            own = self.catalog.documents[program.doc_id].activity_period
+            if own is not None and own.clause_id != period.clause_id and own.to == period.to:
+                turn.cites.mark(own.clause_id)  # the program's window ends with the document's validity
 
     def _remember_programs_of(self, clause_id: str, state: SessionState) -> None:
         """A clause shown on its own still names the program a follow-up means (“它对服务企业数量有啥要求”)."""
