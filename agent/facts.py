@@ -280,8 +280,8 @@ class FactBinder:
             return True
         if m.history and not fd.history:
             return True
-        if fd.history and not m.history and dist > 12:
-            return True
+        if fd.history and not m.history and (12 < dist < 20 or dist > 26):
+            return True  # (an award named right after the figure, “拿了10万元的规模上台阶奖励”, is close: dist 20–26)
         if m.distractor:
             before_len = m.start - reading.segments[m.segment].start
             distractor_dist = before_len - m.distractor_pos - len(m.distractor)
