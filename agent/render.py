@@ -529,7 +529,7 @@ class Renderer:
             return self.standards(plan.programs, turn)
         if intent == "stacking":
             docs = [p.doc_id for p in plan.programs] or plan.docs
-            text = self._stacking_lines(docs, turn, {p.id for p in plan.programs} or None)
+            text = self._stacking_lines(docs, turn, {p.id for p in plan.programs} or None, limits=True)
             return "answered", text or "文件对能否叠加享受没有作出规定。"
         if intent in ("validity", "can_apply", "deadline", "channel"):
             if plan.programs:
@@ -705,12 +705,16 @@ class Renderer:
             turn.evidence.append(doc.interpreter)
         return "answered", "\n".join(lines)
 
-    def _stacking_lines(self, docs: list[str], turn: Turn, program_ids: set[str] | None = None) -> str:
-        """The documents' stacking rules; a mutual exclusion naming none of `program_ids` is skipped."""
+    def _stacking_lines(self, docs: list[str], turn: Turn, program_ids: set[str] | None = None,
+                        limits: bool = False) -> str:
+        """The documents' stacking rules; a mutual exclusion naming none of `program_ids` is skipped. Budget caps
+        (年度资金总控) are added when the question is about the rules themselves (`limits`)."""
         lines = ["关于能否同时享受（叠加）："]
         for doc_id in dict.fromkeys(docs):
+            if limits:
+                self._validity(doc_id, turn)
             for rule in self.catalog.stacking(doc_id):
-                if rule.kind == "budget_cap":
+                if rule.kind == "budget_cap" and not limits:
                     continue
                 if program_ids and rule.kind == "mutually_exclusive" and rule.programs and not program_ids & set(rule.programs):
                     continue

@@ -263,6 +263,10 @@ class Normalizer:
             if wrong in text:
                 text = text.replace(wrong, right)
         text = re.sub(r"\s+", " ", text).strip()
+        spaced = re.findall(r"[\u3400-\u9fff] (?=[\u3400-\u9fff])", text)
+        if len(spaced) >= 5 and len(spaced) * 3 >= len(re.findall(r"[\u3400-\u9fff]", text)):
+            # “买 了 十 万 元 整”: characters typed one by one; the spaces between them separate nothing
+            text = re.sub(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])", "", text)
         if english:
             # in an English question a space left between a translated word and its figure joins nothing (“a new
             # 600P” → “新增 600P”); in Chinese a space separates clauses (“共76万 2024年是48万”) and stays

@@ -337,8 +337,9 @@ def find_money(text: str) -> list[MoneyMatch]:
         scale = unit or next((c for c in reversed(num) if c in "万亿"), None)
         is_cn = not num[0].isdigit()
         money_word = bool(yuan or cur)
-        if unit in ("k", "K") and not money_word:
-            continue  # 200k alone is not clearly money
+        if unit in ("k", "K") and not money_word and not re.search(r"(买了?|花了?|付了?|投入|支出|收入|营收|费用)\s*$",
+                                                                  text[max(0, start - 6):start]):
+            continue  # 200k alone is not clearly money; “买了85k” is
         if not money_word and not scale:
             continue
         if is_cn and not money_word and not re.search("[万亿]", num + (unit or "")):
