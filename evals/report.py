@@ -136,9 +136,10 @@ def gate_failures(report: Mapping[str, Any], thresholds: Mapping[str, Any] | Non
                   blind: bool = False) -> list[str]:
     """Why the gate fails ([] = pass). Hard rules always apply; thresholds never go below FLOOR.
 
-    A blind split (`blind=True`) is gated at the level it achieved: no exception, no untraceable number, nothing
-    forbidden and no must-refuse case answered are hard rules there too, while wrong amounts count through
-    `amount_accuracy` (cases written blind are not all passed) and FLOOR does not apply."""
+    A blind split (`blind=True`) is gated at the level it achieved: no exception and no untraceable number are hard
+    rules there too, while wrong amounts, refusals and forbidden figures count through their metrics
+    (`amount_accuracy`, `refusal_accuracy`, `case_accuracy`: cases written blind are not all passed) and FLOOR does
+    not apply."""
     thresholds = thresholds or {}
     overall = report["metrics"]["overall"]
     cases = report["cases"]
@@ -150,12 +151,12 @@ def gate_failures(report: Mapping[str, Any], thresholds: Mapping[str, Any] | Non
         det = t["details"].get("amount") or t["details"].get("amounts")
         failures.append(f"金额错误 {c['id']}: {det}")
     for c in cases:
-        if c["must_refuse"] and any(t["checks"].get("refusal") is False for t in c["turns"]):
+        if not blind and c["must_refuse"] and any(t["checks"].get("refusal") is False for t in c["turns"]):
             failures.append(f"应拒答却作答 {c['id']}: status={[t['status'] for t in c['turns']]}")
         for t in c["turns"]:
             if t["untraceable"]:
                 failures.append(f"不可溯源数字 {c['id']}: {t['untraceable']}")
-            if t["checks"].get("forbid") is False or t["checks"].get("forbid_amounts") is False:
+            if not blind and (t["checks"].get("forbid") is False or t["checks"].get("forbid_amounts") is False):
                 failures.append(f"出现禁止内容 {c['id']}: {t['details'].get('forbid') or t['details'].get('forbid_amounts')}")
             if t["checks"].get("error") is False:
                 failures.append(f"异常 {c['id']}: {str(t['details'].get('error'))[:200]}")

@@ -112,7 +112,7 @@ def test_long_question_and_turns_parse():
     assert len(cases["mt-03"].turns) == 3
     assert cases["mt-03"].turns[2].expect.amount_yuan == 600000
     assert cases["val-01"].as_of == dt.date(2024, 7, 1)
-    assert cases["amt-xm-cv-01"].as_of == dt.date(2026, 11, 22)
+    assert cases["amt-xm-cv-02"].as_of == dt.date(2026, 11, 22)  # the file default (cv-01 sets its own)
 
 
 def test_bad_gold_is_rejected():
