@@ -38,6 +38,8 @@ class DocMeta:
         """From a corpus.models.Document or a plain mapping with the same field names."""
         get = doc.get if isinstance(doc, Mapping) else lambda k, default=None: getattr(doc, k, default)
         region_path = tuple(get("region_path", None) or (get("region"),))
+        # a Document's search span (its in-force period, or for a call notice its window), else the mapping's dates
+        span = get("span", None) or (get("effective_from"), get("effective_to"))
         return cls(
             id=get("id"),
             title=get("title"),
@@ -45,8 +47,8 @@ class DocMeta:
             region=get("region"),
             region_path=region_path,
             level=get("level"),
-            effective_from=_date(get("effective_from")),
-            effective_to=_date(get("effective_to")),
+            effective_from=_date(span[0]),
+            effective_to=_date(span[1]),
         )
 
 
@@ -176,8 +178,9 @@ def corpus_chunks(extra_clauses: Sequence[Any] = (), extra_documents: Sequence[A
 def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
     """(clauses, documents) from a folder laid out like corpus/: documents.yaml + clean/<id>.txt.
 
-    documents.yaml needs per document only: id, title, region, level, effective_from, effective_to
-    (optional doc_number, region_path). Used by evals to inject a test-only document.
+    documents.yaml holds full document entries (corpus/models.py Document, as `docs add` writes them) or, for
+    evals' test-only documents, just: id, title, region, level, effective_from, effective_to (optional doc_number,
+    region_path).
     """
     from pathlib import Path
 
@@ -188,10 +191,15 @@ def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
 
     root = Path(directory)
     data = yaml.safe_load((root / "documents.yaml").read_text(encoding="utf-8")) or {}
-    documents = list(data.get("documents", []))
+    from corpus.models import Document
+
+    documents = [Document.model_validate(d) if "seed_file" in d else d for d in data.get("documents", [])]
     clauses: list[Any] = []
     for doc in documents:
-        text = (root / "clean" / f"{doc['id']}.txt").read_text(encoding="utf-8")
-        style = ParseStyle.model_validate(doc["parse_style"]) if doc.get("parse_style") else None
-        clauses.extend(parse_document(doc["id"], text, style))
+        get = doc.get if isinstance(doc, dict) else lambda k: getattr(doc, k)
+        text = (root / "clean" / f"{get('id')}.txt").read_text(encoding="utf-8")
+        style = get("parse_style")
+        if isinstance(style, dict):
+            style = ParseStyle.model_validate(style)
+        clauses.extend(parse_document(get("id"), text, style))
     return clauses, documents

@@ -8,6 +8,7 @@ the same way), never new code.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Iterable
 
 import yaml
 
-from corpus.models import ActivityPeriod, Clause, Document
+from corpus.models import ActivityPeriod, Clause, Document, Replacement
 from tools.errors import InvalidInputError, UnknownProgramError
 from tools.lexicon import Lexicon, Normalizer, RegionDef
 from tools.rules import FACTS_FILE, Program, RuleSet, StackingRule, load_rules
@@ -68,13 +69,21 @@ class PolicyCatalog:
         return catalog
 
     def check(self) -> None:
-        """Cross-checks between documents, rules and lexicon (clause roles exist, every document has a region)."""
+        """Cross-checks between documents, rules and lexicon (clause roles exist, every document has a region,
+        every stated date is written in its clause, revisions and repeals name existing documents)."""
         from tools.rules import RulesError
 
         for doc in self.documents.values():
             for role, cid in doc.roles.items():
                 if cid not in self.clauses:
                     raise RulesError(f"文件 {doc.id} 的条款角色 {role} 指向不存在的条款 {cid}")
+            problems = self.date_problems(doc.id)
+            if problems:
+                raise RulesError(f"文件 {doc.id} 的日期与原文不符：" + "；".join(problems))
+            for kind, reps in (("supersedes", doc.supersedes), ("repeals", doc.repeals)):
+                for rep in reps:
+                    if rep.doc_id not in self.documents or rep.doc_id == doc.id:
+                        raise RulesError(f"文件 {doc.id} 的 {kind} 指向不存在的文件 {rep.doc_id}")
             for note in (doc.application_note, doc.contacts_note):
                 if note and note.clause_id not in self.clauses:
                     raise RulesError(f"文件 {doc.id} 的说明引用了不存在的条款 {note.clause_id}")
@@ -84,6 +93,78 @@ class PolicyCatalog:
             for doc_id in region.docs:
                 if doc_id not in self.documents:
                     raise RulesError(f"地区 {region.key} 列出的文件 {doc_id} 不存在")
+
+    def date_problems(self, doc_id: str) -> list[str]:
+        """Every date a document states (publication, in force, window, deadline, activity period, revisions) must
+        be written in the quoted phrase, and the phrase must be in the cited clause of the cleaned text."""
+        from corpus.dates import check_date_phrase
+        from corpus.models import DATE_ROLE_ZH
+        from tools.rules import normalise_phrase
+
+        doc = self.documents[doc_id]
+        checks: list[tuple[str, dt.date, str, str, str, str | None]] = [
+            (DATE_ROLE_ZH[role], d.date, d.phrase, d.clause_id, d.reading, d.time) for role, d in doc.dates.stated()]
+        if doc.activity_period:
+            ap = doc.activity_period
+            checks += [(f"适用期间（{ap.label}）起", ap.from_, ap.phrase, ap.clause_id, "", None),
+                       (f"适用期间（{ap.label}）止", ap.to, ap.phrase, ap.clause_id, "", None)]
+        for rep in [*doc.supersedes, *doc.repeals]:
+            checks.append((f"对 {rep.doc_id} 的修订/废止日期", rep.from_, rep.phrase, rep.clause_id, "", None))
+        problems = []
+        for what, day, phrase, clause_id, reading, time in checks:
+            clause = self.clauses.get(clause_id)
+            if clause is None:
+                problems.append(f"{what}引用了不存在的条款 {clause_id}")
+            elif normalise_phrase(phrase) not in normalise_phrase(clause.text):
+                problems.append(f"{what}的原文短语“{phrase}”未在条款 {clause_id} 中找到")
+            elif why := check_date_phrase(day, phrase, reading, time):
+                problems.append(f"{what}：{why}")
+        d = doc.dates
+        if d.in_force_from and d.in_force_to and d.in_force_from.date > d.in_force_to.date:
+            problems.append("施行日期晚于有效期截止日")
+        if d.window_opens and d.deadline and d.window_opens.date > d.deadline.date:
+            problems.append("申报开始日期晚于申报截止日")
+        return problems
+
+    # --- versions: revisions and repeals chosen by the as-of date -------------------------------------------
+    def replacement(self, doc_id: str, as_of: dt.date) -> "tuple[str, Document, Replacement] | None":
+        """("supersede" | "repeal", the document that does it, the entry) when `doc_id` is revised or repealed on or
+        before `as_of`; None while it still applies."""
+        for other in self.documents.values():
+            for kind, reps in (("supersede", other.supersedes), ("repeal", other.repeals)):
+                for rep in reps:
+                    if rep.doc_id == doc_id and rep.from_ <= as_of:
+                        return kind, other, rep
+        return None
+
+    @cached_property
+    def change_dates(self) -> tuple[dt.date, ...]:
+        """Days on which the rules in force change: revisions, repeals and the starts/ends of dated values."""
+        days = {rep.from_ for d in self.documents.values() for rep in (*d.supersedes, *d.repeals)}
+        for p in self.rules.programs:
+            days |= set(p.change_dates())
+        return tuple(sorted(days))
+
+    def edition_key(self, as_of: dt.date) -> int:
+        """Which edition of the rules applies on `as_of` (0 before the first change, 1 after it, …)."""
+        import bisect
+
+        return bisect.bisect_right(self.change_dates, as_of)
+
+    def at(self, as_of: dt.date) -> "PolicyCatalog":
+        """The catalog as it stands on `as_of`: programs of documents revised or repealed by then are left out and
+        every dated value is the one in force. The catalog itself when nothing in it is dated."""
+        if not self.change_dates:
+            return self
+        key = self.edition_key(as_of)
+        cache = self.__dict__.setdefault("_editions", {})
+        if key not in cache:
+            gone = {d for d in self.documents if self.replacement(d, as_of)}
+            programs = tuple(p.at(as_of)[0] for p in self.rules.programs if p.doc_id not in gone)
+            rules = self.rules.model_copy(update={"programs": programs})
+            cache[key] = PolicyCatalog(documents=self.documents, clauses=self.clauses, rules=rules,
+                                       lexicon=self.lexicon, source_dirs=self.source_dirs)
+        return cache[key]
 
     # --- documents and clauses ----------------------------------------------------------------------------
     def document(self, doc_id: str) -> Document:
