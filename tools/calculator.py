@@ -187,8 +187,8 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
         if not (entry.clause_id and entry.from_) or any(entry is e for e in dated[:i]):
             continue
         clause = catalog.clause(entry.clause_id)
-        steps.append(f"适用标准：自{date_zh(entry.from_)}起“{entry.phrase}”（{catalog.doc_label(clause.doc_id)}"
-                     f"{clause.label_path}），截至{date_zh(as_of)}按此计算。")
+        steps.append(f"适用标准：“{entry.phrase}”（{catalog.doc_label(clause.doc_id)}{clause.label_path}，"
+                     f"{date_zh(entry.from_)}起适用；截至{date_zh(as_of)}按此计算）。")
         dated_clauses.append(entry.clause_id)
     assumptions = list(program.assumptions) + res.assumptions + ([partial] if partial else [])
     notes = list(table.notes) + list(program.notes) + res.notes

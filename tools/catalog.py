@@ -89,6 +89,17 @@ class PolicyCatalog:
                     raise RulesError(f"文件 {doc.id} 的说明引用了不存在的条款 {note.clause_id}")
             if doc.id not in self.region_of_doc:
                 raise RulesError(f"文件 {doc.id} 没有对应的地区（请在 lexicon/regions.yaml 的 docs 中登记）")
+        for program in [*self.rules.programs, *self.rules.drafts]:
+            app, doc = program.application, self.documents[program.doc_id]
+            if app and app.deadline and (app.deadline, app.deadline_time) != (doc.deadline, doc.deadline_time):
+                raise RulesError(f"项目 {program.id} 的申报截止日期 {app.deadline} {app.deadline_time or ''} 与文件 "
+                                 f"{doc.id} 写明的截止日期（documents.yaml 的 dates.deadline）不一致")
+            for path, history in program.histories():
+                for entry in history:
+                    for day in (entry.from_, entry.to):
+                        if day and entry.clause_id and not self._date_stated(day, entry.clause_id, entry.phrase):
+                            raise RulesError(f"项目 {program.id} 的 {path}：日期 {day} 既未写在原文短语“{entry.phrase}”中，"
+                                             f"也不是文件写明的日期（施行、有效期、修订日期）")
         for region in self.lexicon.regions:
             for doc_id in region.docs:
                 if doc_id not in self.documents:
@@ -126,6 +137,16 @@ class PolicyCatalog:
             problems.append("申报开始日期晚于申报截止日")
         return problems
 
+    def _date_stated(self, day: dt.date, clause_id: str, phrase: str) -> bool:
+        """A value's from/to date is honest when its phrase writes it or its document states it."""
+        from corpus.dates import check_date_phrase
+
+        if phrase and check_date_phrase(day, phrase) is None:
+            return True
+        doc = self.documents[self.clauses[clause_id].doc_id]
+        stated = {d.date for _, d in doc.dates.stated()} | {r.from_ for r in (*doc.supersedes, *doc.repeals)}
+        return day in stated or (doc.effective_to is not None and day == doc.effective_to)
+
     # --- versions: revisions and repeals chosen by the as-of date -------------------------------------------
     def replacement(self, doc_id: str, as_of: dt.date) -> "tuple[str, Document, Replacement] | None":
         """("supersede" | "repeal", the document that does it, the entry) when `doc_id` is revised or repealed on or
@@ -159,7 +180,9 @@ class PolicyCatalog:
         key = self.edition_key(as_of)
         cache = self.__dict__.setdefault("_editions", {})
         if key not in cache:
+            # revised or repealed by `as_of`, and revisions whose date has not come yet (the old version applies)
             gone = {d for d in self.documents if self.replacement(d, as_of)}
+            gone |= {d.id for d in self.documents.values() if any(r.from_ > as_of for r in d.supersedes)}
             programs = tuple(p.at(as_of)[0] for p in self.rules.programs if p.doc_id not in gone)
             rules = self.rules.model_copy(update={"programs": programs})
             cache[key] = PolicyCatalog(documents=self.documents, clauses=self.clauses, rules=rules,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
 from corpus.models import ActivityPeriod
 from tools.dated import DatedValue, boundaries, histories, history_problems, resolve
@@ -98,6 +98,7 @@ class Program(Strict):
     # never used in answers until a person checks it against the clause and sets `status: reviewed`
     status: Literal["reviewed", "draft"] = "reviewed"
     review_note: str = ""
+    _applied: list = PrivateAttr(default_factory=list)  # dated values a resolved copy was taken with
 
     @property
     def amount_kind(self) -> str:
@@ -123,11 +124,14 @@ class Program(Strict):
         return sorted({day for _, h in self.histories() for day in boundaries(h)})
 
     def at(self, day: dt.date | None) -> "tuple[Program, list[DatedValue]]":
-        """This program with every dated value taken on `day` (the latest when None), and the entries used."""
+        """This program with every dated value taken on `day` (the latest when None), and the entries used (kept
+        on the resolved program too, so a calculation over an already resolved edition still cites them)."""
         if not self.histories():
-            return self, []
+            return self, list(self._applied)
         used: list[DatedValue] = []
-        return resolve(self, day, used), used
+        resolved = resolve(self, day, used)
+        resolved._applied = list(used)
+        return resolved, used
 
 
 class Across(Strict):

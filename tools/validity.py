@@ -64,7 +64,7 @@ def validity_for(doc_id: str, as_of: dt.date, catalog: "PolicyCatalog | None" = 
             span = f"自{date_zh(doc.effective_from)}起施行（文件未规定有效期截止日）"
         else:
             span = f"有效期至{date_zh(doc.effective_to)}"
-        parts.append(f"{title}{span}，截至{date_zh(as_of)}{state}。")
+        parts.append(f"{title}{span}。" if replaced else f"{title}{span}，截至{date_zh(as_of)}{state}。")
     else:
         parts.append(f"{title}通知未规定有效期。" if doc.deadline else f"{title}文件未规定有效期。")
     if doc.deadline is not None:
@@ -80,7 +80,7 @@ def validity_for(doc_id: str, as_of: dt.date, catalog: "PolicyCatalog | None" = 
         if doc.activity_period is not None:
             ap = doc.activity_period
             parts.append(f"（适用期间：{ap.label}，{date_zh(ap.from_)}至{date_zh(ap.to)}。）")
-    elif status == "in_force" or (status == "unstated" and replaced is None):
+    elif replaced is None and status in ("in_force", "unstated"):
         parts.append("文件未规定统一的申报时间，以主管部门通知为准。")
     if replaced is not None:
         kind, by, rep = replaced
