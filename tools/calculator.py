@@ -160,6 +160,7 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
     outside, partial = period_unmet(program, facts, catalog)
     if outside:
         unmet.append(outside)
+    period = catalog.activity_period(program) if (outside or partial) else None
     for cond in program.conditions:
         if cond.when is not None:
             gate = eval_condition(cond.when, table)
@@ -226,7 +227,7 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
         steps.append(f"若其余条件均满足，最高可获得{format_yuan(potential)}。")
 
     clause_ids = list(dict.fromkeys([*program.clause_ids, *(c.clause_id for c in program.conditions if c.clause_id),
-                                     *dated_clauses]))
+                                     *dated_clauses, *([period.clause_id] if period else [])]))
     validity = validity_for(program.doc_id, as_of, catalog)
     if validity.status != "in_force" or validity.window_open is False:
         notes.append(validity.message + "文件失效或申报截止不改变按政策计算的金额，但可能已无法申报。")

@@ -231,6 +231,10 @@ class PolicyCatalog:
             raise UnknownProgramError(
                 f"未找到补助项目“{program_id}”。可用 `policy-assistant programs` 查看全部项目编号。") from None
 
+    def program_or_draft(self, program_id: str) -> Program | None:
+        """A reviewed program or a draft (for golden tests and `docs check`; answers never see drafts)."""
+        return self._program_map.get(program_id) or next((p for p in self.rules.drafts if p.id == program_id), None)
+
     def has_program(self, program_id: str) -> bool:
         return program_id in self._program_map
 
