@@ -159,11 +159,29 @@ def chunk_clauses(clauses: Iterable[Any], documents: Mapping[str, DocMeta], *, e
     return chunks
 
 
-def corpus_chunks(extra_clauses: Sequence[Any] = (), extra_documents: Sequence[Any] = ()) -> list[Chunk]:
-    """Chunks of the whole corpus plus any test-only clauses (with their documents' metadata)."""
-    from corpus import load_clauses, load_documents
+def corpus_chunks(extra_clauses: Sequence[Any] = (), extra_documents: Sequence[Any] = (), *,
+                  corpus_dirs: Sequence[Any] | None = None) -> list[Chunk]:
+    """Chunks of the whole corpus plus any test-only clauses (with their documents' metadata). `corpus_dirs` are
+    the settings' corpus folders (corpus/ and folders of added notices), indexed as corpus documents."""
+    from corpus import CORPUS_DIR, load_clauses, load_documents
 
+    base_clauses: list[Any] = list(load_clauses())
     documents = {d.id: DocMeta.from_any(d) for d in load_documents()}
+    if corpus_dirs:
+        from pathlib import Path
+
+        base_clauses, documents = [], {}
+        for folder in corpus_dirs:
+            if Path(folder).resolve() == CORPUS_DIR.resolve():
+                more_clauses, more_docs = list(load_clauses()), list(load_documents())
+            else:
+                more_clauses, more_docs = load_extra_corpus(folder)
+            base_clauses += more_clauses
+            for d in more_docs:
+                meta = DocMeta.from_any(d)
+                if meta.id in documents:
+                    raise ValueError(f"document id used twice in the corpus folders: {meta.id}")
+                documents[meta.id] = meta
     extra_docs = {m.id: m for m in (DocMeta.from_any(d) for d in extra_documents)}
     clash = set(extra_docs) & set(documents)
     if clash:
@@ -172,7 +190,7 @@ def corpus_chunks(extra_clauses: Sequence[Any] = (), extra_documents: Sequence[A
     missing = {(c.get("doc_id") if isinstance(c, Mapping) else c.doc_id) for c in extra_clauses} - set(documents)
     if missing:
         raise ValueError(f"extra clauses refer to unknown documents: {sorted(missing)}")
-    return chunk_clauses([*load_clauses(), *extra_clauses], documents, extra_ids=frozenset(extra_docs))
+    return chunk_clauses([*base_clauses, *extra_clauses], documents, extra_ids=frozenset(extra_docs))
 
 
 def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
@@ -190,6 +208,8 @@ def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
     from corpus.parse import parse_document
 
     root = Path(directory)
+    if not (root / "documents.yaml").exists():
+        return [], []
     data = yaml.safe_load((root / "documents.yaml").read_text(encoding="utf-8")) or {}
     from corpus.models import Document
 
