@@ -309,8 +309,10 @@ class Renderer:
             if live:
                 lines.append(f"- {word}：**{format_yuan(calc.amount_yuan)}**" + self.period_note(program, calc))
             else:
+                why = ("文件已被修订或废止" if v.replaced_by else "申报已截止" if v.status in ("unstated", "in_force")
+                       else "政策已失效" if v.status == "expired" else "政策尚未生效")
                 lines.append(f"- 按原规定{word}：{format_yuan(calc.amount_yuan)}" + self.period_note(program, calc)
-                             + "（政策已失效或申报已截止，仅供核对）")
+                             + f"（{why}，仅供核对）")
             lines += self.steps_block(calc)
             if calc.missing:
                 lines.append("- 还需同时满足（您尚未说明）：" + join_zh(self.condition_lines(program, calc.missing)))

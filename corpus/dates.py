@@ -30,14 +30,19 @@ class WrittenDate:
 
 
 def written_dates(phrase: str) -> list[WrittenDate]:
-    """Days written in `phrase`, in order; a day without a year takes the year of the day before it, if any."""
+    """Days written in `phrase`, in order; a day without a year that ends a range (“2023年1月1日至12月31日”) takes
+    the year of the day just before it; any other day without a year has none."""
     out: list[WrittenDate] = []
     year: int | None = None
+    last_end = -10
     for m in _DATE.finditer(phrase):
         written = m.group("y") is not None
         if written:
             year = int(m.group("y"))
+        elif not re.fullmatch(r"\s*(?:至|到|-|－|—|~|～)\s*", phrase[last_end:m.start()]):
+            year = None
         out.append(WrittenDate(int(m.group("m")), int(m.group("d")), year, written))
+        last_end = m.end()
     return out
 
 

@@ -230,7 +230,8 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
                                      *dated_clauses, *([period.clause_id] if period else [])]))
     validity = validity_for(program.doc_id, as_of, catalog)
     if validity.status != "in_force" or validity.window_open is False:
-        notes.append(validity.message + "文件失效或申报截止不改变按政策计算的金额，但可能已无法申报。")
+        notes.append(validity.message + ("申报截止" if validity.status == "unstated" else "文件失效或申报截止")
+                     + "不改变按政策计算的金额，但可能已无法申报。")
     materials = [m.name + (f"（{m.attachment}）" if m.attachment else "") for m in program.materials]
     application = ""
     if program.application:
