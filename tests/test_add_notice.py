@@ -276,3 +276,23 @@ def catalog_validity(catalog, doc_id: str, as_of: dt.date) -> str:
     from tools.validity import validity_for
 
     return validity_for(doc_id, as_of, catalog).message
+
+
+def test_docs_check_passes_on_the_corpus_and_fails_on_a_wrong_golden_case(tmp_path, capsys):
+    import shutil
+
+    assert main(["docs", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "检查通过" in out and "黄金用例" in out and "未写明有效期的文件" in out
+    folder = tmp_path / "sixth"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "sixth_doc", folder)
+    golden = folder / "tests" / "yx-measures.yaml"
+    golden.write_text(golden.read_text(encoding="utf-8").replace("amount_yuan: 80000, words: [达20万元(含)以上], note: 20万",
+                                                                 "amount_yuan: 80001, words: [达20万元(含)以上], note: 20万"),
+                      encoding="utf-8")
+    assert main(["docs", "check", "--extra", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "黄金用例未通过 yx-measures rent/200000" in out and "检查未通过" in out
+    (folder / "clean" / "yx-measures.txt").write_text("被改坏的文本\n", encoding="utf-8")
+    assert main(["docs", "check", "--extra", str(folder)]) == 1
+    assert "语料加载失败" in capsys.readouterr().out

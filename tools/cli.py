@@ -57,11 +57,10 @@ def _dump(data) -> None:
 
 
 def cmd_programs(args) -> int:
-    from tools.catalog import default_catalog
     from tools.errors import PolicyError
 
     try:
-        catalog = default_catalog()
+        catalog = load_catalog(args)
         rows = catalog.program_summaries()
     except PolicyError as exc:
         return _fail(exc.message_zh)
@@ -130,7 +129,7 @@ def cmd_calc(args) -> int:
 
     try:
         facts = _parse_facts(args.fact)
-        calc = calculate(args.program_id, facts, _today(args))
+        calc = calculate(args.program_id, facts, _today(args), load_catalog(args))
     except PolicyError as exc:
         return _fail(exc.message_zh)
     if args.json:
@@ -146,7 +145,7 @@ def cmd_eligibility(args) -> int:
     from tools.money import format_yuan
 
     try:
-        report = check_eligibility(load_profile(args.profile), _today(args))
+        report = check_eligibility(load_profile(args.profile), _today(args), load_catalog(args))
     except PolicyError as exc:
         return _fail(exc.message_zh)
     if args.json:
