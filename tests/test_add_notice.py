@@ -296,3 +296,30 @@ def test_docs_check_passes_on_the_corpus_and_fails_on_a_wrong_golden_case(tmp_pa
     (folder / "clean" / "yx-measures.txt").write_text("被改坏的文本\n", encoding="utf-8")
     assert main(["docs", "check", "--extra", str(folder)]) == 1
     assert "语料加载失败" in capsys.readouterr().out
+
+
+def test_adding_into_the_main_corpus_folder_edits_its_files_in_place(tmp_path, monkeypatch, capsys):
+    """The default target is the settings' corpus folder itself (here a copy): the region's docs list, the facts
+    vocabulary and documents.yaml are extended in place, and the five documents stay as they were."""
+    import shutil
+
+    from tools.catalog import CORPUS_DIR
+
+    copy = tmp_path / "corpus"
+    shutil.copytree(CORPUS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    monkeypatch.setenv("POLICY_CORPUS_DIR", str(copy))
+    assert main(["docs", "add", str(NOTICE), "--id", "xm-lanhe-test", "--region", "厦门市", "--yes"]) == 0
+    assert "登记到已有地区 厦门市（xiamen）" in capsys.readouterr().out
+    assert "docs: [xm-measures, xm-guide, xm-lanhe-test]" in (copy / "lexicon" / "regions.yaml").read_text(encoding="utf-8")
+    assert main(["docs", "add", str(NOTICE), "--id", "lh-measures", "--region", "澜河市", "--region-path", "云岭省,澜河市",
+                 "--yes"]) == 0
+    regions = (copy / "lexicon" / "regions.yaml").read_text(encoding="utf-8")
+    assert regions.index("key: lh") < regions.index("own_policy_words:")
+    catalog = PolicyCatalog.load(copy)
+    assert list(catalog.documents)[:5] == ["xm-measures", "xm-guide", "siming", "quanzhou", "anhui"]
+    assert catalog.document("xm-lanhe-test").region_path == ["福建省", "厦门市"]
+    assert catalog.region_of_doc["lh-measures"] == "lh" and len(catalog.programs) == 38  # drafts wait for review
+    facts = (copy / "rules" / "facts.yaml").read_text(encoding="utf-8")
+    # the second notice speaks of the same spend: it reuses the fact the first one added instead of a duplicate
+    assert facts.count("name: xm_lanhe_test_art1_yuan") == 1 and "lh_measures_art1_yuan" not in facts
+    assert next(p for p in catalog.rules.drafts if p.id == "lh-measures-art1").facts == ["xm_lanhe_test_art1_yuan"]
