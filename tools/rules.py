@@ -99,6 +99,7 @@ class Program(Strict):
     status: Literal["reviewed", "draft"] = "reviewed"
     review_note: str = ""
     _applied: list = PrivateAttr(default_factory=list)  # dated values a resolved copy was taken with
+    _histories: list | None = PrivateAttr(default=None)  # memoised: the model is frozen
 
     @property
     def amount_kind(self) -> str:
@@ -118,7 +119,9 @@ class Program(Strict):
 
     # --- value histories (tools/dated.py) -------------------------------------------------------------------
     def histories(self) -> list[tuple[str, list[DatedValue]]]:
-        return histories(self)
+        if self._histories is None:
+            self._histories = histories(self)
+        return self._histories
 
     def change_dates(self) -> list[dt.date]:
         return sorted({day for _, h in self.histories() for day in boundaries(h)})
@@ -131,6 +134,7 @@ class Program(Strict):
         used: list[DatedValue] = []
         resolved = resolve(self, day, used)
         resolved._applied = list(used)
+        resolved._histories = []  # a resolved copy holds plain values only
         return resolved, used
 
 
