@@ -95,6 +95,10 @@ def cmd_add(args) -> int:
     except PolicyError as exc:
         return _fail(exc.message_zh)
     print(render_add(result))
+    served = [corpus_dir.resolve(), *(d.resolve() for d in settings.extra_corpus_dirs)]
+    if target.resolve() not in served:
+        print(f"\n提示：{target} 不在设置的语料目录中；要让服务使用它，请设置 POLICY_EXTRA_CORPUS_DIRS={target}"
+              "（多个目录用逗号分隔），之后的 docs review/check 加 --extra 同一目录。")
     return 0
 
 

@@ -61,10 +61,12 @@ def _page_breaks(text: str) -> list[Repair]:
         before, after = m.group(1).rstrip(), m.group(2).strip()
         if not before or before[-1] in _PUNCT_END or _ENUMERATOR.match(after) or not re.match(r"[\u4e00-\u9fff\d（(]", after):
             continue
-        if re.search(r"[。；;！？]", before) is None and len(before) < 30:
+        if re.search(r"[。；;！？，,、]", before) is None and len(before) < 30:
             continue  # a short title line, not a cut sentence
         tail, head = before[-6:], after[:6]
-        find = text[m.start(1) + len(m.group(1)) - len(tail) - (len(m.group(1)) - len(before)):m.start(2) + len(head)]
+        start = m.start(1) + len(before) - len(tail)  # the last characters before the break
+        end = m.start(2) + (len(m.group(2)) - len(m.group(2).lstrip())) + len(head)  # the first ones after it
+        find = text[start:end]
         if text.count(find) != 1:
             continue
         repairs.append(Repair(kind="page_break", find=find, replace=tail + head,
@@ -154,10 +156,13 @@ def extract_dates(clauses: list[Clause]) -> tuple[dict[str, Any], dict[str, Any]
                     break
     year = dates["published"]["date"].year if "published" in dates else None
     for c in body:
-        m = re.search(r"(?:即日起至)?((?:\d{4}年)?\d{1,2}月\d{1,2}日)(?:(?:上午|下午|晚上)?\d{1,2}(?:[点时]|:\d{2}))?(?:前|之前|截止)", c.text)
+        time = r"(?:(?:上午|下午|晚上)?\d{1,2}(?:[点时]|:\d{2}))?"
+        m = (re.search(r"即日起至((?:\d{4}年)?\d{1,2}月\d{1,2}日)" + time, c.text)
+             or re.search(r"((?:\d{4}年)?\d{1,2}月\d{1,2}日)" + time + r"(?:前|之前|截止)", c.text))
         if not m or "deadline" in dates:
             continue
-        if not re.search(r"申报|报送|提交|推荐|截止|兑现", c.text[max(0, m.start() - 40):m.end() + 40]):
+        if not m.group(0).startswith("即日起") and \
+                not re.search(r"申报|报送|提交|推荐|截止|兑现", c.text[max(0, m.start() - 40):m.end() + 40]):
             continue
         phrase = m.group(0)
         day = _day(m.group(1), year)
@@ -198,8 +203,10 @@ def find_replacements(clauses: list[Clause], known: dict[str, Document],
                 start = c.text.rfind("自", 0, m.start())
                 phrase = c.text[start:m.end()] if start >= 0 else phrase
             entry = {"doc_id": target.id, "from": day, "clause_id": c.id, "phrase": phrase}
+            # the same title (parentheses aside) heading this notice: a revision; otherwise a repeal
             stem = re.sub(r"[（(][^）)]*[）)]", "", title)
-            (supersedes if stem and stem in re.sub(r"[（(][^）)]*[）)]", "", "".join(c.text for c in clauses[:1])) else repeals).append(entry)
+            head = re.sub(r"[（(][^）)]*[）)]", "", clauses[0].text.split("\n", 1)[0]) if clauses else ""
+            (supersedes if stem and stem in head else repeals).append(entry)
     return supersedes, repeals, notes
 
 
