@@ -35,10 +35,11 @@ SYSTEM_PROMPT = """你是“政策通”，帮助企业了解人工智能产业�
 
 
 def system_prompt(as_of: dt.date, catalog) -> str:
-    """The system prompt for one turn, naming the corpus documents and their in-force dates."""
-    lines = [
-        f"- {doc.title}（{doc.doc_number or '无文号'}；{doc.region}；有效期 {doc.effective_from} 至 {doc.effective_to}）"
-        for doc in catalog.documents.values()
-    ]
+    """The system prompt for one turn, naming the corpus documents and the dates they state (no validity where a
+    notice states none)."""
+    from tools.validity import validity_for
+
+    lines = [f"- {doc.title}（{doc.doc_number or '无文号'}；{doc.region}）：{validity_for(doc.id, as_of, catalog).message}"
+             for doc in catalog.documents.values()]
     regions = "、".join(r.name for r in catalog.regions)
     return SYSTEM_PROMPT.format(as_of=as_of.isoformat(), documents="\n".join(lines), refusal=REFUSAL_TEXT, regions=regions)

@@ -297,7 +297,7 @@ class Renderer:
         lines = [head]
         live = v is None or claimable(v)
         if v is not None and not live:
-            lines.append(f"- 政策状态：**{status_tag(v, turn.as_of)}**。{validity_sentence(self.catalog, v, turn.as_of)}")
+            lines.append(f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。{validity_sentence(self.catalog, v, turn.as_of)}")
         for note in turn.notes.get(program.id, []):
             lines.append(f"- 说明：{note}")
         period = self.catalog.activity_period(program)
@@ -309,8 +309,10 @@ class Renderer:
             if live:
                 lines.append(f"- {word}：**{format_yuan(calc.amount_yuan)}**" + self.period_note(program, calc))
             else:
+                why = ("文件已被修订或废止" if v.replaced_by else "申报已截止" if v.status in ("unstated", "in_force")
+                       else "政策已失效" if v.status == "expired" else "政策尚未生效")
                 lines.append(f"- 按原规定{word}：{format_yuan(calc.amount_yuan)}" + self.period_note(program, calc)
-                             + "（政策已失效或申报已截止，仅供核对）")
+                             + f"（{why}，仅供核对）")
             lines += self.steps_block(calc)
             if calc.missing:
                 lines.append("- 还需同时满足（您尚未说明）：" + join_zh(self.condition_lines(program, calc.missing)))
@@ -384,7 +386,7 @@ class Renderer:
                 lines.append(f"- {item.label}：还需要提供{join_zh(calc.missing, '、')}")
         v = calcs[0].validity if calcs else None
         if v is not None and not claimable(v):
-            lines.insert(1, f"- 政策状态：**{status_tag(v, turn.as_of)}**。{validity_sentence(self.catalog, v, turn.as_of)}")
+            lines.insert(1, f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。{validity_sentence(self.catalog, v, turn.as_of)}")
         total = sum_total(parts, f"{program.name}合计", in_force=None if v is None else claimable(v))
         if (len(items) > 1 or any(i.count > 1 for i in items)) and total.amount_yuan:
             turn.totals.append(total)
@@ -482,7 +484,7 @@ class Renderer:
         order = sorted(by_doc, key=lambda d: not claimable(self._validity(d, turn)))
         for doc_id, rows in ((d, by_doc[d]) for d in order):
             v = self._validity(doc_id, turn)
-            head = f"**{self.catalog.document(doc_id).title}**（{status_tag(v, turn.as_of)}）"
+            head = f"**{self.catalog.document(doc_id).title}**（{status_tag(v, turn.as_of, self.catalog)}）"
             lines = [head]
             if not claimable(v):
                 lines.append("- " + validity_sentence(self.catalog, v, turn.as_of))
@@ -604,17 +606,23 @@ class Renderer:
         v = self._validity(doc_id, turn)
         doc = self.catalog.document(doc_id)
         marker = self._role_marker(doc_id, turn, "deadline")
-        if doc.application is not None:
-            close = zh_date(doc.application.closes) + (doc.application.closes_time or "")
+        if v.replaced_by and v.replaced_from:
+            word = "修订替代" if v.replaced_kind == "supersede" else "废止"
+            return (f"**不能**：《{doc.title}》已被{self.catalog.doc_label(v.replaced_by)}自{zh_date(v.replaced_from)}"
+                    f"起{word}{marker}。")
+        if doc.deadline is not None:
+            close = zh_date(doc.deadline) + (doc.deadline_time or "")
             if v.window_open:
                 return f"**能**：《{doc.title}》的申报截止时间为{close}{marker}，目前仍在申报期内。"
-            if turn.as_of > doc.application.closes:
+            if turn.as_of > doc.deadline:
                 return f"**不能**：《{doc.title}》的申报已于{close}截止{marker}。"
-            return f"**暂不能**：《{doc.title}》的申报自{zh_date(doc.application.opens)}起{marker}。"
+            return f"**暂不能**：《{doc.title}》的申报自{zh_date(doc.window_opens)}起{marker}。"
         if v.status == "expired":
             return f"**不能**：《{doc.title}》已于{zh_date(v.effective_to)}到期失效{marker}。"
         if v.status == "not_yet":
             return f"**暂不能**：《{doc.title}》自{zh_date(v.effective_from)}起施行{marker}。"
+        if v.effective_to is None:
+            return f"**能**：《{doc.title}》未规定有效期截止日{marker}，具体申报时间以主管部门通知为准。"
         return f"**能**：《{doc.title}》有效期至{zh_date(v.effective_to)}{marker}，目前仍有效（具体申报时间以主管部门通知为准）。"
 
     def program_dates(self, programs: list[Program], turn: Turn, intent: str) -> tuple[str, str]:
@@ -766,7 +774,7 @@ class Renderer:
             if not programs:
                 continue
             v = self._validity(programs[0].doc_id, turn)
-            lines.append(f"**{self.catalog.region(region).name}**（{status_tag(v, turn.as_of)}）：")
+            lines.append(f"**{self.catalog.region(region).name}**（{status_tag(v, turn.as_of, self.catalog)}）：")
             for program in programs:
                 marker = turn.cites.mark(program.clause_ids[0])
                 conds = [c.description for c in program.conditions[:2]]

@@ -239,12 +239,12 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
     paths = IndexPaths(Path(settings.index_dir))
     if chunks is None:
         extra_clauses, extra_documents = list(extra_clauses), list(extra_documents)
-        # the settings' extra corpus folders (new notices laid out like corpus/) and a test-only folder
-        for folder in [*getattr(settings, "extra_corpus_dirs", []), *([extra_corpus_dir] if extra_corpus_dir else [])]:
-            more_clauses, more_docs = load_extra_corpus(folder)
+        if extra_corpus_dir:  # a test-only folder (evals)
+            more_clauses, more_docs = load_extra_corpus(extra_corpus_dir)
             extra_clauses += more_clauses
             extra_documents += more_docs
-        chunks = corpus_chunks(extra_clauses, extra_documents)
+        # the settings' corpus folders: corpus/ and the folders of notices added with `docs add`
+        chunks = corpus_chunks(extra_clauses, extra_documents, corpus_dirs=settings_corpus_dirs(settings))
     chunks = list(chunks)
     embedder = make_embedder(settings)
     tokenizer = default_tokenizer()
@@ -390,6 +390,13 @@ def _prune(settings, paths: IndexPaths, keep_latest: str) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def settings_corpus_dirs(settings) -> list[Path] | None:
+    """corpus/ and the extra folders the settings name (None: the repository's corpus only)."""
+    base = getattr(settings, "corpus_dir", None)
+    extra = list(getattr(settings, "extra_corpus_dirs", []) or [])
+    return [base, *extra] if base is not None else None
+
+
 # --- status ---------------------------------------------------------------------------------------------------------
 def index_status(settings) -> dict:
     """What is served: counts, embedder, corpus hash, build time; and whether the corpus changed since."""
@@ -422,7 +429,7 @@ def index_status(settings) -> dict:
         from index.tokenize import default_tokenizer
 
         served = manifest.get("doc_hashes", {})
-        now = doc_hashes(corpus_chunks())
+        now = doc_hashes(corpus_chunks(corpus_dirs=settings_corpus_dirs(settings)))
         # documents of the corpus that changed, appeared or disappeared (test-only extra documents aside)
         extra = set(manifest.get("extra_documents", []))
         status["changed_docs"] = sorted(d for d in (set(now) | set(served)) - extra if now.get(d) != served.get(d))

@@ -38,6 +38,8 @@ class DocMeta:
         """From a corpus.models.Document or a plain mapping with the same field names."""
         get = doc.get if isinstance(doc, Mapping) else lambda k, default=None: getattr(doc, k, default)
         region_path = tuple(get("region_path", None) or (get("region"),))
+        # a Document's search span (its in-force period, or for a call notice its window), else the mapping's dates
+        span = get("span", None) or (get("effective_from"), get("effective_to"))
         return cls(
             id=get("id"),
             title=get("title"),
@@ -45,8 +47,8 @@ class DocMeta:
             region=get("region"),
             region_path=region_path,
             level=get("level"),
-            effective_from=_date(get("effective_from")),
-            effective_to=_date(get("effective_to")),
+            effective_from=_date(span[0]),
+            effective_to=_date(span[1]),
         )
 
 
@@ -157,11 +159,29 @@ def chunk_clauses(clauses: Iterable[Any], documents: Mapping[str, DocMeta], *, e
     return chunks
 
 
-def corpus_chunks(extra_clauses: Sequence[Any] = (), extra_documents: Sequence[Any] = ()) -> list[Chunk]:
-    """Chunks of the whole corpus plus any test-only clauses (with their documents' metadata)."""
-    from corpus import load_clauses, load_documents
+def corpus_chunks(extra_clauses: Sequence[Any] = (), extra_documents: Sequence[Any] = (), *,
+                  corpus_dirs: Sequence[Any] | None = None) -> list[Chunk]:
+    """Chunks of the whole corpus plus any test-only clauses (with their documents' metadata). `corpus_dirs` are
+    the settings' corpus folders (corpus/ and folders of added notices), indexed as corpus documents."""
+    from corpus import CORPUS_DIR, load_clauses, load_documents
 
+    base_clauses: list[Any] = list(load_clauses())
     documents = {d.id: DocMeta.from_any(d) for d in load_documents()}
+    if corpus_dirs:
+        from pathlib import Path
+
+        base_clauses, documents = [], {}
+        for folder in corpus_dirs:
+            if Path(folder).resolve() == CORPUS_DIR.resolve():
+                more_clauses, more_docs = list(load_clauses()), list(load_documents())
+            else:
+                more_clauses, more_docs = load_extra_corpus(folder)
+            base_clauses += more_clauses
+            for d in more_docs:
+                meta = DocMeta.from_any(d)
+                if meta.id in documents:
+                    raise ValueError(f"document id used twice in the corpus folders: {meta.id}")
+                documents[meta.id] = meta
     extra_docs = {m.id: m for m in (DocMeta.from_any(d) for d in extra_documents)}
     clash = set(extra_docs) & set(documents)
     if clash:
@@ -170,14 +190,15 @@ def corpus_chunks(extra_clauses: Sequence[Any] = (), extra_documents: Sequence[A
     missing = {(c.get("doc_id") if isinstance(c, Mapping) else c.doc_id) for c in extra_clauses} - set(documents)
     if missing:
         raise ValueError(f"extra clauses refer to unknown documents: {sorted(missing)}")
-    return chunk_clauses([*load_clauses(), *extra_clauses], documents, extra_ids=frozenset(extra_docs))
+    return chunk_clauses([*base_clauses, *extra_clauses], documents, extra_ids=frozenset(extra_docs))
 
 
 def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
     """(clauses, documents) from a folder laid out like corpus/: documents.yaml + clean/<id>.txt.
 
-    documents.yaml needs per document only: id, title, region, level, effective_from, effective_to
-    (optional doc_number, region_path). Used by evals to inject a test-only document.
+    documents.yaml holds full document entries (corpus/models.py Document, as `docs add` writes them) or, for
+    evals' test-only documents, just: id, title, region, level, effective_from, effective_to (optional doc_number,
+    region_path).
     """
     from pathlib import Path
 
@@ -187,11 +208,18 @@ def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
     from corpus.parse import parse_document
 
     root = Path(directory)
+    if not (root / "documents.yaml").exists():
+        return [], []
     data = yaml.safe_load((root / "documents.yaml").read_text(encoding="utf-8")) or {}
-    documents = list(data.get("documents", []))
+    from corpus.models import Document
+
+    documents = [Document.model_validate(d) if "seed_file" in d else d for d in data.get("documents", [])]
     clauses: list[Any] = []
     for doc in documents:
-        text = (root / "clean" / f"{doc['id']}.txt").read_text(encoding="utf-8")
-        style = ParseStyle.model_validate(doc["parse_style"]) if doc.get("parse_style") else None
-        clauses.extend(parse_document(doc["id"], text, style))
+        get = doc.get if isinstance(doc, dict) else lambda k: getattr(doc, k)
+        text = (root / "clean" / f"{get('id')}.txt").read_text(encoding="utf-8")
+        style = get("parse_style")
+        if isinstance(style, dict):
+            style = ParseStyle.model_validate(style)
+        clauses.extend(parse_document(get("id"), text, style))
     return clauses, documents

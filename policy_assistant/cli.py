@@ -16,7 +16,8 @@ def as_of_date(value: str) -> dt.date:
 
 # Modules exposing `register(subparsers)`; each adds its subcommands with `set_defaults(func=...)`.
 COMMAND_MODULES = [
-    "tools.cli",      # programs, calc, eligibility
+    "tools.cli",      # programs, calc, eligibility, rules test
+    "corpus.cli",     # docs add / review / check
     "index.cli",      # index build/status, search
     "agent.cli",      # ask, chat
     "ui.cli",         # serve

@@ -19,11 +19,13 @@ def test_five_documents_with_metadata():
     assert xm.doc_number == "厦府办规〔2023〕10号" and "厦府规〔2023〕10号" in xm.doc_number_aliases
     assert (xm.effective_from.isoformat(), xm.effective_to.isoformat()) == ("2023-10-10", "2025-12-31")
     guide = docs[1]
-    assert guide.application and guide.application.closes.isoformat() == "2024-07-15"
-    assert "慧企云" in guide.application.channel
-    assert guide.application.covers_period and guide.application.covers_period.from_.isoformat() == "2023-10-10"
+    assert guide.deadline.isoformat() == "2024-07-15" and guide.window_opens.isoformat() == "2024-06-13"
+    assert guide.application and "慧企云" in guide.application.channel
+    assert guide.activity_period and guide.activity_period.from_.isoformat() == "2023-10-10"
+    assert not guide.validity_stated and guide.effective_from is None
     assert docs[2].level == "district" and docs[2].effective_to.isoformat() == "2026-12-31"
-    assert docs[4].application and docs[4].application.closes_time == "17:00"
+    assert docs[4].deadline_time == "17:00" and docs[4].publish_date is None and not docs[4].validity_stated
+    assert docs[3].deadline.isoformat() == "2024-06-16" and docs[3].publish_date is None
     for d in docs:
         assert (RAW_DIR / d.seed_file).exists()
         assert d.repairs, d.id

@@ -28,8 +28,8 @@ def test_every_clause_of_every_document_is_chunked(chunks, doc):
         assert chunk.doc_number == doc.doc_number
         assert chunk.region == doc.region and list(chunk.region_path) == doc.region_path
         assert chunk.level == doc.level
-        assert chunk.effective_from == doc.effective_from.isoformat()
-        assert chunk.effective_to == doc.effective_to.isoformat()
+        assert chunk.effective_from == doc.span_from.isoformat()
+        assert chunk.effective_to == doc.span_to.isoformat()
         assert chunk.clause == clause_index()[chunk.clause_id].label_path
         assert chunk.kind == clause_index()[chunk.clause_id].kind
 

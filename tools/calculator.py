@@ -43,6 +43,7 @@ def describe_formula(program: Program | str, catalog: "PolicyCatalog | None" = N
     """The program's formula in Chinese, without any facts (shown when asking for facts)."""
     catalog = _catalog(catalog)
     program = catalog.program(program) if isinstance(program, str) else program
+    program = program.at(None)[0]  # the latest values of a dated rule
     return program.formula.describe(FactTable(vocab=catalog.facts, values={}))
 
 
@@ -145,6 +146,7 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
 
     catalog = _catalog(catalog)
     program = catalog.program(program_id) if isinstance(program_id, str) else program_id
+    program, dated = program.at(as_of)  # a value that changed on a date: the one in force on the as-of date
     facts = dict(facts or {})
     table = fact_table(program, facts, catalog)
 
@@ -158,6 +160,7 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
     outside, partial = period_unmet(program, facts, catalog)
     if outside:
         unmet.append(outside)
+    period = catalog.activity_period(program) if (outside or partial) else None
     for cond in program.conditions:
         if cond.when is not None:
             gate = eval_condition(cond.when, table)
@@ -180,6 +183,14 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
     unmet.extend(res.unmet)
     kind = program.amount_kind
     steps = list(res.steps)
+    dated_clauses = []
+    for i, entry in enumerate(dated):
+        if not (entry.clause_id and entry.from_) or any(entry is e for e in dated[:i]):
+            continue
+        clause = catalog.clause(entry.clause_id)
+        steps.append(f"适用标准：“{entry.phrase}”（{catalog.doc_label(clause.doc_id)}{clause.label_path}，"
+                     f"{date_zh(entry.from_)}起适用；截至{date_zh(as_of)}按此计算）。")
+        dated_clauses.append(entry.clause_id)
     assumptions = list(program.assumptions) + res.assumptions + ([partial] if partial else [])
     notes = list(table.notes) + list(program.notes) + res.notes
     if program.amount_note:
@@ -215,10 +226,12 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
     elif eligible is None and potential is not None:
         steps.append(f"若其余条件均满足，最高可获得{format_yuan(potential)}。")
 
-    clause_ids = list(dict.fromkeys([*program.clause_ids, *(c.clause_id for c in program.conditions if c.clause_id)]))
+    clause_ids = list(dict.fromkeys([*program.clause_ids, *(c.clause_id for c in program.conditions if c.clause_id),
+                                     *dated_clauses, *([period.clause_id] if period else [])]))
     validity = validity_for(program.doc_id, as_of, catalog)
     if validity.status != "in_force" or validity.window_open is False:
-        notes.append(validity.message + "文件失效或申报截止不改变按政策计算的金额，但可能已无法申报。")
+        notes.append(validity.message + ("申报截止" if validity.status == "unstated" else "文件失效或申报截止")
+                     + "不改变按政策计算的金额，但可能已无法申报。")
     materials = [m.name + (f"（{m.attachment}）" if m.attachment else "") for m in program.materials]
     application = ""
     if program.application:

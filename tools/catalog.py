@@ -8,6 +8,7 @@ the same way), never new code.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Iterable
 
 import yaml
 
-from corpus.models import ActivityPeriod, Clause, Document
+from corpus.models import ActivityPeriod, Clause, Document, Replacement
 from tools.errors import InvalidInputError, UnknownProgramError
 from tools.lexicon import Lexicon, Normalizer, RegionDef
 from tools.rules import FACTS_FILE, Program, RuleSet, StackingRule, load_rules
@@ -68,22 +69,125 @@ class PolicyCatalog:
         return catalog
 
     def check(self) -> None:
-        """Cross-checks between documents, rules and lexicon (clause roles exist, every document has a region)."""
+        """Cross-checks between documents, rules and lexicon (clause roles exist, every document has a region,
+        every stated date is written in its clause, revisions and repeals name existing documents)."""
         from tools.rules import RulesError
 
         for doc in self.documents.values():
             for role, cid in doc.roles.items():
                 if cid not in self.clauses:
                     raise RulesError(f"文件 {doc.id} 的条款角色 {role} 指向不存在的条款 {cid}")
+            problems = self.date_problems(doc.id)
+            if problems:
+                raise RulesError(f"文件 {doc.id} 的日期与原文不符：" + "；".join(problems))
+            for kind, reps in (("supersedes", doc.supersedes), ("repeals", doc.repeals)):
+                for rep in reps:
+                    if rep.doc_id not in self.documents or rep.doc_id == doc.id:
+                        raise RulesError(f"文件 {doc.id} 的 {kind} 指向不存在的文件 {rep.doc_id}")
             for note in (doc.application_note, doc.contacts_note):
                 if note and note.clause_id not in self.clauses:
                     raise RulesError(f"文件 {doc.id} 的说明引用了不存在的条款 {note.clause_id}")
             if doc.id not in self.region_of_doc:
                 raise RulesError(f"文件 {doc.id} 没有对应的地区（请在 lexicon/regions.yaml 的 docs 中登记）")
+        for program in [*self.rules.programs, *self.rules.drafts]:
+            app, doc = program.application, self.documents[program.doc_id]
+            if app and app.deadline and (app.deadline, app.deadline_time) != (doc.deadline, doc.deadline_time):
+                raise RulesError(f"项目 {program.id} 的申报截止日期 {app.deadline} {app.deadline_time or ''} 与文件 "
+                                 f"{doc.id} 写明的截止日期（documents.yaml 的 dates.deadline）不一致")
+            for path, history in program.histories():
+                for entry in history:
+                    for day in (entry.from_, entry.to):
+                        if day and entry.clause_id and not self._date_stated(day, entry.clause_id, entry.phrase):
+                            raise RulesError(f"项目 {program.id} 的 {path}：日期 {day} 既未写在原文短语“{entry.phrase}”中，"
+                                             f"也不是文件写明的日期（施行、有效期、修订日期）")
         for region in self.lexicon.regions:
             for doc_id in region.docs:
                 if doc_id not in self.documents:
                     raise RulesError(f"地区 {region.key} 列出的文件 {doc_id} 不存在")
+
+    def date_problems(self, doc_id: str) -> list[str]:
+        """Every date a document states (publication, in force, window, deadline, activity period, revisions) must
+        be written in the quoted phrase, and the phrase must be in the cited clause of the cleaned text."""
+        from corpus.dates import check_date_phrase
+        from corpus.models import DATE_ROLE_ZH
+        from tools.rules import normalise_phrase
+
+        doc = self.documents[doc_id]
+        checks: list[tuple[str, dt.date, str, str, str, str | None]] = [
+            (DATE_ROLE_ZH[role], d.date, d.phrase, d.clause_id, d.reading, d.time) for role, d in doc.dates.stated()]
+        if doc.activity_period:
+            ap = doc.activity_period
+            checks += [(f"适用期间（{ap.label}）起", ap.from_, ap.phrase, ap.clause_id, "", None),
+                       (f"适用期间（{ap.label}）止", ap.to, ap.phrase, ap.clause_id, "", None)]
+        for rep in [*doc.supersedes, *doc.repeals]:
+            checks.append((f"对 {rep.doc_id} 的修订/废止日期", rep.from_, rep.phrase, rep.clause_id, "", None))
+        problems = []
+        for what, day, phrase, clause_id, reading, time in checks:
+            clause = self.clauses.get(clause_id)
+            if clause is None:
+                problems.append(f"{what}引用了不存在的条款 {clause_id}")
+            elif normalise_phrase(phrase) not in normalise_phrase(clause.text):
+                problems.append(f"{what}的原文短语“{phrase}”未在条款 {clause_id} 中找到")
+            elif why := check_date_phrase(day, phrase, reading, time):
+                problems.append(f"{what}：{why}")
+        d = doc.dates
+        if d.in_force_from and d.in_force_to and d.in_force_from.date > d.in_force_to.date:
+            problems.append("施行日期晚于有效期截止日")
+        if d.window_opens and d.deadline and d.window_opens.date > d.deadline.date:
+            problems.append("申报开始日期晚于申报截止日")
+        return problems
+
+    def _date_stated(self, day: dt.date, clause_id: str, phrase: str) -> bool:
+        """A value's from/to date is honest when its phrase writes it or its document states it."""
+        from corpus.dates import check_date_phrase
+
+        if phrase and check_date_phrase(day, phrase) is None:
+            return True
+        doc = self.documents[self.clauses[clause_id].doc_id]
+        stated = {d.date for _, d in doc.dates.stated()} | {r.from_ for r in (*doc.supersedes, *doc.repeals)}
+        return day in stated or (doc.effective_to is not None and day == doc.effective_to)
+
+    # --- versions: revisions and repeals chosen by the as-of date -------------------------------------------
+    def replacement(self, doc_id: str, as_of: dt.date) -> "tuple[str, Document, Replacement] | None":
+        """("supersede" | "repeal", the document that does it, the entry) when `doc_id` is revised or repealed on or
+        before `as_of`; None while it still applies."""
+        for other in self.documents.values():
+            for kind, reps in (("supersede", other.supersedes), ("repeal", other.repeals)):
+                for rep in reps:
+                    if rep.doc_id == doc_id and rep.from_ <= as_of:
+                        return kind, other, rep
+        return None
+
+    @cached_property
+    def change_dates(self) -> tuple[dt.date, ...]:
+        """Days on which the rules in force change: revisions, repeals and the starts/ends of dated values."""
+        days = {rep.from_ for d in self.documents.values() for rep in (*d.supersedes, *d.repeals)}
+        for p in self.rules.programs:
+            days |= set(p.change_dates())
+        return tuple(sorted(days))
+
+    def edition_key(self, as_of: dt.date) -> int:
+        """Which edition of the rules applies on `as_of` (0 before the first change, 1 after it, …)."""
+        import bisect
+
+        return bisect.bisect_right(self.change_dates, as_of)
+
+    def at(self, as_of: dt.date) -> "PolicyCatalog":
+        """The catalog as it stands on `as_of`: programs of documents revised or repealed by then are left out and
+        every dated value is the one in force. The catalog itself when nothing in it is dated."""
+        if not self.change_dates:
+            return self
+        key = self.edition_key(as_of)
+        cache = self.__dict__.setdefault("_editions", {})
+        if key not in cache:
+            # revised or repealed by `as_of`, and revisions whose date has not come yet (the old version applies)
+            gone = {d for d in self.documents if self.replacement(d, as_of)}
+            gone |= {d.id for d in self.documents.values() if any(r.from_ > as_of for r in d.supersedes)}
+            programs = tuple(p.at(as_of)[0] for p in self.rules.programs if p.doc_id not in gone)
+            rules = self.rules.model_copy(update={"programs": programs})
+            cache[key] = PolicyCatalog(documents=self.documents, clauses=self.clauses, rules=rules,
+                                       lexicon=self.lexicon, source_dirs=self.source_dirs)
+        return cache[key]
 
     # --- documents and clauses ----------------------------------------------------------------------------
     def document(self, doc_id: str) -> Document:
@@ -126,6 +230,10 @@ class PolicyCatalog:
         except KeyError:
             raise UnknownProgramError(
                 f"未找到补助项目“{program_id}”。可用 `policy-assistant programs` 查看全部项目编号。") from None
+
+    def program_or_draft(self, program_id: str) -> Program | None:
+        """A reviewed program or a draft (for golden tests and `docs check`; answers never see drafts)."""
+        return self._program_map.get(program_id) or next((p for p in self.rules.drafts if p.id == program_id), None)
 
     def has_program(self, program_id: str) -> bool:
         return program_id in self._program_map

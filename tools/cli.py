@@ -22,6 +22,16 @@ def register(sub) -> None:
     calc.add_argument("--json", action="store_true", help="输出JSON")
     calc.set_defaults(func=cmd_calc)
 
+    rules = sub.add_parser("rules", help="补助规则：运行黄金测试用例（corpus/tests/*.yaml）")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="子命令")
+    rtest = rules_sub.add_parser("test", help="按 corpus/tests/<文件>.yaml 的用例逐一核对计算结果（门槛与上限的 n−1、n、n+1）")
+    rtest.add_argument("--doc", action="append", default=[], metavar="文件编号", help="只运行这些文件的用例；可重复")
+    rtest.add_argument("--corpus-dir", metavar="DIR", help="语料目录（默认取设置，即项目的 corpus/）")
+    rtest.add_argument("--extra", action="append", default=[], metavar="DIR", help="附加的语料目录（新文件所在）；可重复")
+    rtest.add_argument("--json", action="store_true", help="输出JSON")
+    rtest.set_defaults(func=cmd_rules_test)
+    rules.set_defaults(func=lambda args: (rules.print_help(), 2)[1])
+
     elig = sub.add_parser("eligibility", help="按企业信息文件自查全部补助项目")
     elig.add_argument("--profile", required=True, help="企业信息YAML文件（示例见 corpus/examples/ 目录）")
     elig.add_argument("--as-of", type=_date, help="以该日期判断有效期和申报窗口（默认今天）")
@@ -47,11 +57,10 @@ def _dump(data) -> None:
 
 
 def cmd_programs(args) -> int:
-    from tools.catalog import default_catalog
     from tools.errors import PolicyError
 
     try:
-        catalog = default_catalog()
+        catalog = load_catalog(args)
         rows = catalog.program_summaries()
     except PolicyError as exc:
         return _fail(exc.message_zh)
@@ -120,7 +129,7 @@ def cmd_calc(args) -> int:
 
     try:
         facts = _parse_facts(args.fact)
-        calc = calculate(args.program_id, facts, _today(args))
+        calc = calculate(args.program_id, facts, _today(args), load_catalog(args))
     except PolicyError as exc:
         return _fail(exc.message_zh)
     if args.json:
@@ -136,7 +145,7 @@ def cmd_eligibility(args) -> int:
     from tools.money import format_yuan
 
     try:
-        report = check_eligibility(load_profile(args.profile), _today(args))
+        report = check_eligibility(load_profile(args.profile), _today(args), load_catalog(args))
     except PolicyError as exc:
         return _fail(exc.message_zh)
     if args.json:
@@ -170,3 +179,36 @@ def cmd_eligibility(args) -> int:
         for s in report.stacking:
             print(f"  - {s.text}")
     return 0
+
+
+def load_catalog(args):
+    """The catalog of the settings' corpus folders, or of the folders given on the command line."""
+    from policy_assistant.settings import Settings
+    from tools.catalog import PolicyCatalog
+
+    settings = Settings.from_env()
+    corpus_dir = getattr(args, "corpus_dir", None) or settings.corpus_dir
+    extra = [*settings.extra_corpus_dirs, *getattr(args, "extra", [])]
+    return PolicyCatalog.load(corpus_dir, extra)
+
+
+def cmd_rules_test(args) -> int:
+    from tools.errors import PolicyError
+    from tools.goldens import run_goldens, summary_zh
+
+    try:
+        results = run_goldens(load_catalog(args))
+    except PolicyError as exc:
+        return _fail(exc.message_zh)
+    if args.doc:
+        results = [r for r in results if r.doc_id in args.doc]
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        _dump({"cases": len(results), "failed": len(failed),
+               "by_doc": {d: sum(1 for r in results if r.doc_id == d) for d in dict.fromkeys(r.doc_id for r in results)},
+               "failures": [{"doc_id": r.doc_id, "id": r.case.id, "program": r.case.program, "problems": r.problems}
+                            for r in failed]})
+    else:
+        print("\n".join(summary_zh(results)))
+        print(f"共 {len(results)} 例，" + ("全部通过。" if not failed else f"{len(failed)} 例未通过。"))
+    return 1 if failed or not results else 0

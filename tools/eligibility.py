@@ -228,6 +228,7 @@ def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date,
         from tools.catalog import default_catalog
 
         catalog = default_catalog()
+    catalog = catalog.at(as_of)  # revised or repealed documents' programs drop out; dated values as of the date
     prof = parse_profile(profile)
     facts = profile_facts(prof, catalog)
     loc = prof.location.model_dump()

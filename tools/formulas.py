@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Protocol, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.dated import Dated
 from tools.errors import InvalidFactError
 from tools.money import format_percent, format_yuan, parse_percent
 from tools.vocab import Condition, FactDef, FactTable, RateField, compare, eval_condition, show_percent, threshold
@@ -89,8 +90,8 @@ def _apply_rate(f, table: FactTable, res: FormulaResult, describe_only: bool) ->
 class RatioCap(_FormulaBase):
     kind: Literal["ratio_cap"]
     base: str
-    rate: RateField
-    cap_yuan: int | None = None
+    rate: Dated[RateField]
+    cap_yuan: Dated[int] | None = None
 
     def inputs(self) -> list[str]:
         return [self.base]
@@ -105,8 +106,8 @@ class RatioCap(_FormulaBase):
 
 
 class RatioOption(Strict):
-    rate: RateField
-    cap_yuan: int | None = None
+    rate: Dated[RateField]
+    cap_yuan: Dated[int] | None = None
 
 
 class RatioCapByChoice(_FormulaBase):
@@ -141,7 +142,7 @@ class RatioCapByChoice(_FormulaBase):
 
 class Fixed(_FormulaBase):
     kind: Literal["fixed"]
-    amount_yuan: int
+    amount_yuan: Dated[int]
     ceiling_only: bool = False
 
     def evaluate(self, table, res, describe_only=False):
@@ -154,7 +155,7 @@ class Fixed(_FormulaBase):
 class FixedByChoice(_FormulaBase):
     kind: Literal["fixed_by_choice"]
     choice_fact: str
-    amounts: dict[str, int]
+    amounts: dict[str, Dated[int]]
     ceiling_only: bool = False
 
     def inputs(self) -> list[str]:
@@ -188,9 +189,9 @@ class FixedByChoice(_FormulaBase):
 
 class StepPart(Strict):
     base: str
-    step_yuan: int
-    award_per_step_yuan: int
-    cap_yuan: int | None = None
+    step_yuan: Dated[int]
+    award_per_step_yuan: Dated[int]
+    cap_yuan: Dated[int] | None = None
     phrase: str = ""
 
     def evaluate(self, table: FactTable, res: FormulaResult, describe_only: bool = False) -> Fraction | None:
@@ -233,7 +234,7 @@ class Step(_FormulaBase):
 class BonusTier(Strict):
     op: Literal["gt", "ge"]
     value: Any
-    award_yuan: int
+    award_yuan: Dated[int]
     phrase: str
 
 
@@ -247,7 +248,7 @@ class GrowthBonus(Strict):
 
 class ExtraPercent(Strict):
     requires: Condition
-    rate: RateField
+    rate: Dated[RateField]
     of: Literal["step", "step_and_bonus"]
     phrase: str
 
@@ -340,7 +341,7 @@ class TierUpgrade(_FormulaBase):
     received_fact: str
     previous_max_fact: str | None = None
     tier_fact: str | None = None  # the tier threshold stated as first crossed ("首次超过1亿"), used when base is unknown
-    tiers: list[Tier]
+    tiers: Dated[list[Tier]]
     crossing: str  # the clause's word for reaching a tier for the first time
     principle: str  # the clause's name for paying only the difference to lower tiers already received
 
@@ -416,8 +417,8 @@ class RatioOfOther(_FormulaBase):
 
     kind: Literal["ratio_of_other"]
     base: str
-    rate: RateField
-    cap_yuan: int | None = None
+    rate: Dated[RateField]
+    cap_yuan: Dated[int] | None = None
     payer: str
     payee: str
 
@@ -435,8 +436,8 @@ class RatioOfOther(_FormulaBase):
 
 
 class LoanOption(Strict):
-    cap_yuan: int
-    rd_ratio: RateField | None = None
+    cap_yuan: Dated[int]
+    rd_ratio: Dated[RateField] | None = None
     rd_fact: str | None = None
 
 
@@ -446,8 +447,8 @@ class Loan(_FormulaBase):
     kind: Literal["loan"]
     choice_fact: str
     options: dict[str, LoanOption]
-    interest_rate: RateField
-    max_years: int
+    interest_rate: Dated[RateField]
+    max_years: Dated[int]
     title: str  # what the clause calls the loan
 
     def inputs(self) -> list[str]:

@@ -42,8 +42,16 @@ class RegionDef(Strict):
     places: list[Place] = []
 
 
+class RegionAttach(Strict):
+    """Documents of an extra folder that govern a region defined elsewhere (a new 厦门 notice in its own folder)."""
+
+    key: str
+    docs: list[str]
+
+
 class RegionsFile(Strict):
-    regions: list[RegionDef]
+    regions: list[RegionDef] = []
+    attach: list[RegionAttach] = []
     own_policy_words: list[str] = []
     own_policy_strong: list[str] = []
     outside_extra: list[str] = []
@@ -146,6 +154,7 @@ class Lexicon:
     @classmethod
     def load(cls, directory: Path, extra_dirs: tuple[Path, ...] = ()) -> "Lexicon":
         regions = _read(directory / "regions.yaml", RegionsFile)
+        attach = list(regions.attach)
         lex = cls(
             regions=list(regions.regions),
             own_policy_words=list(regions.own_policy_words),
@@ -162,12 +171,18 @@ class Lexicon:
             if (extra / "regions.yaml").exists():
                 more = _read(extra / "regions.yaml", RegionsFile)
                 lex.regions.extend(more.regions)
+                attach.extend(more.attach)
                 lex.own_policy_words.extend(more.own_policy_words)
                 lex.outside_extra.extend(more.outside_extra)
             if (extra / "typos.yaml").exists():
                 lex.typos.update(_read(extra / "typos.yaml", TyposFile).typos)
             if (extra / "bilingual.yaml").exists():
                 lex.bilingual.update(_read(extra / "bilingual.yaml", BilingualFile).terms)
+        for a in attach:
+            i = next((i for i, r in enumerate(lex.regions) if r.key == a.key), None)
+            if i is None:
+                raise LexiconError(f"attach 指向未定义的地区 {a.key}")
+            lex.regions[i] = lex.regions[i].model_copy(update={"docs": [*lex.regions[i].docs, *a.docs]})
         lex.check()
         return lex
 

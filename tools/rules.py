@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
 from corpus.models import ActivityPeriod
+from tools.dated import DatedValue, boundaries, histories, history_problems, resolve
 from tools.errors import PolicyError, UnknownProgramError
 from tools.formulas import Formula
 from tools.vocab import Condition, FactDef
@@ -93,6 +94,12 @@ class Program(Strict):
     each_item: bool | None = None
     # counters that multiply an item (“3个人拿到中级”, “国家标准2项”); none: each named item counts once
     item_units: list[str] = []
+    # drafted by `policy-assistant docs add` from the money phrases of the text: validated like any program but
+    # never used in answers until a person checks it against the clause and sets `status: reviewed`
+    status: Literal["reviewed", "draft"] = "reviewed"
+    review_note: str = ""
+    _applied: list = PrivateAttr(default_factory=list)  # dated values a resolved copy was taken with
+    _histories: list | None = PrivateAttr(default=None)  # memoised: the model is frozen
 
     @property
     def amount_kind(self) -> str:
@@ -109,6 +116,26 @@ class Program(Strict):
 
     def names(self) -> list[str]:
         return [n for n in (self.name, self.short_name, *self.aliases) if n]
+
+    # --- value histories (tools/dated.py) -------------------------------------------------------------------
+    def histories(self) -> list[tuple[str, list[DatedValue]]]:
+        if self._histories is None:
+            self._histories = histories(self)
+        return self._histories
+
+    def change_dates(self) -> list[dt.date]:
+        return sorted({day for _, h in self.histories() for day in boundaries(h)})
+
+    def at(self, day: dt.date | None) -> "tuple[Program, list[DatedValue]]":
+        """This program with every dated value taken on `day` (the latest when None), and the entries used (kept
+        on the resolved program too, so a calculation over an already resolved edition still cites them)."""
+        if not self.histories():
+            return self, list(self._applied)
+        used: list[DatedValue] = []
+        resolved = resolve(self, day, used)
+        resolved._applied = list(used)
+        resolved._histories = []  # a resolved copy holds plain values only
+        return resolved, used
 
 
 class Across(Strict):
@@ -153,8 +180,9 @@ class FactsFile(Strict):
 
 class RuleSet(Strict):
     facts: dict[str, FactDef]
-    programs: tuple[Program, ...]
+    programs: tuple[Program, ...]  # reviewed programs: the ones answers use
     stacking: dict[str, tuple[StackingRule, ...]]
+    drafts: tuple[Program, ...] = ()  # validated, never used in answers until reviewed
 
     def program(self, program_id: str) -> Program:
         for p in self.programs:
@@ -251,6 +279,29 @@ class _ProgramCheck:
 
 
 def _check_program(program: Program, facts: Mapping[str, FactDef], clause_texts: Mapping[str, str], where: str) -> None:
+    """The program's histories (order, clause, phrase per value), then every version of it as of each change."""
+    for path, history in program.histories():
+        for problem in history_problems(history):
+            raise RulesError(f"{where}：{path} 的取值历史有误：{problem}")
+        for entry in history:
+            if entry.clause_id is None:
+                if entry.from_ is not None and history.index(entry) > 0:
+                    raise RulesError(f"{where}：{path} 自{entry.from_}起的取值缺少条款编号 clause_id")
+                continue
+            if entry.clause_id not in clause_texts:
+                raise RulesError(f"{where}：{path} 的取值引用了不存在的条款 {entry.clause_id}")
+            if entry.phrase and normalise_phrase(entry.phrase) not in normalise_phrase(clause_texts[entry.clause_id]):
+                raise RulesError(f"{where}：{path} 的原文短语“{entry.phrase}”未在条款 {entry.clause_id} 中找到")
+            if not entry.phrase:
+                raise RulesError(f"{where}：{path} 引用条款 {entry.clause_id} 的取值缺少原文短语 phrase")
+    if not program.histories():
+        _check_version(program, facts, clause_texts, where)
+        return
+    for day in [dt.date.min, *program.change_dates()]:
+        _check_version(program.at(day)[0], facts, clause_texts, where + ("" if day == dt.date.min else f"（{day}起的版本）"))
+
+
+def _check_version(program: Program, facts: Mapping[str, FactDef], clause_texts: Mapping[str, str], where: str) -> None:
     for cid in program.clause_ids:
         if cid not in clause_texts:
             raise RulesError(f"{where}：条款编号 {cid} 在语料中不存在")
@@ -320,6 +371,7 @@ def load_rules(rules_dirs: Iterable[Path | str], clause_texts: Mapping[str, str]
             raise RulesError(f"{FACTS_FILE}：派生事实“{fd.name}”引用了未定义的事实")
 
     programs: list[Program] = []
+    drafts: list[Program] = []
     stacking: dict[str, tuple[StackingRule, ...]] = {}
     files = sorted((p for d in dirs for p in d.glob("*.yaml") if p.name != FACTS_FILE), key=lambda p: p.name)
     if not files:
@@ -345,7 +397,7 @@ def load_rules(rules_dirs: Iterable[Path | str], clause_texts: Mapping[str, str]
             if program.doc_id != rules_file.doc_id:
                 raise RulesError(f"{where}：doc_id {program.doc_id} 与文件的 doc_id {rules_file.doc_id} 不一致")
             _check_program(program, facts, clause_texts, where)
-            programs.append(program)
+            (drafts if program.status == "draft" else programs).append(program)
         for rule in rules_file.stacking:
             if rule.clause_id not in clause_texts:
                 raise RulesError(f"规则文件 {path.name} 中的叠加规则 {rule.id}：条款编号 {rule.clause_id} 不存在")
@@ -353,18 +405,30 @@ def load_rules(rules_dirs: Iterable[Path | str], clause_texts: Mapping[str, str]
 
     order = {doc: i for i, doc in enumerate(doc_order)}
     programs.sort(key=lambda p: order[p.doc_id])  # stable: keeps file order within a document
-    ids = [p.id for p in programs]
+    drafts.sort(key=lambda p: order[p.doc_id])
+    ids = [p.id for p in [*programs, *drafts]]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
         raise RulesError(f"项目编号重复：{sorted(dupes)}")
-    known = set(ids)
+    known = {p.id for p in programs}
+    for p in drafts:
+        for ref in [p.implements, *p.exclusive_with]:
+            if ref and ref not in known | {d.id for d in drafts}:
+                raise RulesError(f"项目 {p.id} 引用了不存在的项目 {ref}")
     for p in programs:
         for ref in [p.implements, *p.exclusive_with]:
             if ref and ref not in known:
                 raise RulesError(f"项目 {p.id} 引用了不存在的项目 {ref}")
-    for rules in stacking.values():
+    for p in programs:
+        for ref in [p.implements, *p.exclusive_with]:
+            if ref in {d.id for d in drafts}:
+                raise RulesError(f"已审核的项目 {p.id} 不能引用草稿项目 {ref}（请先审核 {ref}）")
+    draft_ids = {d.id for d in drafts}
+    for doc_id, rules in list(stacking.items()):
         for rule in rules:
-            missing = set(rule.programs) - known
+            missing = set(rule.programs) - known - draft_ids
             if missing:
                 raise RulesError(f"叠加规则 {rule.id} 引用了不存在的项目 {sorted(missing)}")
-    return RuleSet(facts=facts, programs=tuple(programs), stacking=stacking)
+        # a stacking rule that names draft programs waits for their review
+        stacking[doc_id] = tuple(r for r in rules if not set(r.programs) & draft_ids)
+    return RuleSet(facts=facts, programs=tuple(programs), stacking=stacking, drafts=tuple(drafts))

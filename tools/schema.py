@@ -34,11 +34,16 @@ class Validity(BaseModel):
 
     document: str
     doc_id: str
-    status: Literal["in_force", "expired", "not_yet"]
-    effective_from: dt.date
-    effective_to: dt.date
+    # unstated: the document states no validity (a call for applications); its window says what can be done
+    status: Literal["in_force", "expired", "not_yet", "unstated"]
+    effective_from: dt.date | None = None  # only dates the document states
+    effective_to: dt.date | None = None
     window_open: bool | None = None
     window_closes: dt.date | None = None
+    window_closes_time: str | None = None
+    replaced_by: str | None = None  # the document that revised or repealed this one, on or before the as-of date
+    replaced_from: dt.date | None = None
+    replaced_kind: Literal["supersede", "repeal"] | None = None
     message: str = ""
 
 

@@ -13,13 +13,13 @@ from tools.vocab import date_zh
 if TYPE_CHECKING:
     from tools.catalog import PolicyCatalog
 
-STATUS_ZH = {"in_force": "有效", "expired": "已失效", "not_yet": "尚未生效"}
+STATUS_ZH = {"in_force": "有效", "expired": "已失效", "not_yet": "尚未生效", "unstated": "未规定有效期"}
 
 
-def _status(start: dt.date, end: dt.date, as_of: dt.date) -> str:
-    if as_of < start:
+def _status(start: dt.date | None, end: dt.date | None, as_of: dt.date) -> str:
+    if start is not None and as_of < start:
         return "not_yet"
-    if as_of > end:
+    if end is not None and as_of > end:
         return "expired"
     return "in_force"
 
@@ -32,37 +32,69 @@ def _catalog(catalog):
     return default_catalog()
 
 
+def deadline_zh(doc) -> str:
+    """“2024年7月5日17:00” — the deadline as the document states it (with the time of day when given)."""
+    return date_zh(doc.deadline) + (doc.deadline_time or "") if doc.deadline else ""
+
+
 def validity_for(doc_id: str, as_of: dt.date, catalog: "PolicyCatalog | None" = None) -> Validity:
-    """Status of document `doc_id` on `as_of`, with a Chinese message quoting the dates."""
-    doc = _catalog(catalog).document(doc_id)
-    status = _status(doc.effective_from, doc.effective_to, as_of)
-    app = doc.application
+    """Status of document `doc_id` on `as_of`, with a Chinese message quoting only the dates the document states.
+
+    A document that states its validity is in force, expired or not yet in force; one that does not (a call for
+    applications) is `unstated` and its application window decides what can be done. A document revised or
+    repealed by another one from a date on or before `as_of` is no longer in force from that date."""
+    catalog = _catalog(catalog)
+    doc = catalog.document(doc_id)
+    replaced = catalog.replacement(doc_id, as_of)
+    if doc.validity_stated:
+        status = _status(doc.effective_from, doc.effective_to, as_of)
+    else:
+        status = "unstated"
     window_open: bool | None = None
-    window_closes: dt.date | None = None
-    if app is not None:
-        window_closes = app.closes
-        window_open = app.opens <= as_of <= app.closes
-        closes = date_zh(app.closes) + (f"{app.closes_time}" if app.closes_time else "")
-        if as_of > app.closes:
+    if doc.deadline is not None:
+        opened = doc.window_opens is None or as_of >= doc.window_opens
+        window_open = opened and as_of <= doc.deadline
+    title = f"《{doc.title}》"
+    parts: list[str] = []
+    if doc.validity_stated:
+        state = {"in_force": "仍在有效期内", "expired": "已失效", "not_yet": "尚未生效"}[status]
+        if doc.effective_from and doc.effective_to:
+            span = f"有效期{date_zh(doc.effective_from)}至{date_zh(doc.effective_to)}"
+        elif doc.effective_from:
+            span = f"自{date_zh(doc.effective_from)}起施行（文件未规定有效期截止日）"
+        else:
+            span = f"有效期至{date_zh(doc.effective_to)}"
+        parts.append(f"{title}{span}。" if replaced else f"{title}{span}，截至{date_zh(as_of)}{state}。")
+    else:
+        parts.append(f"{title}通知未规定有效期。" if doc.deadline else f"{title}文件未规定有效期。")
+    if doc.deadline is not None:
+        closes = deadline_zh(doc)
+        if as_of > doc.deadline:
             state = "申报已截止"
-        elif as_of < app.opens:
+        elif not window_open:
             state = "尚未开始申报"
         else:
             state = "正在申报期内"
-        message = (f"《{doc.title}》申报期{date_zh(app.opens)}至{closes}，"
-                   f"截至{date_zh(as_of)}{state}。")
-        if app.covers_period is not None:
-            cp = app.covers_period
-            message += f"（适用期间：{cp.label}，{date_zh(cp.from_)}至{date_zh(cp.to)}。）"
-    else:
-        state = {"in_force": "仍在有效期内", "expired": "已失效", "not_yet": "尚未生效"}[status]
-        message = (f"《{doc.title}》有效期{date_zh(doc.effective_from)}至{date_zh(doc.effective_to)}，"
-                   f"截至{date_zh(as_of)}{state}。")
-        if status == "in_force":
-            message += "文件未规定统一的申报时间，以主管部门通知为准。"
+        window = f"申报时间{date_zh(doc.window_opens)}起至{closes}" if doc.window_opens else f"申报截止{closes}"
+        parts.append(f"{window}，截至{date_zh(as_of)}{state}。")
+        if doc.activity_period is not None:
+            ap = doc.activity_period
+            parts.append(f"（适用期间：{ap.label}，{date_zh(ap.from_)}至{date_zh(ap.to)}。）")
+    elif replaced is None and status in ("in_force", "unstated"):
+        parts.append("文件未规定统一的申报时间，以主管部门通知为准。")
+    if replaced is not None:
+        kind, by, rep = replaced
+        word = "修订替代" if kind == "supersede" else "废止"
+        parts.append(f"该文件已被{catalog.doc_label(by.id)}自{date_zh(rep.from_)}起{word}"
+                     f"（原文：“{rep.phrase}”），截至{date_zh(as_of)}不再适用。")
+        status = "expired"
+        window_open = False if window_open is not None else None
     return Validity(document=doc.title, doc_id=doc.id, status=status, effective_from=doc.effective_from,
-                    effective_to=doc.effective_to, window_open=window_open, window_closes=window_closes,
-                    message=message)
+                    effective_to=doc.effective_to, window_open=window_open, window_closes=doc.deadline,
+                    window_closes_time=doc.deadline_time, replaced_by=replaced[1].id if replaced else None,
+                    replaced_from=replaced[2].from_ if replaced else None,
+                    replaced_kind=replaced[0] if replaced else None,  # type: ignore[arg-type]
+                    message="".join(parts))
 
 
 def document_overview(as_of: dt.date, catalog: "PolicyCatalog | None" = None) -> list[dict]:
@@ -85,13 +117,17 @@ def document_overview(as_of: dt.date, catalog: "PolicyCatalog | None" = None) ->
             "region_path": list(doc.region_path),
             "level": doc.level,
             "level_zh": LEVEL_ZH[doc.level],
-            "publish_date": doc.publish_date.isoformat(),
-            "effective_from": doc.effective_from.isoformat(),
-            "effective_to": doc.effective_to.isoformat(),
+            "publish_date": doc.publish_date.isoformat() if doc.publish_date else None,
+            "effective_from": doc.effective_from.isoformat() if doc.effective_from else None,
+            "effective_to": doc.effective_to.isoformat() if doc.effective_to else None,
+            "validity_stated": doc.validity_stated,
             "status": v.status,
             "status_zh": STATUS_ZH[v.status],
             "window_open": v.window_open,
             "window_closes": v.window_closes.isoformat() if v.window_closes else None,
+            "window_closes_time": v.window_closes_time,
+            "replaced_by": v.replaced_by,
+            "replaced_from": v.replaced_from.isoformat() if v.replaced_from else None,
             "application_channel": doc.application.channel if doc.application else "",
             "message": v.message,
             "contacts": [c.model_dump() for c in doc.contacts],

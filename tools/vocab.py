@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from tools.dated import Dated
 from tools.errors import InvalidFactError, MoneyParseError
 from tools.money import (format_number, format_percent, format_yuan, parse_count, parse_money, parse_number,
                          parse_percent, parse_pflops, parse_rate)
@@ -102,14 +103,25 @@ class When(Strict):
     value: Any = None
 
 
+def _history_or_value(v: Any) -> Any:
+    """A threshold written as a history (a list of {value, from, …} entries) becomes `DatedValue`s; any other
+    value (a number, a date, a list of choice keys) is kept as it is."""
+    from tools.dated import DatedValue
+
+    if isinstance(v, list) and v and all(isinstance(x, dict) and "value" in x for x in v):
+        return [DatedValue[Any].model_validate(x) for x in v]
+    return v
+
+
 class Condition(Strict):
-    """One requirement; `phrase` is the exact clause wording it comes from (以上 → ge, 超过 → gt)."""
+    """One requirement; `phrase` is the exact clause wording it comes from (以上 → ge, 超过 → gt). `value` and
+    `description` may be histories when the threshold changes on a date (tools/dated.py)."""
 
     fact: str
     op: Op
-    value: Any = None
+    value: Annotated[Any, BeforeValidator(_history_or_value)] = None
     ref_fact: str | None = None
-    description: str
+    description: Dated[str]
     phrase: str
     clause_id: str | None = None
     when: When | None = None

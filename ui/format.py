@@ -5,7 +5,7 @@ import html
 from decimal import Decimal
 from typing import Any
 
-STATUS_ZH = {"in_force": "有效", "expired": "已失效", "not_yet": "未生效"}
+STATUS_ZH = {"in_force": "有效", "expired": "已失效", "not_yet": "未生效", "unstated": "未规定有效期"}
 ANSWER_STATUS_ZH = {"answered": "已解答", "needs_info": "需补充信息", "not_found": "未找到", "refused": "已拒绝"}
 
 
@@ -36,7 +36,12 @@ def validity_badges(validity: list[dict[str, Any]]) -> list[tuple[str, str]]:
     badges: list[tuple[str, str]] = []
     for v in validity:
         status = v.get("status")
-        badges.append((STATUS_ZH.get(status, status or ""), "ok" if status == "in_force" else "bad"))
+        if v.get("replaced_by"):
+            badges.append(("已被修订/废止", "bad"))
+        elif status == "unstated":
+            badges.append((STATUS_ZH[status], "info"))
+        else:
+            badges.append((STATUS_ZH.get(status, status or ""), "ok" if status == "in_force" else "bad"))
         if v.get("window_open") is False:
             badges.append(("申报已截止", "closed"))
         elif v.get("window_open") is True:
@@ -52,9 +57,12 @@ def validity_html(validity: list[dict[str, Any]]) -> str:
     rows = []
     for v in validity:
         badges = " ".join(badge_html(label, kind) for label, kind in validity_badges([v]))
-        period = f"{v.get('effective_from', '')} 至 {v.get('effective_to', '')}"
+        if v.get("effective_from") or v.get("effective_to"):
+            period = f"有效期 {v.get('effective_from') or '未规定'} 至 {v.get('effective_to') or '未规定'}"
+        else:
+            period = "通知未规定有效期" + (f"，申报截止 {v['window_closes']}" if v.get("window_closes") else "")
         rows.append(f'<div class="pa-validity">{badges} <b>{html.escape(v.get("document", ""))}</b>'
-                    f'<span class="pa-muted">（有效期 {html.escape(period)}）</span></div>')
+                    f'<span class="pa-muted">（{html.escape(period)}）</span></div>')
     return "\n".join(rows)
 
 

@@ -118,11 +118,16 @@ class Citation(_Out):
 class Validity(_Out):
     document: str = Field(description="政策文件标题")
     doc_id: str | None = Field(default=None, description="文件编号")
-    status: Literal["in_force", "expired", "not_yet"] = Field(description="基准日期时的效力：有效 / 已失效 / 尚未生效")
-    effective_from: dt.date = Field(description="生效日期")
-    effective_to: dt.date = Field(description="失效日期")
+    status: Literal["in_force", "expired", "not_yet", "unstated"] = Field(
+        description="基准日期时的效力：有效 / 已失效（含已被修订或废止）/ 尚未生效 / 文件未规定有效期（申报通知）")
+    effective_from: dt.date | None = Field(default=None, description="文件写明的施行日期；未写明时为空")
+    effective_to: dt.date | None = Field(default=None, description="文件写明的有效期截止日；未写明时为空")
     window_open: bool | None = Field(default=None, description="基准日期是否在申报期内；文件未规定申报期时为空")
     window_closes: dt.date | None = Field(default=None, description="申报截止日期")
+    window_closes_time: str | None = Field(default=None, description="申报截止时刻（如 17:00），文件写明时才有")
+    replaced_by: str | None = Field(default=None, description="修订或废止本文件的文件编号（基准日期已生效时）")
+    replaced_from: dt.date | None = Field(default=None, description="修订或废止的生效日期")
+    replaced_kind: Literal["supersede", "repeal"] | None = Field(default=None, description="supersede 修订 / repeal 废止")
     message: str | None = Field(default=None, description="效力与申报期说明（中文）")
 
 
@@ -168,10 +173,15 @@ class Total(_Out):
 
 class AnswerValidity(_Out):
     document: str = Field(description="政策文件标题")
-    status: Literal["in_force", "expired", "not_yet"] = Field(description="基准日期时的效力")
-    effective_from: dt.date = Field(description="生效日期")
-    effective_to: dt.date = Field(description="失效日期")
+    status: Literal["in_force", "expired", "not_yet", "unstated"] = Field(
+        description="基准日期时的效力；unstated 表示文件未规定有效期（申报通知，以申报截止为准）")
+    effective_from: dt.date | None = Field(default=None, description="文件写明的施行日期；未写明时为空")
+    effective_to: dt.date | None = Field(default=None, description="文件写明的有效期截止日；未写明时为空")
     window_open: bool | None = Field(default=None, description="基准日期是否在申报期内")
+    window_closes_time: str | None = Field(default=None, description="申报截止时刻（文件写明时，如 17:00）")
+    replaced_by: str | None = Field(default=None, description="修订或废止本文件的文件编号（基准日期已生效时）")
+    replaced_from: dt.date | None = Field(default=None, description="修订或废止的生效日期")
+    replaced_kind: Literal["supersede", "repeal"] | None = Field(default=None, description="supersede 修订 / repeal 废止")
 
 
 class Answer(_Out):
@@ -312,9 +322,11 @@ class DocumentOverview(_Out):
         "id": "xm-guide", "title": "厦门市数据管理局关于厦门市2023年度人工智能补助申报指南的通知",
         "short_title": "厦门市2023年度AI补助申报指南", "doc_number": "", "doc_number_aliases": [], "issuer": "厦门市数据管理局",
         "region": "厦门市", "region_path": ["福建省", "厦门市"], "level": "city", "level_zh": "市级",
-        "publish_date": "2024-06-13", "effective_from": "2024-06-13", "effective_to": "2024-07-15", "status": "expired",
-        "status_zh": "已失效", "window_open": False, "window_closes": "2024-07-15", "application_channel": "“慧企云”政企协同平台",
-        "message": "……申报期2024年6月13日至2024年7月15日……", "contacts": [], "program_ids": ["xm-guide-maas"]}]})
+        "publish_date": "2024-06-13", "effective_from": None, "effective_to": None, "validity_stated": False,
+        "status": "unstated", "status_zh": "未规定有效期", "window_open": False, "window_closes": "2024-07-15",
+        "application_channel": "“慧企云”政企协同平台",
+        "message": "《厦门市数据管理局关于厦门市2023年度人工智能补助申报指南的通知》通知未规定有效期。申报时间2024年6月13日起至2024年7月15日……",
+        "contacts": [], "program_ids": ["xm-guide-maas"]}]})
 
     id: str = Field(description="文件编号")
     title: str = Field(description="标题")
@@ -326,13 +338,17 @@ class DocumentOverview(_Out):
     region_path: list[str] = Field(default_factory=list, description="省 / 市 / 区")
     level: str = Field(description="层级：province / city / district")
     level_zh: str = Field(description="层级（中文）")
-    publish_date: dt.date = Field(description="发布日期")
-    effective_from: dt.date = Field(description="生效日期")
-    effective_to: dt.date = Field(description="失效日期")
-    status: Literal["in_force", "expired", "not_yet"] = Field(description="基准日期时的效力")
+    publish_date: dt.date | None = Field(default=None, description="文件写明的发布日期；未写明时为空")
+    effective_from: dt.date | None = Field(default=None, description="文件写明的施行日期；未写明时为空")
+    effective_to: dt.date | None = Field(default=None, description="文件写明的有效期截止日；未写明时为空")
+    validity_stated: bool = Field(default=True, description="文件是否写明了有效期（申报通知通常只写申报截止）")
+    status: Literal["in_force", "expired", "not_yet", "unstated"] = Field(description="基准日期时的效力")
     status_zh: str = Field(description="效力（中文）")
     window_open: bool | None = Field(default=None, description="是否在申报期内")
     window_closes: dt.date | None = Field(default=None, description="申报截止日期")
+    window_closes_time: str | None = Field(default=None, description="申报截止时刻（文件写明时）")
+    replaced_by: str | None = Field(default=None, description="修订或废止本文件的文件编号（基准日期已生效时）")
+    replaced_from: dt.date | None = Field(default=None, description="修订或废止的生效日期")
     application_channel: str = Field(default="", description="申报渠道")
     message: str = Field(description="效力与申报期说明")
     contacts: list[dict[str, Any]] = Field(default_factory=list, description="联系人")

@@ -189,15 +189,26 @@ def status_badges(row: dict[str, Any] | None) -> str:
     return " ".join(badge_html(label, k) for label, k in validity_badges([v]))
 
 
+def validity_span(doc) -> str:
+    """The validity a document states, or that it states none (a call for applications)."""
+    if not doc.validity_stated:
+        return "未规定（申报通知）" if doc.deadline else "文件未规定"
+    return f"{doc.effective_from or '（未规定）'} 至 {doc.effective_to or '（未规定）'}"
+
+
+def _window(doc) -> str:
+    closes = f"{doc.deadline}{(' ' + doc.deadline_time) if doc.deadline_time else ''}"
+    return f"{doc.window_opens} 至 {closes}" if doc.window_opens else f"截止 {closes}"
+
+
 def document_cards_html(documents: list, overview: list[dict[str, Any]]) -> str:
     """Contact and deadline cards, one per document."""
     cards = []
     for doc in documents:
         row = _status_of(overview, doc.id)
         app = doc.application
-        if app:
-            closes = f"{app.closes}{(' ' + app.closes_time) if app.closes_time else ''}"
-            deadline = f"申报时间：{app.opens} 至 {closes}；渠道：{app.channel}"
+        if doc.deadline:
+            deadline = f"申报时间：{_window(doc)}" + (f"；渠道：{app.channel}" if app else "")
         else:
             deadline = "本文件未规定集中申报时间。"
         contacts = "".join(
@@ -208,7 +219,7 @@ def document_cards_html(documents: list, overview: list[dict[str, Any]]) -> str:
         cards.append(
             f'<div class="pa-card pa-doc-card"><div class="pa-card-head">{status_badges(row)} <b>{e(doc.short_title)}</b>'
             f'<span class="pa-muted"> {e(doc.doc_number or "无文号")}</span></div>'
-            f'<div>有效期：{doc.effective_from} 至 {doc.effective_to}</div><div>{e(deadline)}</div>'
+            f'<div>有效期：{e(validity_span(doc))}</div><div>{e(deadline)}</div>'
             f'<div class="pa-sub">联系方式</div>{contacts_html}</div>')
     return '<div class="pa-cards">' + "".join(cards) + "</div>"
 
@@ -219,12 +230,11 @@ def library_html(doc, clauses: list, overview: list[dict[str, Any]]) -> str:
     meta = [
         ("标题", doc.title), ("印发通知", doc.notice_title), ("文号", doc.doc_number or "（文件未标注文号）"),
         ("发文/印发单位", doc.issuer), ("解释单位", doc.interpreter), ("地区", " · ".join(doc.region_path)),
-        ("层级", doc.level_zh), ("发布日期", str(doc.publish_date)),
-        ("有效期", f"{doc.effective_from} 至 {doc.effective_to}"),
+        ("层级", doc.level_zh), ("发布日期", str(doc.publish_date) if doc.publish_date else "（文件未载明）"),
+        ("有效期", validity_span(doc)),
     ]
-    if doc.application:
-        a = doc.application
-        meta.append(("申报", f"{a.opens} 至 {a.closes}{(' ' + a.closes_time) if a.closes_time else ''}，{a.channel}"))
+    if doc.deadline:
+        meta.append(("申报", _window(doc) + (f"，{doc.application.channel}" if doc.application else "")))
     if doc.based_on_titles or doc.based_on:
         meta.append(("依据", "；".join(doc.based_on_titles or doc.based_on)))
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in meta)
@@ -248,7 +258,7 @@ def overview_table(documents: list, overview: list[dict[str, Any]]) -> str:
     for doc in documents:
         rows.append(f"<tr><td>{status_badges(_status_of(overview, doc.id))}</td><td>{e(doc.title)}</td>"
                     f"<td>{e(doc.doc_number or '—')}</td><td>{e(doc.region)}</td>"
-                    f"<td>{doc.effective_from} 至 {doc.effective_to}</td></tr>")
+                    f"<td>{e(validity_span(doc))}</td></tr>")
     return ("<table class='pa-elig'><thead><tr><th>状态</th><th>文件</th><th>文号</th><th>地区</th><th>有效期</th></tr>"
             "</thead><tbody>" + "".join(rows) + "</tbody></table>")
 

@@ -1,0 +1,45 @@
+"""Answers over the rules as they stand on each question's as-of date.
+
+When a corpus holds revisions, repeals or dated values (tools/dated.py), `PolicyCatalog.at(as_of)` gives the edition
+in force on a date. `EditionAssistant` keeps one assistant per edition (built on first use, sessions shared), so a
+question as of a date before a revision still gets the old figures and one after it gets the new ones.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any, Callable, Iterator
+
+from tools.catalog import PolicyCatalog
+
+
+class EditionAssistant:
+    """The assistant interface (ask, ask_stream) over one assistant per edition of the catalog."""
+
+    def __init__(self, catalog: PolicyCatalog, build: Callable[[PolicyCatalog], Any], today: Callable[[], dt.date]):
+        self.catalog = catalog
+        self._build = build
+        self._today = today
+        self._editions: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def for_date(self, as_of: dt.date):
+        key = self.catalog.edition_key(as_of)
+        with self._lock:
+            if key not in self._editions:
+                self._editions[key] = self._build(self.catalog.at(as_of))
+            return self._editions[key]
+
+    def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None):
+        as_of = as_of or self._today()
+        return self.for_date(as_of).ask(question, session_id=session_id, as_of=as_of)
+
+    def ask_stream(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Iterator[dict]:
+        as_of = as_of or self._today()
+        return self.for_date(as_of).ask_stream(question, session_id=session_id, as_of=as_of)
+
+    def warm_up(self) -> None:
+        assistant = self.for_date(self._today())
+        warm = getattr(assistant, "warm_up", None)
+        if callable(warm):
+            warm()
