@@ -403,6 +403,8 @@ class Planner:
                 for m in re.finditer(re.escape(alias), text):
                     if reading.in_hearsay(m.start()) or _negated(text, m.start(), self.catalog.lexicon):
                         continue
+                    if any(pm.program_id != program.id and pm.span[0] <= m.start() < pm.span[1] for pm in u.programs):
+                        continue  # “国家级专精特新小巨人” names another program, not this program's 国家级 option
                     hits.append((m.start(), m.end(), c.key))
         hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
         anchors: list[tuple[int, int, str]] = []
@@ -457,6 +459,8 @@ class Planner:
     def chunk_items(self, program: Program, plan: Plan, u: Understanding) -> list[Item]:
         """Items without a named option (“一个AI芯片项目…；另一个操作系统项目…”): the question split at item
         markers, each part with its own figures."""
+        from agent.reading import read_mentions
+
         markers = [m for m in self.catalog.lexicon.words.item_markers if m in u.text] + [m for m in ("；", ";") if m in u.text]
         if not markers:
             return []
@@ -474,8 +478,9 @@ class Planner:
             if own and all(any(a <= m.start < b for a, b in others) for m in own):
                 continue
             facts = self._item_facts(program, plan, piece, dt.date.today())
-            if any(n in facts and n not in {k for k, v in plan.facts.items() if v == facts[n] and len(pieces) < 2}
-                   for n in inputs):
+            stated = self.binder.bind(read_mentions(piece, self.catalog.lexicon, dt.date.today()), program.facts,
+                                      dt.date.today()).values
+            if any(n in stated for n in inputs):  # the piece states its own figure (not one carried from elsewhere)
                 items.append(Item(f"第{len(items) + 1}项", facts))
         return items if len(items) > 1 else []
 
