@@ -113,7 +113,7 @@ class Planner:
         if u.out_of_scope and not u.has_figures:
             return Plan("out_of_scope", programs=programs, regions=regions)
         retrieved: list[str] = []
-        if not programs and u.has("list") and not u.has_figures and regions:
+        if (not programs or u.has("list")) and (u.has("list") or u.has("method")) and not u.has_figures and regions:
             topical = self.topic_programs(u.text, regions)
             if topical:  # “跟算力相关的支持有哪些，分别怎么支持”: each program on the topic with its standard
                 return Plan("lookup", intent="standards", programs=topical, regions=regions)
@@ -542,13 +542,21 @@ class Planner:
     def topic_programs(self, text: str, regions: list[str]) -> list[Program]:
         """The region's programs on a topic the question names (“跟算力相关的”, “数据方面的”): those whose name,
         aliases or clause text contain the topic word."""
+        cat = self.catalog
+        keys = {k for r in regions for k in cat.ancestors(r)}
+        docs = self.named_document(text, [d for k in keys for d in cat.docs_of(k)])
+        # “哪些钱是给市政府的”: the programs paid to a beneficiary the rules name
+        payees = {p.beneficiary for p in cat.programs if p.beneficiary != "企业"}
+        payee = next((b for b in sorted(payees, key=len, reverse=True) if b in text), None)
+        if payee:
+            out = [p for p in cat.programs if cat.region_of(p) in keys and not p.implements and p.beneficiary == payee
+                   and (docs is None or p.doc_id == docs)]
+            if len(out) > 1:
+                return out
         m = re.search(r"(?:跟|和|与|关于|有关)?([\u4e00-\u9fffA-Za-z]{2,6}?)(?:相关|有关|方面|类)的", text)
         if not m:
             return []
         topic = m.group(1)
-        cat = self.catalog
-        keys = {k for r in regions for k in cat.ancestors(r)}
-        docs = self.named_document(text, [d for k in keys for d in cat.docs_of(k)])
         out = [p for p in cat.programs if cat.region_of(p) in keys and not p.implements
                and (docs is None or p.doc_id == docs)
                and (any(topic in n for n in p.names()) or any(topic in cat.clauses[c].text for c in p.clause_ids[:1]))]
