@@ -143,8 +143,12 @@ class FactBinder:
             for n, fd in vocab.items()}
 
     def bind(self, reading: Reading, names: Iterable[str], as_of: dt.date,
-             prior_years: Mapping[str, int | None] | None = None) -> BoundFacts:
+             prior_years: Mapping[str, int | None] | None = None,
+             name_spans: Iterable[tuple[tuple[int, int], frozenset, bool]] = ()) -> BoundFacts:
+        """`name_spans`: where the question names programs (“上市挂牌奖励”, “国家级专精特新”); an option word inside a
+        program's name is not a fact (挂牌 in 上市挂牌奖励 is not the 新三板挂牌 stage)."""
         names = list(dict.fromkeys(names))
+        name_spans = tuple(name_spans)
         wanted = [self.vocab[n] for n in names if n in self.vocab]
         out = BoundFacts()
         used: set[int] = set()
@@ -166,7 +170,7 @@ class FactBinder:
             if fd.unit == "bool":
                 self._bind_bool(reading, fd, out)
             elif fd.unit == "choice":
-                self._bind_choice(reading, fd, out)
+                self._bind_choice(reading, fd, out, name_spans)
             elif fd.unit in ("yuan", "quantity") and not fd.derived and self._stated_none(reading.text, fd):
                 out.set(fd.name, 0, self._source(reading.text, fd.cues))
         return out
@@ -504,7 +508,8 @@ class FactBinder:
         value, pos, end, clause = min(found, key=lambda f: (f[0], f[1]))  # a denial anywhere decides
         out.set(fd.name, value, clause, span=(pos, end))
 
-    def _bind_choice(self, reading: Reading, fd: FactDef, out: BoundFacts) -> None:
+    def _bind_choice(self, reading: Reading, fd: FactDef, out: BoundFacts,
+                     name_spans: tuple = ()) -> None:
         text = scan = reading.text
         for w in self.region_words:
             scan = scan.replace(w, "#" * len(w))
@@ -519,10 +524,16 @@ class FactBinder:
                         continue  # “听说国家级场景给20万”: hearsay names no fact of the enterprise
                     if fd.multiple and self._received_award(reading, m.start()):
                         continue  # “新三板挂牌的时候拿过30万奖励”: a stage already rewarded is history
+                    if any(a <= m.start() < b and (fd.name not in facts or award) for (a, b), facts, award in name_spans):
+                        continue  # part of a program's name, not a statement about the enterprise
                     if _negated(scan, m.start(), self.lexicon):
                         denied.append(m.start())
                         continue  # “拿的是省级不是国家级”: a choice named to deny it
                     hits.append((m.start(), m.start() + len(alias), choice.key))
+        # “挂牌了（区域性股权市场，不是新三板）”: an option denied by name is not taken from a looser word either
+        denied_keys = {k for p in denied for c in fd.choices for k in [c.key]
+                       if any(scan.startswith(a, p) for a in {c.label, *c.aliases} if len(a) >= 2)}
+        hits = [h for h in hits if h[2] not in denied_keys]
         if not hits:
             other = next((c for c in fd.choices if c.key == "other"), None)
             if other is not None and denied:

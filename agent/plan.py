@@ -114,7 +114,7 @@ class Planner:
             return Plan("out_of_scope", programs=programs, regions=regions)
         retrieved: list[str] = []
         if (not programs or u.has("list")) and (u.has("list") or u.has("method")) and not u.has_figures and regions:
-            topical = self.topic_programs(u.text, regions)
+            topical = self.topic_programs(u.text, regions, whole_document=not programs)
             if topical:  # “跟算力相关的支持有哪些，分别怎么支持”: each program on the topic with its standard
                 return Plan("lookup", intent="standards", programs=topical, regions=regions)
         if not programs and (u.policy_words or u.regions or u.english):
@@ -166,7 +166,7 @@ class Planner:
         elif plan.bound and any(plan.bound.values.get(c.fact) is False for p in programs for c in p.conditions):
             pass  # a condition stated as not met (“被列入了经营异常名录…可以吗”) is checked whatever else is asked
         elif intent in ("validity", "can_apply", "deadline", "channel", "materials", "contacts", "interpreter") \
-                and not (states_facts and u.has_figures):
+                and not (states_facts and u.has_figures) and not (computes and u.has("amount")):
             plan.kind = "lookup"
         elif intent in ("conditions", "definition") and not states_facts:
             plan.kind = "lookup"
@@ -214,7 +214,11 @@ class Planner:
         vocab = self.catalog.facts
         names = self.fact_names(plan.programs)
         prior_years = {n: m.year for n, m in state.facts.items()}
-        bound = self.binder.bind(u.reading, names, as_of, prior_years) if u.reading else BoundFacts()
+        # where the question names programs: an option word inside another program's name, or inside a program's
+        # name for its award (“上市挂牌奖励”), is not a fact about the enterprise
+        spans = [(pm.span, frozenset(cat_p.facts), bool(re.search(r"(奖励|补助|补贴|奖补|券)$", pm.alias)))
+                 for pm in u.programs if pm.via == "alias" and (cat_p := self.catalog.program(pm.program_id))]
+        bound = self.binder.bind(u.reading, names, as_of, prior_years, spans) if u.reading else BoundFacts()
         plan.bound = bound
         plan.reading = u.reading
         merged: dict[str, FactMention] = {}
@@ -539,7 +543,7 @@ class Planner:
     def region_filter(self, regions: list[str]) -> str | None:
         return self.catalog.region(regions[0]).name.split("（")[0] if len(regions) == 1 else None
 
-    def topic_programs(self, text: str, regions: list[str]) -> list[Program]:
+    def topic_programs(self, text: str, regions: list[str], whole_document: bool = True) -> list[Program]:
         """The region's programs on a topic the question names (“跟算力相关的”, “数据方面的”): those whose name,
         aliases or clause text contain the topic word."""
         cat = self.catalog
@@ -555,7 +559,9 @@ class Planner:
                 return out
         m = re.search(r"(?:跟|和|与|关于|有关)?([\u4e00-\u9fffA-Za-z]{2,6}?)(?:相关|有关|方面|类)的", text)
         if not m:
-            return []
+            # “申报指南一共能报哪几类”: the programs of the document the question names
+            own = [p for p in cat.programs if whole_document and docs is not None and p.doc_id == docs]
+            return own if len(own) > 1 else []
         topic = m.group(1)
         out = [p for p in cat.programs if cat.region_of(p) in keys and not p.implements
                and (docs is None or p.doc_id == docs)
