@@ -552,8 +552,14 @@ class FactBinder:
             order = [c.key for c in fd.choices]
             out.set(fd.name, sorted(keys, key=order.index), source, span=(taken[0][0], taken[-1][1]))
         else:
-            # the most specific (longest) alias wins when several are named
-            best = max(taken, key=lambda h: (h[1] - h[0], -h[0]))
+            # the option in the clause that names the fact wins (“省级人工智能示范应用场景…；国家级…备案”); else the most
+            # specific (longest) alias
+            cue_at = [m.start() for c in fd.cues if len(c) >= 2 for m in re.finditer(re.escape(c), text)]
+            near = [h for h in taken if any(0 <= p - h[1] <= 12 and _clause_around(text, p) == _clause_around(text, h[0])
+                                            for p in cue_at)]
+            keys_near = {h[2] for h in near}
+            pool = near if len(keys_near) == 1 else taken
+            best = max(pool, key=lambda h: (h[1] - h[0], -h[0]))
             out.set(fd.name, best[2], source, span=(best[0], best[1]))
 
     def _received_award(self, reading: Reading, pos: int) -> bool:

@@ -216,7 +216,8 @@ class Planner:
         prior_years = {n: m.year for n, m in state.facts.items()}
         # where the question names programs: an option word inside another program's name, or inside a program's
         # name for its award (“上市挂牌奖励”), is not a fact about the enterprise
-        spans = [(pm.span, frozenset(cat_p.facts), bool(re.search(r"(奖励|补助|补贴|奖补|券)$", pm.alias)))
+        spans = [(pm.span, frozenset(cat_p.facts),
+                  bool(re.search(r"(奖励|补助|补贴|奖补|券)", pm.alias[-2:] + u.text[pm.span[1]:pm.span[1] + 2])))
                  for pm in u.programs if pm.via == "alias" and (cat_p := self.catalog.program(pm.program_id))]
         bound = self.binder.bind(u.reading, names, as_of, prior_years, spans) if u.reading else BoundFacts()
         plan.bound = bound

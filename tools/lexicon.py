@@ -264,6 +264,8 @@ class Normalizer:
     def normalize(self, text: str) -> str:
         from tools.money import plain_numerals
 
+        # circled item numbers (①②…) separate items; NFKC would turn them into digits that run into a year (①2025年)
+        text = re.sub(r"[\u2460-\u2473\u2776-\u277f]", "；", text)
         text = unicodedata.normalize("NFKC", text)
         text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
         if re.search(r"[\u3400-\u9fff]", text):
