@@ -234,6 +234,11 @@ class Planner:
         for name, m in bound.mentions.items():
             old = merged.get(name)
             fd = vocab[name]
+            if (old is not None and fd.series and old.year and m.year == old.year and old.value != m.value
+                    and not u.correction and any(w in m.source_text for g in self.catalog.lexicon.words.year_labels
+                                                 for w in g.words if g.offset < 0)):
+                # “2025年450万” then “去年是380万”: 去年 is the year before the one under discussion, not a correction
+                m = FactMention(name, m.value, m.source_text, old.year - 1, origin=m.origin, span=m.span)
             if old is not None and fd.series and old.year and m.year and old.year != m.year:
                 displaced.append(old)
             if (old is not None and fd.aggregate == "sum" and not u.correction and m.value is not None
