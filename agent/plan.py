@@ -116,7 +116,9 @@ class Planner:
         if (not programs or u.has("list")) and (u.has("list") or u.has("method")) and not u.has_figures and regions:
             topical = self.topic_programs(u.text, regions, whole_document=not programs)
             if topical:  # “跟算力相关的支持有哪些，分别怎么支持”: each program on the topic with its standard
-                return Plan("lookup", intent="standards", programs=topical, regions=regions)
+                plan = Plan("lookup", intent="standards", programs=topical, regions=regions)
+                plan.also = [i for i in u.intents if i in SECOND_LOOKUPS and i != "list"]  # “…每个方向要交什么材料”
+                return plan
         if not programs and (u.policy_words or u.regions or u.english):
             programs, retrieved = self.programs_from_retrieval(u, regions)
         elif programs and len(u.regions) > 1 and (u.has("compare") or u.has("amount") or u.has_figures):
@@ -563,7 +565,8 @@ class Planner:
                    and (docs is None or p.doc_id == docs)]
             if len(out) > 1:
                 return out
-        m = re.search(r"(?:跟|和|与|关于|有关)?([\u4e00-\u9fffA-Za-z]{2,6}?)(?:相关|有关|方面|类)的", text)
+        m = re.search(r"(?:跟|和|与|关于|有关)?([\u4e00-\u9fffA-Za-z]{2,6}?)(?:相关|有关|方面|类)的", text) or \
+            re.search(r"(?:用|以|通过)[“\"]?([\u4e00-\u9fffA-Za-z]{2,6}?)[”\"]?(?:形式)?(?:兑现|发放|支付)", text)  # “哪些补助用AI券兑现”
         if not m:
             # “申报指南一共能报哪几类”: the programs of the document the question names
             own = [p for p in cat.programs if whole_document and docs is not None and p.doc_id == docs]

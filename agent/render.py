@@ -637,14 +637,16 @@ class Renderer:
             if applying is not None and applying.application and applying.application.deadline:
                 lines.append("- " + self.deadline_line(applying, turn))
             if program.doc_id not in seen_docs:
+                # what holds for the whole document (its validity, its note on applying) is said once
                 seen_docs.add(program.doc_id)
                 v = self._validity(program.doc_id, turn)
                 lines.append("- " + validity_sentence(self.catalog, v, turn.as_of) + self._role_marker(program.doc_id, turn, intent))
-            note = self.catalog.document(program.doc_id).application_note
-            if note and (intent != "validity" or any(c in turn.question for c in note.cues)):
-                lines.append(f"- {note.text}{turn.cites.mark(note.clause_id)}。")
-                turn.evidence.append(note.text)
-            sections.append("\n".join(lines))
+                note = self.catalog.document(program.doc_id).application_note
+                if note and (intent != "validity" or any(c in turn.question for c in note.cues)):
+                    lines.append(f"- {note.text}{turn.cites.mark(note.clause_id)}。")
+                    turn.evidence.append(note.text)
+            if len(lines) > 1:
+                sections.append("\n".join(lines))
         return "answered", "\n\n".join(sections)
 
     def documents_dates(self, docs: list[str], turn: Turn, intent: str) -> tuple[str, str]:
