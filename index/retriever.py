@@ -3,6 +3,7 @@ calibrated decision when nothing relevant exists."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -14,6 +15,8 @@ from typing import Literal, Sequence
 import numpy as np
 
 from index.types import Chunk, Hit, SearchResult
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "bm25", "dense"]
 
@@ -74,6 +77,7 @@ class HybridRetriever:
         self.bm25 = BM25Index.load(build_dir / "bm25")
         self._store_factory = store_factory
         self._store = None
+        self.dense_degraded = ""  # set when Chroma failed and dense search fell back to the stored vectors
         self._lock = threading.Lock()
         self._chunk_pos = {c.id: i for i, c in enumerate(chunks)}
         self.docs: dict[str, DocInfo] = {}
@@ -106,7 +110,13 @@ class HybridRetriever:
         self.tokenizer.warm_up()
         self.embedder.warm_up()
         self.embedder.embed_query("预热")
-        _ = self.store.count()
+        try:
+            count = self.store.count()
+            if count != len(self.chunks):
+                raise RuntimeError(f"collection holds {count} vectors, the build {len(self.chunks)}")
+        except Exception as exc:  # noqa: BLE001 - see _dense_ranked: exact search over the stored vectors
+            log.error("vector store unusable at warm-up (%s)", exc)
+            self.dense_degraded = "向量库不可用，已改用精确向量检索"
         return self
 
     @property
@@ -150,6 +160,17 @@ class HybridRetriever:
         Chroma's own filtered search reads the metadata of every matching record and took 130–320 ms at 100k chunks,
         the exact scan takes a few milliseconds.
         """
+        if self.dense_degraded:
+            return self._exact_ranked(vector, allowed if allowed is not None else list(self.docs), n)
+        try:
+            return self._ann_ranked(vector, allowed, n)
+        except Exception as exc:  # noqa: BLE001 - Chroma unreadable: the checksummed vectors still answer exactly
+            log.error("vector store failed (%s); searching the build's stored vectors exactly from now on",
+                      type(exc).__name__)
+            self.dense_degraded = f"向量库读取失败（{type(exc).__name__}），已改用精确向量检索"
+            return self._exact_ranked(vector, allowed if allowed is not None else list(self.docs), n)
+
+    def _ann_ranked(self, vector: np.ndarray, allowed: list[str] | None, n: int) -> list[tuple[int, float]]:
         if allowed is None:
             out = []
             for chunk_id, sim in self.store.query(vector, n):
@@ -373,8 +394,10 @@ class HybridRetriever:
 
 
 def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetriever:
-    """The retriever over the index that CURRENT points to (built first if there is none yet)."""
-    from index.build import IndexPaths, build_index, collection_name, load_chunks, read_manifest
+    """The retriever over the index that CURRENT points to (built first if there is none yet).
+
+    The build is verified first (`index.build.verify_build`); a damaged one raises `IndexCorrupt`."""
+    from index.build import IndexCorrupt, IndexPaths, build_index, collection_name, load_chunks, read_manifest, verify_build
     from index.embedders import make_embedder
     from index.tokenize import default_tokenizer
 
@@ -386,6 +409,9 @@ def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetrieve
         build_index(settings, progress=False)
         build_dir = paths.current_build()
     manifest = read_manifest(build_dir)
+    problems = verify_build(build_dir, manifest)
+    if problems:
+        raise IndexCorrupt(problems)
     embedder = make_embedder(settings)
     if manifest["embedder_key"] != embedder.key:
         raise RuntimeError(
@@ -400,5 +426,9 @@ def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetrieve
         client = client_for(settings, build_dir / "chroma")
         return ChromaStore.open(client, collection_name(settings, manifest["build_id"]), embedder)
 
-    return HybridRetriever(settings, build_dir, manifest, load_chunks(build_dir), embedder, default_tokenizer(),
+    try:
+        chunks = load_chunks(build_dir)
+    except (ValueError, KeyError, TypeError) as exc:  # checksummed, so only a legacy build gets here damaged
+        raise IndexCorrupt([f"chunks.jsonl 无法解析（{type(exc).__name__}）"]) from None
+    return HybridRetriever(settings, build_dir, manifest, chunks, embedder, default_tokenizer(),
                            store_factory=store_factory)
