@@ -43,7 +43,7 @@ STATIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/docs-assets/", "/gradio
 DENIED_PREFIXES = ("/gradio_api/upload", "/gradio_api/process_recording", "/gradio_api/proxy=", "/gradio_api/vibe",
                    "/gradio_api/undo-vibe-edit", "/gradio_api/dev/", "/gradio_api/stream/", "/gradio_api/file/",
                    "/gradio_api/custom_component/", "/gradio_api/mcp", "/monitoring", "/login", "/logout",
-                   "/gradio_api/run/", "/gradio_api/api/", "/manifest.json", "/pwa_icon")
+                   "/gradio_api/api/", "/manifest.json", "/pwa_icon")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -55,8 +55,9 @@ def security_headers(settings: Settings, *, html_page: bool) -> list[tuple[bytes
     """nosniff, referrer policy, and a CSP whose frame-ancestors lists the sites allowed to embed the app."""
     ancestors = " ".join(["'self'", *settings.frame_ancestors])
     if html_page:
-        # Gradio and Swagger pages inline their bootstrap script and styles; everything else comes from this origin.
-        csp = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        # Gradio and Swagger pages inline their bootstrap script and styles, and Gradio 6's HTML component compiles
+        # its templates with `new Function` ('unsafe-eval'); everything else must come from this origin.
+        csp = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
                "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; media-src 'self' blob:; "
                f"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}")
     else:

@@ -127,7 +127,7 @@ ROUTES: list[tuple[str, str, bytes | None]] = [
     ("GET", "/gradio_api/info", None),
     ("POST", "/gradio_api/call/respond", '{"data": ["厦门算力券能补多少", [], ""]}'.encode()),
     ("POST", "/gradio_api/queue/join", b'{"data": [], "fn_index": 0, "session_hash": "probe"}'),
-    ("POST", "/gradio_api/run/predict", b'{"data": []}'),
+    ("POST", "/gradio_api/run/predict", b'{"data": [], "fn_index": 0}'),
     ("POST", "/gradio_api/upload", None),  # multipart, built in `_route_request`
     ("GET", "/gradio_api/proxy=http://127.0.0.1:1/x", None),
     ("GET", "/gradio_api/file=/etc/hostname", None),
