@@ -121,9 +121,10 @@ def file_checksums(build_dir: Path) -> dict[str, str]:
     return out
 
 
-def verify_build(build_dir: Path, manifest: dict | None = None) -> list[str]:
+def verify_build(build_dir: Path, manifest: dict | None = None, *, chroma: bool = True) -> list[str]:
     """Problems with a finished build (empty = it is what its manifest says). Legacy manifests without checksums pass
-    here (nothing to compare) but are not up to date, so the next `index build` replaces them."""
+    here (nothing to compare) but are not up to date, so the next `index build` replaces them. `chroma=False` checks
+    only the files the build owns (what serving needs; dense search can fall back to the stored vectors)."""
     try:
         manifest = manifest or read_manifest(build_dir)
     except IndexCorrupt as exc:
@@ -142,12 +143,12 @@ def verify_build(build_dir: Path, manifest: dict | None = None) -> list[str]:
                     h.update(block)
             if h.hexdigest() != digest:
                 problems.append(f"{rel} 校验和不符")
-    if manifest.get("chroma_mode", "persistent") == "persistent":
-        problems += _chroma_problems(build_dir / "chroma")
+    if chroma and manifest.get("chroma_mode", "persistent") == "persistent":
+        problems += chroma_problems(build_dir / "chroma")
     return problems
 
 
-def _chroma_problems(chroma_dir: Path) -> list[str]:
+def chroma_problems(chroma_dir: Path) -> list[str]:
     """Chroma's SQLite file must pass an integrity check (opened read-only; Chroma may have it open too)."""
     db = chroma_dir / "chroma.sqlite3"
     if not db.is_file():

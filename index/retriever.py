@@ -110,6 +110,8 @@ class HybridRetriever:
         self.tokenizer.warm_up()
         self.embedder.warm_up()
         self.embedder.embed_query("预热")
+        if self.dense_degraded:
+            return self
         try:
             count = self.store.count()
             if count != len(self.chunks):
@@ -397,7 +399,8 @@ def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetrieve
     """The retriever over the index that CURRENT points to (built first if there is none yet).
 
     The build is verified first (`index.build.verify_build`); a damaged one raises `IndexCorrupt`."""
-    from index.build import IndexCorrupt, IndexPaths, build_index, collection_name, load_chunks, read_manifest, verify_build
+    from index.build import (IndexCorrupt, IndexPaths, build_index, chroma_problems, collection_name, load_chunks,
+                             read_manifest, verify_build)
     from index.embedders import make_embedder
     from index.tokenize import default_tokenizer
 
@@ -409,9 +412,10 @@ def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetrieve
         build_index(settings, progress=False)
         build_dir = paths.current_build()
     manifest = read_manifest(build_dir)
-    problems = verify_build(build_dir, manifest)
+    problems = verify_build(build_dir, manifest, chroma=False)
     if problems:
         raise IndexCorrupt(problems)
+    damaged_chroma = chroma_problems(build_dir / "chroma") if manifest.get("chroma_mode") == "persistent" else []
     embedder = make_embedder(settings)
     if manifest["embedder_key"] != embedder.key:
         raise RuntimeError(
@@ -430,5 +434,9 @@ def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetrieve
         chunks = load_chunks(build_dir)
     except (ValueError, KeyError, TypeError) as exc:  # checksummed, so only a legacy build gets here damaged
         raise IndexCorrupt([f"chunks.jsonl 无法解析（{type(exc).__name__}）"]) from None
-    return HybridRetriever(settings, build_dir, manifest, chunks, embedder, default_tokenizer(),
-                           store_factory=store_factory)
+    retriever = HybridRetriever(settings, build_dir, manifest, chunks, embedder, default_tokenizer(),
+                                store_factory=store_factory)
+    if damaged_chroma:
+        log.error("vector store damaged (%s); dense search uses the build's stored vectors", "; ".join(damaged_chroma))
+        retriever.dense_degraded = f"向量库文件已损坏（{'；'.join(damaged_chroma)}），已改用精确向量检索；请运行 policy-assistant index build 重建"
+    return retriever

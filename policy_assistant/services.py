@@ -187,8 +187,12 @@ class Services:
         store = self.store.health()
         parts = [index["status"], "degraded" if store["status"] != "ok" else "ok"]
         status = "unavailable" if "unavailable" in parts else "degraded" if "degraded" in parts else "ok"
-        return {"status": status, "index": index, "store": store, "llm": self.settings.llm_enabled,
-                "as_of": self.settings.today().isoformat()}
+        out = {"status": status, "index": index, "store": store, "llm": self.settings.llm_enabled,
+               "as_of": self.settings.today().isoformat()}
+        if status != "ok":
+            out["message"] = "；".join(part["message"] for part in (index, store) if part.get("message"))
+        return out
+
 
 def _place_stem(name: str) -> str:
     """"厦门市" and "厦门" compare equal: drop a trailing 省/市/区/县."""

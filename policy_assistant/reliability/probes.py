@@ -148,8 +148,9 @@ ROUTES: list[tuple[str, str, bytes | None]] = [
     ("POST", "/v1/chat/completions", '{"messages": [{"role": "user", "content": "厦门算力券"}]}'.encode()),
     ("POST", "/mcp", b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'),
 ]
-# Routes that may answer without a key by design (load balancers); reported separately, never counted as a bypass.
-KEY_EXEMPT = {"/healthz"}
+# Routes that answer without a key by design — the load balancer's probe and the widget script third-party pages load
+# with a plain <script src> (it holds no data) — reported separately, never counted as a bypass.
+KEY_EXEMPT = {"/healthz", "/widget.js"}
 
 
 def _route_request(client: httpx.Client, method: str, path: str, body: bytes | None, **kwargs) -> httpx.Response:
@@ -165,7 +166,7 @@ def unauthenticated_routes(url: str) -> dict[str, Any]:
     open_routes: list[str] = []
     statuses: dict[str, int | None] = {}
     with _client(url) as client:
-        for method, path, body in ROUTES:
+        for method, path, body in [r for r in ROUTES if r[1] not in KEY_EXEMPT]:
             try:
                 status = _route_request(client, method, path, body).status_code
             except httpx.HTTPError:
@@ -173,8 +174,8 @@ def unauthenticated_routes(url: str) -> dict[str, Any]:
             statuses[f"{method} {path}"] = status
             if status is not None and status not in (401, 403, 404, 405):
                 open_routes.append(f"{method} {path} → {status}")
-    return {"routes": len(ROUTES), "unauthenticated": len(open_routes), "open_routes": open_routes,
-            "statuses": statuses}
+    return {"routes": len(statuses), "unauthenticated": len(open_routes), "open_routes": open_routes,
+            "exempt_by_design": sorted(KEY_EXEMPT), "statuses": statuses}
 
 
 def body_limit(url: str, *, size: int = 200 * 1024, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -239,7 +240,8 @@ def upload_probe(url: str, *, size: int = 20 * 1024, headers: dict[str, str] | N
 
 
 def rate_limit_routes(url: str, per_minute: int, *, extra: int = 20, first_source: int = 10) -> dict[str, Any]:
-    """Per route family, from its own loopback source address: requests answered beyond the per-minute budget."""
+    """Per route family, from its own loopback source address: requests answered beyond the budget (the burst plus
+    what the bucket legitimately refilled while the requests were being sent)."""
     families = [("GET", "/api/programs", None), ("GET", "/v1/models", None), ("GET", "/gradio_api/info", None),
                 ("GET", "/config", None),
                 ("POST", "/gradio_api/call/respond", '{"data": ["你好", [], ""]}'.encode()),
@@ -247,6 +249,7 @@ def rate_limit_routes(url: str, per_minute: int, *, extra: int = 20, first_sourc
     over: dict[str, int] = {}
     for i, (method, path, body) in enumerate(families):
         passed = 0
+        started = time.monotonic()
         with _client(url, source=f"127.0.0.{first_source + i}") as client:
             for _ in range(per_minute + extra):
                 try:
@@ -255,7 +258,8 @@ def rate_limit_routes(url: str, per_minute: int, *, extra: int = 20, first_sourc
                     status = None
                 if status is not None and status != 429:
                     passed += 1
-        over[f"{method} {path}"] = max(0, passed - per_minute)
+        refilled = int((time.monotonic() - started) * per_minute / 60.0)
+        over[f"{method} {path}"] = max(0, passed - per_minute - refilled)
     return {"per_minute": per_minute, "sent_per_route": per_minute + extra, "over_budget": over,
             "routes_over_budget": sum(1 for v in over.values() if v > 0)}
 
@@ -263,12 +267,14 @@ def rate_limit_routes(url: str, per_minute: int, *, extra: int = 20, first_sourc
 def xff_bypass(url: str, per_minute: int, *, extra: int = 40, source: str = "127.0.0.1") -> dict[str, Any]:
     """A rotating X-Forwarded-For from one client (127.0.0.1, which uvicorn trusts by default): answered beyond budget."""
     passed = 0
+    started = time.monotonic()
     with _client(url, source=source) as client:
         for i in range(per_minute + extra):
             resp = client.get("/api/programs", headers={"x-forwarded-for": f"203.0.113.{i % 250}, 198.51.100.{i % 200}"})
             if resp.status_code != 429:
                 passed += 1
-    return {"per_minute": per_minute, "sent": per_minute + extra, "over_budget": max(0, passed - per_minute)}
+    refilled = int((time.monotonic() - started) * per_minute / 60.0)
+    return {"per_minute": per_minute, "sent": per_minute + extra, "over_budget": max(0, passed - per_minute - refilled)}
 
 
 def cors_leaks(url: str, origin: str = "https://evil.example") -> dict[str, Any]:
@@ -498,10 +504,19 @@ def _valid_value(fact) -> Any:
     return VALID_BY_UNIT.get(fact.unit, "3")
 
 
+def _granted(body: Any) -> bool:
+    """A calculation that says: eligible, and this positive amount."""
+    if not isinstance(body, dict) or body.get("eligible") is not True:
+        return False
+    amount = body.get("amount_yuan")
+    return isinstance(amount, int) and amount > 0
+
+
 def calculator_fuzz(url: str, *, values: Sequence[str] = FUZZ_VALUES, headers: dict[str, str] | None = None,
                     workers: int = 4) -> dict[str, Any]:
-    """Every program × every fact × garbage, the other facts valid: 5xx, hangs, and positive amounts that exist only
-    because of the garbage (the same request with that fact left out has none) — e.g. "不知道" read as yes."""
+    """Every program × every fact × garbage, the other facts valid: 5xx, hangs, and verdicts "eligible, this amount"
+    that exist only because of the garbage (the same request with that fact left out is not one) — e.g. "不知道"
+    read as yes, "1e309元" read as 309元."""
     from tools.rules import fact_vocabulary, load_programs
 
     vocab = fact_vocabulary()
@@ -529,8 +544,7 @@ def calculator_fuzz(url: str, *, values: Sequence[str] = FUZZ_VALUES, headers: d
                                 jobs))
     hangs = [j for j, (s, _) in results if s is None]
     errors = [j for j, (s, _) in results if s is not None and s >= 500]
-    garbage = [j for j, (s, body) in results if s == 200 and _positive_amounts(body)
-               and not _positive_amounts(missing[(j[0], j[1])][1])]
+    garbage = [j for j, (s, body) in results if s == 200 and _granted(body) and not _granted(missing[(j[0], j[1])][1])]
     return {"requests": len(jobs) + len(omitted), "programs": len(programs), "facts": len(omitted),
             "hangs": len(hangs), "server_errors": len(errors), "garbage_amounts": len(garbage),
             "garbage_amount_examples": [f"{p}.{f}={v[:20]!r}" for p, f, v in garbage[:15]],

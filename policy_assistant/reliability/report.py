@@ -157,7 +157,7 @@ def figures(data: dict[str, Any]) -> list[tuple[str, Any]]:
         rows.append((f"corrupt {kind}: /healthz 200 while search fails", res.get("healthz_ok_while_broken")))
         rows.append((f"corrupt {kind}: search status", res.get("search")))
         rows.append((f"corrupt {kind}: index build says up to date", res.get("build_said_up_to_date")))
-        rows.append((f"corrupt {kind}: search after index build", res.get("search_after_build")))
+        rows.append((f"corrupt {kind}: search after index build (no restart)", res.get("search_after_build")))
     for name in ("corrupt_manifest", "corrupt_vector_cache"):
         rows.append((f"build --force over {name.replace('_', ' ')}: traceback",
                      _get(data, f"force_build.{name}.traceback")))

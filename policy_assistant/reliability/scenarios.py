@@ -63,19 +63,20 @@ def _chat(client: httpx.Client, question: str, session_id: str | None = None) ->
 
 # --- durability ------------------------------------------------------------------------------------------------------
 def kill9(runner: Runner, *, conversations: int = 40, turns: int = 3) -> dict[str, Any]:
-    """Acknowledged turns (each conversation continued, so it is kept), SIGKILL, restart: turns lost."""
+    """Conversations of `turns` answered questions each (continued, so they are kept), SIGKILL, restart: the
+    answered questions missing from the stored conversations."""
     data = runner.data_dir("kill9")
     server = runner.start(data, {"POLICY_RATE_LIMIT_PER_MINUTE": "0"})
-    acked: dict[str, list[int]] = {}
+    acked: dict[str, list[str]] = {}
 
     def converse(i: int) -> None:
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            first = _chat(client, f"厦门企业购买算力花了{30 + i}万元，能补多少？")
-            sid = first["session_id"]
-            ids = [first.get("turn_id")]
+            questions = [f"厦门企业购买算力花了{30 + i}万元，能补多少？"]
+            sid = _chat(client, questions[0])["session_id"]
             for t in range(1, turns):
-                ids.append(_chat(client, f"那研发投入{100 + t}万呢？（{i}）", sid).get("turn_id"))
-            acked[sid] = [x for x in ids if x is not None]
+                questions.append(f"那研发投入{100 + t}万呢？（{i}）")
+                _chat(client, questions[-1], sid)
+            acked[sid] = questions
 
     try:
         with futures.ThreadPoolExecutor(8) as pool:
@@ -88,10 +89,10 @@ def kill9(runner: Runner, *, conversations: int = 40, turns: int = 3) -> dict[st
     total = sum(len(v) for v in acked.values())
     try:
         with httpx.Client(base_url=again.url, timeout=30) as client:
-            for sid, ids in acked.items():
+            for sid, questions in acked.items():
                 resp = client.get(f"/api/sessions/{sid}")
-                kept = {t["turn_id"] for t in resp.json().get("turns", [])} if resp.status_code == 200 else set()
-                lost += len(set(ids) - kept)
+                kept = [t["question"] for t in resp.json().get("turns", [])] if resp.status_code == 200 else []
+                lost += sum(1 for q in questions if q not in kept)
     finally:
         again.stop()
     return {"acknowledged": total, "lost": lost}
@@ -216,37 +217,38 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
 }
 
 
-def index_corruption(runner: Runner, kind: str) -> dict[str, Any]:
-    """Corrupt one file of the served build, start the server, ask; then `index build` and ask again."""
+def index_corruption(runner: Runner, kind: str, *, wait_s: float = 15.0) -> dict[str, Any]:
+    """Corrupt one file of the served build, start the server and ask; run `index build` while it keeps running;
+    ask again (the server should pick the new build up by itself)."""
     data = runner.data_dir(f"corrupt-{kind}")
     CORRUPTIONS[kind](data)
     result: dict[str, Any] = {"kind": kind}
+    server = runner.start(data, {"POLICY_RATE_LIMIT_PER_MINUTE": "0"}, timeout_s=120)
     try:
-        server = runner.start(data, {"POLICY_RATE_LIMIT_PER_MINUTE": "0"}, timeout_s=120)
-    except RuntimeError:
-        result.update(started=False)
-        server = None
-    if server is not None:
-        try:
-            with httpx.Client(base_url=server.url, timeout=60) as client:
-                health = client.get("/healthz")
-                search = client.get("/api/search", params={"q": "算力券"})
-                chat = client.post("/api/chat", json={"question": "厦门算力券能补多少？"})
-                result.update(started=True, healthz=health.status_code,
-                              healthz_ok_while_broken=health.status_code == 200 and search.status_code >= 500,
-                              search=search.status_code, chat=chat.status_code,
-                              search_chinese=probes._chinese_error({"body": _json(search)}))
-        finally:
-            server.stop()
-    build = runner.command(data, "index", "build")
-    result["build_exit"] = build.returncode
-    result["build_said_up_to_date"] = "无需重建" in build.stdout or "已是最新" in build.stdout
-    result["build_traceback"] = "Traceback" in build.stderr
-    after = runner.start(data, {"POLICY_RATE_LIMIT_PER_MINUTE": "0"}, timeout_s=120)
-    try:
-        result["search_after_build"] = httpx.get(after.url + "/api/search", params={"q": "算力券"}, timeout=60).status_code
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            health = client.get("/healthz")
+            search = client.get("/api/search", params={"q": "算力券"})
+            chat = client.post("/api/chat", json={"question": "厦门算力券能补多少？"})
+            result.update(healthz=health.status_code, healthz_status=_status(health),
+                          healthz_ok_while_broken=health.status_code == 200 and _status(health) in ("ok", None)
+                          and search.status_code >= 500,
+                          search=search.status_code, chat=chat.status_code,
+                          search_chinese=probes._chinese_error({"body": _json(search)}))
+            build = runner.command(data, "index", "build")
+            result["build_exit"] = build.returncode
+            result["build_said_up_to_date"] = "无需重建" in build.stdout or "已是最新" in build.stdout
+            result["build_traceback"] = "Traceback" in build.stderr
+            deadline = time.monotonic() + wait_s
+            while True:
+                status = client.get("/api/search", params={"q": "算力券"}).status_code
+                healthy = _status(client.get("/healthz")) == "ok"
+                if (status == 200 and healthy) or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            result["search_after_build"] = status
+            result["healthy_after_build"] = healthy
     finally:
-        after.stop()
+        server.stop()
     return result
 
 
@@ -323,6 +325,11 @@ def new_build_without_restart(runner: Runner) -> dict[str, Any]:
                 "healthz_reports_build": "index" in before}
     finally:
         server.stop()
+
+
+def _status(resp: httpx.Response) -> str | None:
+    body = _json(resp)
+    return body.get("status") if isinstance(body, dict) else None
 
 
 def _json(resp: httpx.Response) -> Any:
