@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 class ServedIndex:
     def __init__(self, settings, *, opener: Callable[[], Any] | None = None, check_interval_s: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, build_if_missing: bool = True):
         from index.build import IndexPaths
 
         self.settings = settings
@@ -31,11 +31,12 @@ class ServedIndex:
         self._pointer: str | None = None  # CURRENT's text when the served retriever was opened
         self._checked = float("-inf")
         self._problem: Exception | None = None  # why the newest build is not being served
+        self._build_if_missing = build_if_missing  # as before: the first use builds a missing index
 
     def _open(self):
         from index.retriever import open_retriever
 
-        retriever = open_retriever(self.settings, build_if_missing=False)
+        retriever = open_retriever(self.settings, build_if_missing=self._build_if_missing)
         if hasattr(retriever, "warm_up"):
             retriever.warm_up()
         return retriever

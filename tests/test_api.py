@@ -384,3 +384,63 @@ def test_gradio_is_mounted_beside_the_api(data_dir):
         assert c.get("/config").status_code == 200
         assert c.post("/api/chat", json={"question": COMPUTE_Q}).json()["status"] == "answered"
         assert_chinese_error(c.get("/api/nothing"), 404)
+
+
+# --- sub-apps mounted later get the same guards ------------------------------------------------------------------------
+def test_a_sub_app_mounted_later_is_behind_the_same_guards(data_dir, monkeypatch):
+    """An MCP server will be mounted at /mcp: key, body limit, strict JSON and Chinese errors apply to it unchanged."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def echo(request):
+        return JSONResponse({"got": len(await request.body())})
+
+    monkeypatch.setenv("POLICY_TEST_API_KEY", "s3cret-key")
+    app = create_app(make_settings(data_dir, api_key_env="POLICY_TEST_API_KEY", max_body_bytes=2048), gradio=False)
+    app.mount("/mcp", Starlette(routes=[Route("/", echo, methods=["POST"])]))
+    key = {"X-API-Key": "s3cret-key"}
+    with TestClient(app) as c:
+        assert_chinese_error(c.post("/mcp/", json={"jsonrpc": "2.0"}), 401)
+        assert c.post("/mcp/", json={"jsonrpc": "2.0"}, headers=key).json() == {"got": 17}
+        assert_chinese_error(c.post("/mcp/", content=b'{"x": NaN}', headers={**key, "content-type": "application/json"}), 422)
+        assert_chinese_error(c.post("/mcp/", json={"x": "厦" * 2000}, headers=key), 413)
+        assert c.post("/mcp/", json={}, headers=key).headers["x-content-type-options"] == "nosniff"
+
+
+def test_eligibility_csv_files_do_not_pile_up(tmp_path, monkeypatch):
+    """CSV downloads live in one temp folder; files older than an hour are removed when the next one is written."""
+    import tempfile
+    import time as _time
+
+    from ui import gradio_app
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    first = gradio_app._write_csv("a,b\n")
+    old = _time.time() - gradio_app.CSV_MAX_AGE_S - 5
+    os.utime(first, (old, old))
+    second = gradio_app._write_csv("c,d\n")
+    folder = tmp_path / gradio_app.CSV_DIR_NAME
+    assert sorted(p.name for p in folder.iterdir()) == [os.path.basename(second)]
+
+
+def test_purge_and_delete_commands(tmp_path):
+    import subprocess
+    import sys
+
+    from ui.store import Store
+
+    store = Store(tmp_path / "app.sqlite3")
+    store.record_turn("conv-1", "问", {"answer": "答", "status": "answered"})
+    store.record_turn("conv-2", "问", {"answer": "答", "status": "answered"})
+    with store._lock:
+        store._conn.execute("UPDATE conversations SET updated_at='2000-01-01T00:00:00+00:00' WHERE session_id='conv-1'")
+    store.close()
+    env = harness.child_env(tmp_path)
+    purge = subprocess.run([sys.executable, "-m", "policy_assistant", "conversations", "purge", "--days", "30"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert purge.returncode == 0 and "会话 1 个" in purge.stdout
+    delete = subprocess.run([sys.executable, "-m", "policy_assistant", "conversations", "delete", "conv-2"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert delete.returncode == 0 and "已删除" in delete.stdout
+    assert Store(tmp_path / "app.sqlite3").stats() == {"conversations": 0, "turns": 0, "feedback": 0}
