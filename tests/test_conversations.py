@@ -215,5 +215,7 @@ def test_purge_applies_the_retention_period(tmp_path):
 def test_offline_agent_restores_from_a_state_snapshot(tmp_path):
     from agent.offline import OfflineAssistant
 
-    agent = OfflineAssistant(Settings(data_dir=tmp_path))
+    from tools.catalog import default_catalog
+
+    agent = OfflineAssistant(Settings(data_dir=tmp_path), default_catalog())
     assert callable(getattr(agent, "export_session", None)) and callable(getattr(agent, "import_session", None))

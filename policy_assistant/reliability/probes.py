@@ -517,10 +517,11 @@ def calculator_fuzz(url: str, *, values: Sequence[str] = FUZZ_VALUES, headers: d
     """Every program × every fact × garbage, the other facts valid: 5xx, hangs, and verdicts "eligible, this amount"
     that exist only because of the garbage (the same request with that fact left out is not one) — e.g. "不知道"
     read as yes, "1e309元" read as 309元."""
-    from tools.rules import fact_vocabulary, load_programs
+    from tools.catalog import default_catalog
 
-    vocab = fact_vocabulary()
-    programs = load_programs()
+    catalog = default_catalog()
+    vocab = catalog.facts
+    programs = catalog.programs
     complete = {p.id: {f: _valid_value(vocab[f]) for f in p.facts if f in vocab} for p in programs}
     jobs: list[tuple[str, str, str]] = [(p.id, f, v) for p in programs for f in complete[p.id] for v in values]
 
