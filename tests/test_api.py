@@ -388,7 +388,7 @@ def test_gradio_is_mounted_beside_the_api(data_dir):
 
 # --- sub-apps mounted later get the same guards ------------------------------------------------------------------------
 def test_a_sub_app_mounted_later_is_behind_the_same_guards(data_dir, monkeypatch):
-    """An MCP server will be mounted at /mcp: key, body limit, strict JSON and Chinese errors apply to it unchanged."""
+    """Whatever is mounted into the app later (as /mcp was): key, body limit, strict JSON and Chinese errors apply."""
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -398,14 +398,14 @@ def test_a_sub_app_mounted_later_is_behind_the_same_guards(data_dir, monkeypatch
 
     monkeypatch.setenv("POLICY_TEST_API_KEY", "s3cret-key")
     app = create_app(make_settings(data_dir, api_key_env="POLICY_TEST_API_KEY", max_body_bytes=2048), gradio=False)
-    app.mount("/mcp", Starlette(routes=[Route("/", echo, methods=["POST"])]))
+    app.mount("/plugin", Starlette(routes=[Route("/", echo, methods=["POST"])]))
     key = {"X-API-Key": "s3cret-key"}
     with TestClient(app) as c:
-        assert_chinese_error(c.post("/mcp/", json={"jsonrpc": "2.0"}), 401)
-        assert c.post("/mcp/", json={"jsonrpc": "2.0"}, headers=key).json() == {"got": 17}
-        assert_chinese_error(c.post("/mcp/", content=b'{"x": NaN}', headers={**key, "content-type": "application/json"}), 422)
-        assert_chinese_error(c.post("/mcp/", json={"x": "厦" * 2000}, headers=key), 413)
-        assert c.post("/mcp/", json={}, headers=key).headers["x-content-type-options"] == "nosniff"
+        assert_chinese_error(c.post("/plugin/", json={"jsonrpc": "2.0"}), 401)
+        assert c.post("/plugin/", json={"jsonrpc": "2.0"}, headers=key).json() == {"got": 17}
+        assert_chinese_error(c.post("/plugin/", content=b'{"x": NaN}', headers={**key, "content-type": "application/json"}), 422)
+        assert_chinese_error(c.post("/plugin/", json={"x": "厦" * 2000}, headers=key), 413)
+        assert c.post("/plugin/", json={}, headers=key).headers["x-content-type-options"] == "nosniff"
 
 
 def test_eligibility_csv_files_do_not_pile_up(tmp_path, monkeypatch):

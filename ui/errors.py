@@ -103,10 +103,8 @@ def validation_message(errors: list[dict]) -> str:
             parts.append(f"{name}格式不正确")
         elif kind.startswith(("int", "greater", "less")):
             parts.append(f"{name}应为有效范围内的整数")
-        elif kind in ("string_type", "bool_type", "dict_type", "list_type", "model_type"):
-            expected = {"string_type": "文字（字符串）", "bool_type": "true 或 false", "dict_type": "对象",
-                        "list_type": "列表", "model_type": "对象"}[kind]
-            parts.append(f"{name}应为{expected}")
+        elif kind in ("string_type", "bool_type"):
+            parts.append(f"{name}应为" + ("文字（字符串）" if kind == "string_type" else "true 或 false"))
         elif kind == "bool_parsing":
             parts.append(f"{name}应为 true 或 false")
         elif kind == "extra_forbidden":

@@ -410,6 +410,8 @@ class FeedbackAck(_Out):
 
 
 class DeletedAck(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"ok": True, "message": "该对话的全部记录已删除。"}]})
+
     ok: bool = Field(description="是否已删除")
     message: str = Field(description="提示（中文）")
 
