@@ -56,9 +56,9 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from policy_assistant.services import Services
+    from ui import mcp_server
     from ui.api import router
     from ui.edge import Edge
-    from ui import mcp_server
     from ui.limits import ClientAddress, required_api_key
 
     settings = settings or Settings.from_env()
