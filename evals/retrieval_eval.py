@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from corpus.yamlio import load_yaml
+
 QUERIES_FILE = Path(__file__).with_name("retrieval_queries.yaml")
 MODES = ("bm25", "dense", "hybrid")
 SPLITS = ("tune", "test")
@@ -22,7 +24,7 @@ KS = (1, 3, 5)
 
 
 def load_queries(path: Path = QUERIES_FILE) -> tuple[list[dict], list[dict]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     return list(data["queries"]), list(data.get("negatives") or [])
 
 
@@ -159,7 +161,7 @@ def calibrate(retriever, *, queries_file: Path = QUERIES_FILE, write: bool = Tru
     if write:
         data = {}
         if CALIBRATION_FILE.exists():
-            data = yaml.safe_load(CALIBRATION_FILE.read_text(encoding="utf-8")) or {}
+            data = load_yaml(CALIBRATION_FILE.read_text(encoding="utf-8")) or {}
         data[retriever.embedder.key] = entry
         header = ("# Relevance-decision calibration per embedding model (written by evals/retrieval_eval.py --calibrate;\n"
                   "# fitted on the tune split only). Features: dense_top, coverage, bm25_top (index/relevance.py).\n")

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import yaml
+from corpus.yamlio import load_yaml
 
 from corpus.places import Gazetteer, load_gazetteer, short_name  # noqa: F401  (short_name re-exported)
 
@@ -142,7 +142,7 @@ LEXICAL_ONLY = Calibration(intercept=-4.0, coef=(0.0, 8.0, 0.0), threshold=0.5, 
 
 def load_calibration(embedder_name: str, embedder_key: str = "") -> Calibration:
     try:
-        data = yaml.safe_load(CALIBRATION_FILE.read_text(encoding="utf-8")) or {}
+        data = load_yaml(CALIBRATION_FILE.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         return LEXICAL_ONLY
     entry = data.get(embedder_key) or data.get(embedder_name)

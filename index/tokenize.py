@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
-import yaml
+from corpus.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class PolicyTokenizer:
 
     @cached_property
     def synonyms(self) -> dict:
-        data = yaml.safe_load(SYNONYMS_FILE.read_text(encoding="utf-8")) or {}
+        data = load_yaml(SYNONYMS_FILE.read_text(encoding="utf-8")) or {}
         normalize = {normalize_text(k): normalize_text(v) for k, v in (data.get("normalize") or {}).items()}
         canonical: dict[str, str] = {}
         for group in data.get("equivalents") or []:

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
-import yaml
+from corpus.yamlio import load_yaml
 
 from corpus.models import ActivityPeriod, Clause, Document, Replacement
 from tools.errors import InvalidInputError, UnknownProgramError
@@ -30,7 +30,7 @@ def _load_documents(directory: Path) -> list[Document]:
     path = directory / "documents.yaml"
     if not path.exists():
         return []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return [Document.model_validate(d) for d in data.get("documents") or []]
 
 
