@@ -372,6 +372,7 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
                 previous = None
         if not force and not corrupt and _is_up_to_date(previous, settings=settings, embedder_key=embedder.key,
                                                         tokenizer_fp=tokenizer.fingerprint, chash=chash):
+            export_prefix_dict(paths, tokenizer)  # indexes built before prefix dictionaries existed
             return BuildReport(previous["build_id"], False, len(chunks), 0, len(chunks),
                                time.perf_counter() - started, chash, [], str(current))
 
@@ -392,9 +393,10 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
         finally:
             cache.close()
 
-        # 2. chunk records, BM25 and Chroma
+        # 2. chunk records, BM25 and Chroma; the tokenizer's prefix dictionary for fast query-side start-up
         write_build_files(settings, build_dir, build_id, chunks, vectors,
                           [tokenizer.tokens(c.indexed_text) for c in chunks], embedder, progress)
+        export_prefix_dict(paths, tokenizer)
 
         # 4. manifest last, then the atomic swap
         seconds = time.perf_counter() - started
@@ -427,6 +429,22 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
         _prune(settings, paths, keep_latest=build_id)
         return BuildReport(build_id, True, len(chunks), embedded, len(chunks) - embedded, seconds, chash, changed,
                            str(build_dir), replaced_corrupt=corrupt)
+
+
+def prefix_dict_path(paths: IndexPaths, tokenizer_fingerprint: str) -> Path:
+    """Where the prefix dictionary of a tokenizer lives (shared by every build made with it)."""
+    return paths.cache / f"jieba-{tokenizer_fingerprint}.sqlite"
+
+
+def export_prefix_dict(paths: IndexPaths, tokenizer) -> None:
+    """Write the tokenizer's prefix dictionary once per fingerprint (readers open it instead of loading jieba)."""
+    target = prefix_dict_path(paths, tokenizer.fingerprint)
+    if target.exists():
+        return
+    try:
+        tokenizer.export_prefix_dict(target)
+    except ValueError:  # a tokenizer that itself reads a prefix dictionary: nothing new to write
+        pass
 
 
 def write_build_files(settings, build_dir: Path, build_id: str, chunks: Sequence[Chunk], vectors: np.ndarray,
@@ -506,6 +524,10 @@ def _prune(settings, paths: IndexPaths, keep_latest: str) -> None:
 
                     client_for(settings).delete_collection(manifest["collection"])
         shutil.rmtree(d, ignore_errors=True)
+    kept = {read_manifest(d).get("tokenizer") for d in paths.builds.iterdir() if (d / "manifest.json").exists()}
+    for f in paths.cache.glob("jieba-*.sqlite"):
+        if f.stem.removeprefix("jieba-") not in kept:
+            f.unlink(missing_ok=True)
 
 
 def settings_corpus_dirs(settings) -> list[Path] | None:

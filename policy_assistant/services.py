@@ -29,7 +29,8 @@ class Services:
         from tools.catalog import PolicyCatalog
 
         with self._lock:
-            return PolicyCatalog.load(self.settings.corpus_dir, self.settings.extra_corpus_dirs)
+            return PolicyCatalog.load_cached(self.settings.corpus_dir, self.settings.extra_corpus_dirs,
+                                             cache_dir=self.settings.data_dir / "cache")
 
     @cached_property
     def index(self):

@@ -32,6 +32,9 @@ class Settings(BaseModel):
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
     collection: str = "policy_clauses"
+    # dense search: exact numpy search below the size threshold, Chroma's HNSW above it and in server mode
+    vector_store: Literal["auto", "exact", "chroma"] = "auto"
+    exact_search_max_chunks: int = Field(default=10_000, ge=0, description="auto: exact search up to this many chunks")
     # optional LLM (any OpenAI-compatible endpoint); the key is referred to by variable name, never stored
     llm_base_url: str | None = None
     llm_model: str | None = None

@@ -26,7 +26,7 @@ class LexiconError(PolicyError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schemas build on first validation
 
 
 class Place(Strict):

@@ -38,7 +38,7 @@ class RulesError(PolicyError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schemas build on first validation
 
 
 # --- program ---------------------------------------------------------------------------------------
