@@ -52,6 +52,19 @@ class OfflineAssistant:
     def retriever(self):
         return self.tools.retriever
 
+    def warm_up(self) -> None:
+        """Open and warm the retriever, then answer the lexicon's example questions once in a throwaway session,
+        so the first real question (with or without retrieval) finds every table loaded and pattern compiled."""
+        retriever = self.retriever  # None when the index cannot be opened: answers then come from the rules
+        if retriever is not None and hasattr(retriever, "warm_up"):
+            retriever.warm_up()
+        session_id = f"warm-up-{SessionStore.new_id()}"
+        examples = self.catalog.lexicon.words.examples
+        for key in ("question", "conditions", "program", "search"):
+            if examples.get(key):
+                self.ask(examples[key], session_id=session_id)
+        self.sessions.drop(session_id)
+
     def ask_stream(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Iterator[dict]:
         answer = self.ask(question, session_id=session_id, as_of=as_of)
         text = answer.answer

@@ -106,20 +106,20 @@ class HybridRetriever:
                     self._store = self._store_factory()
         return self._store
 
-    def warm_up(self) -> "HybridRetriever":
-        """Load jieba, the embedding model and Chroma now rather than on the first query."""
+    def warm_up(self, sample: str = "第一条补助最高多少") -> "HybridRetriever":
+        """Load what a first query would, now: jieba's dictionary, the vector store (exact vectors or Chroma) and the
+        encoder; then run one search through every step (encode, fuse, ordinals, amounts, relevance)."""
         self.tokenizer.warm_up()
         self.embedder.warm_up()
-        self.embedder.embed_query("预热")
-        if self.dense_degraded:
-            return self
-        try:
-            count = self.store.count()
-            if count != len(self.chunks):
-                raise RuntimeError(f"collection holds {count} vectors, the build {len(self.chunks)}")
-        except Exception as exc:  # noqa: BLE001 - see _dense_ranked: exact search over the stored vectors
-            log.error("vector store unusable at warm-up (%s)", exc)
-            self.dense_degraded = "向量库不可用，已改用精确向量检索"
+        if not self.dense_degraded:
+            try:
+                count = self.store.count()
+                if count != len(self.chunks):
+                    raise RuntimeError(f"collection holds {count} vectors, the build {len(self.chunks)}")
+            except Exception as exc:  # noqa: BLE001 - see _dense_ranked: exact search over the stored vectors
+                log.error("vector store unusable at warm-up (%s)", exc)
+                self.dense_degraded = "向量库不可用，已改用精确向量检索"
+        self.search(sample, k=3, allow_skip=False)
         return self
 
     @property

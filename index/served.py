@@ -32,12 +32,15 @@ class ServedIndex:
         self._checked = float("-inf")
         self._problem: Exception | None = None  # why the newest build is not being served
         self._build_if_missing = build_if_missing  # as before: the first use builds a missing index
+        # a server warms each build before serving it (Services.warm_up sets this); a one-shot command does not,
+        # so a question BM25 answers alone never loads the encoder
+        self.warm_on_open = False
 
     def _open(self):
         from index.retriever import open_retriever
 
         retriever = open_retriever(self.settings, build_if_missing=self._build_if_missing)
-        if hasattr(retriever, "warm_up"):
+        if self.warm_on_open and hasattr(retriever, "warm_up"):
             retriever.warm_up()
         return retriever
 
@@ -84,7 +87,10 @@ class ServedIndex:
         return self.current().search(*args, **kwargs)
 
     def warm_up(self):
-        return self.current()
+        retriever = self.current()
+        if self.warm_on_open and hasattr(retriever, "warm_up"):
+            retriever.warm_up()
+        return retriever
 
     def __getattr__(self, name: str):
         if name.startswith("_"):

@@ -64,6 +64,15 @@ class Services:
     def conversations(self) -> Conversations:
         return Conversations(self.store, self.settings, lambda: self.assistant)
 
+    def warm_up(self) -> None:
+        """Load everything a first answer needs (catalog, index, dictionaries, encoder, one pass through the agent);
+        from now on every newly served index build is warmed before it is swapped in. Servers call this before
+        they accept requests; one-shot commands do not (they load only what their question needs)."""
+        self.index.warm_on_open = True
+        warm = getattr(self.assistant, "warm_up", None)
+        if callable(warm):
+            warm()
+
     # --- chat ------------------------------------------------------------------------------------------
     def as_of(self, as_of: dt.date | None) -> dt.date:
         return as_of or self.settings.today()

@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
 
         app.state.worker_limiter = anyio.CapacityLimiter(int(os.environ.get("POLICY_WORKER_THREADS", "4")))
         stop = threading.Event()
-        threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
+        # warm before accepting requests: "ready" then means the first question is answered at full speed
+        await anyio.to_thread.run_sync(_warm_up, services)
         threading.Thread(target=_purge_periodically, args=(services, stop), name="purge", daemon=True).start()
         try:
             async with mcp.session_manager.run():  # the /mcp sub-app's lifespan: Starlette does not run it for us
@@ -152,6 +153,12 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     return app
 
 
+def app_from_env():
+    """The app of one `serve --workers N` worker: settings from the environment (POLICY_*), the web UI unless
+    POLICY_SERVE_UI=0."""
+    return create_app(Settings.from_env(), gradio=os.environ.get("POLICY_SERVE_UI", "1") != "0")
+
+
 def _mount_docs(app) -> None:
     """Swagger UI at /docs from the fastapi-offline package's bundled assets (no CDN); CDN assets if it is absent."""
     import importlib.util
@@ -173,18 +180,20 @@ def _mount_docs(app) -> None:
 
 
 def _warm_up(services) -> None:
-    """Open the index and build the agent in the background so the first question is fast."""
+    """Open the index and warm the agent (catalog, index, jieba, vectors, encoder, one pass through the pipeline)."""
+    import time
+
+    started = time.perf_counter()
     try:
         services.index.warm_up()
     except Exception as exc:  # noqa: BLE001 - a missing or damaged index is reported per request and by /healthz
         log.warning("index not served at start: %s", getattr(exc, "message_zh", type(exc).__name__))
     try:
-        services.assistant  # noqa: B018 - cached_property build
-        warm = getattr(services.assistant, "warm_up", None)
-        if callable(warm):
-            warm()
+        services.warm_up()
     except Exception as exc:  # noqa: BLE001
         log.warning("agent warm-up failed: %s", type(exc).__name__)
+    else:
+        log.info("warm-up done in %.2f s", time.perf_counter() - started)
 
 
 PURGE_EVERY_S = 6 * 3600

@@ -11,6 +11,8 @@ def register(subparsers) -> None:
     serve.add_argument("--port", type=int, default=None, help="端口（默认取设置，7860；0 表示自动选择空闲端口）")
     serve.add_argument("--no-ui", action="store_true", help="只启动 HTTP API，不挂载 Gradio 网页")
     serve.add_argument("--access-log", action="store_true", help="输出每个请求的访问日志")
+    serve.add_argument("--workers", type=_workers, default=1,
+                       help="工作进程数（默认 1；多核机器可设为核数。会话保存在数据库中，任何进程都能接着回答）")
     serve.set_defaults(func=_serve)
 
     mcp = subparsers.add_parser("mcp", help="以 stdio 方式运行 MCP 服务（供桌面 MCP 客户端启动；HTTP 方式见 serve 的 /mcp）")
@@ -36,10 +38,21 @@ def register(subparsers) -> None:
     conv.set_defaults(func=lambda args: (conv.print_help(), 2)[1])
 
 
+def _workers(value: str) -> int:
+    """argparse type for --workers: 1 to 64, with a Chinese message otherwise."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"工作进程数应为 1 到 64 之间的整数（收到：{value}）")
+    return n
+
+
 def _serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
-    return serve(host=args.host, port=args.port, ui=not args.no_ui, access_log=args.access_log)
+    return serve(host=args.host, port=args.port, ui=not args.no_ui, access_log=args.access_log, workers=args.workers)
 
 
 def _mcp(args: argparse.Namespace) -> int:

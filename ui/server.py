@@ -90,9 +90,11 @@ def guarded_protocol(settings):
 
 
 def serve(*, host: str | None = None, port: int | None = None, ui: bool = True, access_log: bool = False,
-          settings=None) -> int:
+          settings=None, workers: int = 1) -> int:
     for key, value in {**OFFLINE_ENV, **SERVER_THREAD_ENV}.items():
         os.environ.setdefault(key, value)
+    if workers > 1:
+        return serve_workers(host=host, port=port, ui=ui, access_log=access_log, workers=workers)
     import uvicorn
 
     from policy_assistant.settings import Settings, SettingsError
@@ -154,3 +156,69 @@ def serve(*, host: str | None = None, port: int | None = None, ui: bool = True, 
         return 1
     print("政策通已停止。", flush=True)
     return 0
+
+
+def _banner(url: str) -> None:
+    print(f"政策通已启动：{url}/  （API 文档 {url}/docs ，小助手演示 {url}/widget-demo ）", flush=True)
+    print(f"URL={url}", flush=True)
+
+
+def serve_workers(*, host: str | None, port: int | None, ui: bool, access_log: bool, workers: int) -> int:
+    """N worker processes on one listening socket (uvicorn's supervisor; a dead worker is replaced).
+
+    Workers share nothing in memory: each builds the app from the environment (`ui.app:app_from_env`), warms up
+    before it accepts connections, and continues conversations from the store, so any worker can answer any turn.
+    The supervisor binds the socket first (port 0 picks a free one), then prints the URL once a worker answers.
+    """
+    import threading
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from policy_assistant.settings import Settings
+
+    settings = Settings.from_env(host=host, port=port)
+    # the workers read their settings from the environment, like any other deployment
+    os.environ["POLICY_HOST"] = settings.host
+    os.environ["POLICY_SERVE_UI"] = "1" if ui else "0"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config("ui.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+                            workers=workers, access_log=access_log, log_level="info", timeout_graceful_shutdown=10,
+                            lifespan="on")
+    try:
+        sock = config.bind_socket()
+    except OSError as exc:
+        print(f"服务未能启动（端口可能被占用）：{exc}", file=sys.stderr)
+        return 1
+    bound_port = sock.getsockname()[1]
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    url = f"http://{shown_host}:{bound_port}"
+    supervisor = Multiprocess(config, sockets=[sock])
+    threading.Thread(target=_announce_when_ready, args=(url, supervisor), daemon=True).start()
+    supervisor.run()
+    sock.close()
+    print("政策通已停止。", flush=True)
+    return 0
+
+
+def _announce_when_ready(url: str, supervisor) -> None:
+    """Print the banner once a worker answers /healthz (workers warm up before they accept)."""
+    import http.client
+    import time
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    while not supervisor.should_exit.is_set():
+        try:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+            conn.request("GET", "/healthz")
+            ok = conn.getresponse().status == 200
+            conn.close()
+            if ok:
+                _banner(url)
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
