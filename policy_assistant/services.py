@@ -54,11 +54,11 @@ class Services:
 
     @cached_property
     def store(self):
-        """Conversations and feedback (SQLite under the data directory)."""
-        from ui.store import Store
+        """Conversations, feedback and the chat log (ui.conversation_store: SQLite by default, or PostgreSQL)."""
+        from ui.conversation_store import open_store
 
         with self._lock:
-            return Store(self.settings.db_path)
+            return open_store(self.settings)
 
     @cached_property
     def conversations(self) -> Conversations:

@@ -59,7 +59,14 @@ class Settings(BaseModel):
     keep_alive_s: int = Field(default=5, ge=1, description="idle keep-alive connections are closed after this")
     max_connections: int = Field(default=1000, ge=10, description="open connections; more are refused with 503")
     max_history_turns: int = Field(default=20, ge=1, le=200, description="turns shown and replayed per conversation")
-    # stored conversations
+    # stored conversations: SQLite under data_dir (default), or PostgreSQL for several hosts (ui/conversation_store.py)
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_dsn_env: str = Field(default="POLICY_POSTGRES_DSN", description="name of the variable holding the "
+                                                                             "PostgreSQL connection string (never logged)")
+    store_pool_size: int = Field(default=4, ge=1, le=64, description="PostgreSQL connections per process")
+    # processes answering on this host (serve --workers); more than one, or PostgreSQL, means conversations are
+    # shared between processes: each turn continues from the store's snapshot, not from one process's memory
+    workers: int = Field(default=1, ge=1, le=64)
     retention_days: int = Field(default=90, ge=0, description="conversations and feedback older than this are purged; 0 = keep")
     log_chats: bool = Field(default=False, description="also store one-off chats (requests without a conversation id)")
     # time
@@ -79,6 +86,11 @@ class Settings(BaseModel):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "app.sqlite3"
+
+    @property
+    def shared_conversations(self) -> bool:
+        """Whether other processes may answer in the same conversations (several workers, or a shared database)."""
+        return self.workers > 1 or self.store == "postgres"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -210,8 +210,6 @@ def test_purge_applies_the_retention_period(tmp_path):
     assert services(tmp_path / "keep", retention_days=0).purge() == {"conversations": 0, "turns": 0, "feedback": 0}
 
 
-@pytest.mark.xfail(strict=True, reason="agent: the offline agent does not yet offer export_session/import_session, "
-                                       "so a conversation is restored by replaying its stored questions")
 def test_offline_agent_restores_from_a_state_snapshot(tmp_path):
     from agent.offline import OfflineAssistant
 
@@ -219,3 +217,12 @@ def test_offline_agent_restores_from_a_state_snapshot(tmp_path):
 
     agent = OfflineAssistant(Settings(data_dir=tmp_path), default_catalog())
     assert callable(getattr(agent, "export_session", None)) and callable(getattr(agent, "import_session", None))
+    first = agent.ask("厦门企业去年购买算力服务花了80万元，最高能补多少？", session_id="s1")
+    other = OfflineAssistant(Settings(data_dir=tmp_path), default_catalog())  # another process, no memory
+    other.import_session("s1", agent.export_session("s1"))
+    follow = other.ask("那如果是120万呢？", session_id="s1")
+    same = agent.ask("那如果是120万呢？", session_id="s1")
+    assert first.calculations and follow.calculations
+    assert [(c.program_id, c.amount_yuan) for c in follow.calculations] == \
+        [(c.program_id, c.amount_yuan) for c in same.calculations]
+    assert agent.export_session("nobody") is None

@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
                 yield
         finally:
             stop.set()
+            services.conversations.close()
             services.store.close()
 
     app = FastAPI(
@@ -156,6 +157,9 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
 def app_from_env():
     """The app of one `serve --workers N` worker: settings from the environment (POLICY_*), the web UI unless
     POLICY_SERVE_UI=0."""
+    from ui import logsafe
+
+    logsafe.install()
     return create_app(Settings.from_env(), gradio=os.environ.get("POLICY_SERVE_UI", "1") != "0")
 
 

@@ -168,23 +168,36 @@ def serve_workers(*, host: str | None, port: int | None, ui: bool, access_log: b
 
     Workers share nothing in memory: each builds the app from the environment (`ui.app:app_from_env`), warms up
     before it accepts connections, and continues conversations from the store, so any worker can answer any turn.
-    The supervisor binds the socket first (port 0 picks a free one), then prints the URL once a worker answers.
+    Each worker has the same connection-level protection as a single server (`WorkerHttpProtocol`). The supervisor
+    checks the settings, binds the socket (port 0 picks a free one), then prints the URL once a worker answers.
     """
     import threading
 
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from policy_assistant.settings import Settings
+    from policy_assistant.settings import Settings, SettingsError
+    from ui import logsafe
 
-    settings = Settings.from_env(host=host, port=port)
+    logsafe.install()
+    try:
+        settings = Settings.from_env(host=host, port=port, workers=workers)
+        _check_startup(settings)
+    except SettingsError as exc:
+        print(f"政策通未启动：{exc}", file=sys.stderr, flush=True)
+        return 2
+    except ValueError as exc:
+        print(f"政策通未启动：配置无效（{str(exc).splitlines()[0]}）。请检查 POLICY_* 环境变量。", file=sys.stderr, flush=True)
+        return 2
     # the workers read their settings from the environment, like any other deployment
-    os.environ["POLICY_HOST"] = settings.host
-    os.environ["POLICY_SERVE_UI"] = "1" if ui else "0"
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.update({"POLICY_HOST": settings.host, "POLICY_WORKERS": str(workers),
+                       "POLICY_SERVE_UI": "1" if ui else "0"})
+    protocol = "ui.server:WorkerHttpProtocol" if guarded_protocol(settings) is not None else "auto"
     config = uvicorn.Config("ui.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-                            workers=workers, access_log=access_log, log_level="info", timeout_graceful_shutdown=10,
-                            lifespan="on")
+                            workers=workers, access_log=access_log, log_level="info", log_config=None,
+                            timeout_graceful_shutdown=10, lifespan="on", proxy_headers=False,
+                            timeout_keep_alive=settings.keep_alive_s, http=protocol,
+                            limit_concurrency=None if protocol != "auto" else settings.max_connections)
     try:
         sock = config.bind_socket()
     except OSError as exc:
@@ -201,6 +214,30 @@ def serve_workers(*, host: str | None, port: int | None, ui: bool, access_log: b
     sock.close()
     print("政策通已停止。", flush=True)
     return 0
+
+
+def _check_startup(settings) -> None:
+    """What would stop every worker from starting, said once by the supervisor (SettingsError, Chinese)."""
+    from policy_assistant.settings import SettingsError
+    from ui.limits import ClientAddress, required_api_key
+
+    required_api_key(settings)
+    ClientAddress(settings.trusted_proxies)
+    if settings.store == "postgres" and not os.environ.get(settings.postgres_dsn_env):
+        raise SettingsError(f"会话库设置为 PostgreSQL（POLICY_STORE=postgres），但环境变量 {settings.postgres_dsn_env} "
+                            "未设置连接串。")
+
+
+def __getattr__(name: str):
+    """`WorkerHttpProtocol`: the guarded protocol of a worker, built from the environment's settings (uvicorn
+    imports it by name in each worker process)."""
+    if name == "WorkerHttpProtocol":
+        from policy_assistant.settings import Settings
+
+        protocol = guarded_protocol(Settings.from_env())
+        globals()[name] = protocol
+        return protocol
+    raise AttributeError(name)
 
 
 def _announce_when_ready(url: str, supervisor) -> None:

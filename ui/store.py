@@ -1,4 +1,5 @@
-"""Durable conversations and feedback in SQLite (WAL) under the data directory.
+"""Durable conversations and feedback in SQLite (WAL) under the data directory: the default, embedded backend of
+ui.conversation_store.ConversationStore (PostgreSQL is the other, ui/store_postgres.py).
 
 Every write commits before the caller acknowledges the request, so a server restart loses nothing a client was told
 was saved. WAL with synchronous=NORMAL is durable against process crashes and restarts (an OS crash may lose the last
@@ -20,7 +21,7 @@ from typing import Any
 
 log = logging.getLogger("policy_assistant.store")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -29,7 +30,9 @@ CREATE TABLE IF NOT EXISTS conversations (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     turns      INTEGER NOT NULL DEFAULT 0,
-    state_json TEXT
+    state_json TEXT,
+    version    INTEGER NOT NULL DEFAULT 0,
+    kept       INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS turns (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -101,6 +104,10 @@ class Store:
             columns = {r[1] for r in conn.execute("PRAGMA table_info(conversations)")}
             if "state_json" not in columns:
                 conn.execute("ALTER TABLE conversations ADD COLUMN state_json TEXT")
+            if "version" not in columns:
+                conn.execute("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+            if "kept" not in columns:
+                conn.execute("ALTER TABLE conversations ADD COLUMN kept INTEGER NOT NULL DEFAULT 1")
             for statement in _MIGRATIONS:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -162,9 +169,10 @@ class Store:
             cur.execute("BEGIN IMMEDIATE")
             try:
                 cur.execute(
-                    "INSERT INTO conversations(session_id, channel, created_at, updated_at, turns, state_json)"
-                    " VALUES (?,?,?,?,?,?) ON CONFLICT(session_id) DO UPDATE SET updated_at=excluded.updated_at,"
-                    " turns=turns+excluded.turns, state_json=COALESCE(excluded.state_json, state_json)",
+                    "INSERT INTO conversations(session_id, channel, created_at, updated_at, turns, state_json, version,"
+                    " kept) VALUES (?,?,?,?,?,?,1,1) ON CONFLICT(session_id) DO UPDATE SET updated_at=excluded.updated_at,"
+                    " turns=turns+excluded.turns, state_json=COALESCE(excluded.state_json, state_json),"
+                    " version=version+1, kept=1",
                     (session_id, channel, now, now, len(turns), state_json),
                 )
                 for question, answer in turns:
@@ -185,7 +193,8 @@ class Store:
         """The session's turns, oldest first, each with its full answer JSON."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, question, answer_json, created_at FROM turns WHERE session_id=? ORDER BY id DESC LIMIT ?",
+                "SELECT id, question, answer_json, created_at FROM turns WHERE session_id=?"
+                " ORDER BY created_at DESC, id DESC LIMIT ?",
                 (session_id, limit),
             ).fetchall()
         return [
@@ -197,9 +206,48 @@ class Store:
     def questions(self, session_id: str, *, limit: int = 20) -> list[str]:
         """The latest `limit` questions of a conversation, oldest first (to replay into an agent)."""
         with self._lock:
-            rows = self._conn.execute("SELECT question FROM turns WHERE session_id=? ORDER BY id DESC LIMIT ?",
+            rows = self._conn.execute("SELECT question FROM turns WHERE session_id=? ORDER BY created_at DESC, id DESC LIMIT ?",
                                       (session_id, limit)).fetchall()
         return [r[0] for r in reversed(rows)]
+
+    def save_one_offs(self, items: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, str, str]]) -> None:
+        """One-off chats (session id, question, answer, memory snapshot, channel, asked-at ISO time) written behind
+        the request in shared mode: not kept (purged after a day) unless continued. One transaction."""
+        if not items:
+            return
+        now = _now()
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for sid, question, answer, state, channel, asked_at in items:
+                    state_json = json.dumps(state, ensure_ascii=False) if state is not None else None
+                    # a conversation already continued elsewhere keeps its own (newer) snapshot and stays kept
+                    cur.execute(
+                        "INSERT INTO conversations(session_id, channel, created_at, updated_at, turns, state_json,"
+                        " version, kept) VALUES (?,?,?,?,1,?,1,0) ON CONFLICT(session_id) DO UPDATE SET"
+                        " turns=turns+1, version=version+1", (sid, channel, asked_at, now, state_json))
+                    cur.execute(
+                        "INSERT INTO turns(session_id, question, answer, status, answer_json, channel, created_at)"
+                        " VALUES (?,?,?,?,?,?,?)",
+                        (sid, question, str(answer.get("answer", "")), str(answer.get("status", "")),
+                         json.dumps(answer, ensure_ascii=False), channel, asked_at))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    def snapshot(self, session_id: str) -> tuple[int, dict[str, Any] | None] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT version, state_json FROM conversations WHERE session_id=?",
+                                     (session_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            state = json.loads(row[1]) if row[1] else None
+        except ValueError:
+            state = None
+        return int(row[0]), state
 
     def load_state(self, session_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -233,18 +281,21 @@ class Store:
                 raise
         return bool(turns or conversations)
 
-    def purge(self, older_than: dt.datetime) -> dict[str, int]:
-        """Delete conversations last updated, and feedback given, before `older_than`; counts removed."""
+    def purge(self, older_than: dt.datetime, *, unkept_older_than: dt.datetime | None = None) -> dict[str, int]:
+        """Delete conversations last updated, and feedback given, before `older_than` (and one-off chats that were
+        never continued, before `unkept_older_than`); counts removed."""
         cutoff = older_than.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+        unkept = (unkept_older_than or older_than).astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                old = "SELECT session_id FROM conversations WHERE updated_at < ?"
-                turns = cur.execute(f"DELETE FROM turns WHERE session_id IN ({old})", (cutoff,)).rowcount
+                old = "SELECT session_id FROM conversations WHERE updated_at < ? OR (kept = 0 AND updated_at < ?)"
+                turns = cur.execute(f"DELETE FROM turns WHERE session_id IN ({old})", (cutoff, unkept)).rowcount
                 feedback = cur.execute(f"DELETE FROM feedback WHERE session_id IN ({old}) OR created_at < ?",
-                                       (cutoff, cutoff)).rowcount
-                conversations = cur.execute("DELETE FROM conversations WHERE updated_at < ?", (cutoff,)).rowcount
+                                       (cutoff, unkept, cutoff)).rowcount
+                conversations = cur.execute("DELETE FROM conversations WHERE updated_at < ? OR (kept = 0 AND "
+                                            "updated_at < ?)", (cutoff, unkept)).rowcount
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -275,6 +326,20 @@ class Store:
         with self._lock:
             rows = self._conn.execute("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(r) for r in rows]
+
+    def server_secret(self) -> bytes:
+        """Kept beside the database (created once, readable by this user only)."""
+        import os
+        import secrets
+
+        path = self.path.parent / ".conversation-secret"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass
+        return bytes.fromhex(path.read_text().strip())
 
     def stats(self) -> dict[str, int]:
         with self._lock:
