@@ -27,6 +27,7 @@ DENSE_WEIGHT = 0.6
 ORDINAL_WEIGHT = 1.0  # the third list: clauses whose label number matches "第三条"/"（八）"/"附件2" in the question
 AMOUNT_WEIGHT = 0.5  # "能补多少/最高多少" questions: a bonus list of fused candidates that state an amount
 QUERY_CACHE_SIZE = 4096
+RESULT_CACHE_SIZE = 2048
 CANDIDATES = 50  # per retriever, before fusion
 # Filtered dense search: post-filter an unfiltered HNSW search when the filter keeps at least this share of chunks,
 # fetching n / share * OVERFETCH results (at most MAX_FETCH); otherwise, or if too few survive, scan exactly.
@@ -92,10 +93,22 @@ class HybridRetriever:
         self._vectors: np.ndarray | None = None
         # Query vectors by dense-query text: repeated questions (hotline FAQs, widget suggestions) skip the encoder.
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._results: OrderedDict[tuple, SearchResult] = OrderedDict()
         self._chunk_doc = np.array([self._doc_codes[c.doc_id] for c in chunks], dtype=np.int32)
         self.covered = covered_places(d.as_dict() for d in self.docs.values())
         self.calibration = load_calibration(embedder.name, embedder.key)
-        self.dense_skip = load_dense_skip(embedder.name, embedder.key)
+        self._dense_skip = load_dense_skip(embedder.name, embedder.key)
+
+    @property
+    def dense_skip(self):
+        """The calibrated rule for skipping the encoder (index.relevance.DenseSkip), None to always embed."""
+        return self._dense_skip
+
+    @dense_skip.setter
+    def dense_skip(self, rule) -> None:
+        with self._lock:
+            self._dense_skip = rule
+            self._results.clear()  # memoised results were ranked under the old rule
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
     @property
@@ -241,8 +254,25 @@ class HybridRetriever:
 
         Hybrid search does not embed the query when BM25 is decisive (`self.dense_skip`, calibrated on the tune
         split) or when the question names only places the corpus does not cover (then nothing is relevant
-        whatever the vectors say); `allow_skip=False` always embeds.
+        whatever the vectors say); `allow_skip=False` always embeds. Results are memoised per build (an answer
+        often searches the same words twice; a repeated question searches nothing).
         """
+        key = (query, k, region, doc_id, level, in_force_on, mode, candidates, allow_skip)
+        with self._lock:
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+                return cached
+        result = self._search(query, k, region, doc_id, level, in_force_on, mode=mode, candidates=candidates,
+                              allow_skip=allow_skip)
+        with self._lock:
+            self._results[key] = result
+            while len(self._results) > RESULT_CACHE_SIZE:
+                self._results.popitem(last=False)
+        return result
+
+    def _search(self, query: str, k: int, region, doc_id, level, in_force_on, *, mode: Mode, candidates: int,
+                allow_skip: bool) -> SearchResult:
         from index.relevance import LEXICAL_ONLY, uncovered_places
 
         t0 = time.perf_counter()

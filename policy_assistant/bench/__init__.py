@@ -41,6 +41,12 @@ def register(subparsers) -> None:
     p.add_argument("--readme", action="store_true", help="用本次结果重写 README 的性能部分")
     p.add_argument("--detail", action="store_true", help="另跑分阶段基准（索引构建、热检索/问答时延等，较慢）")
     p.add_argument("--quick", action="store_true", help="快速模式：1 轮、每档 2 秒、更少问题")
+    p.add_argument("--reliability", action="store_true",
+                   help="改为运行可靠性与安全套件（坏输入、限流、密钥、会话隔离、慢连接、kill -9、损坏恢复），输出 reliability.md")
+    p.add_argument("--against", type=Path, default=None,
+                   help="（--reliability）用另一份源码目录启动被测服务，例如旧版本的导出，用于测量“修复前”")
+    p.add_argument("--before", type=Path, default=None,
+                   help="（--reliability）旧版本的 reliability.json，报告中并排给出修复前后的数字")
     p.set_defaults(func=_run)
 
 
@@ -55,6 +61,11 @@ def _git_commit() -> str:
 def _run(args: argparse.Namespace) -> int:
     from policy_assistant.bench import headline, table
     from policy_assistant.settings import Settings
+
+    if args.reliability:
+        from policy_assistant.bench.detail import _run_reliability
+
+        return _run_reliability(args)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

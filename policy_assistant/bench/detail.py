@@ -1,4 +1,5 @@
-"""`policy-assistant bench`: one bounded run that measures, side by side,
+"""The per-phase benchmark (`policy-assistant bench --detail`; the headline is policy_assistant/bench/headline.py):
+one bounded run that measures, side by side,
 
 - index build time: cold (empty data dir, every chunk embedded), no-op (up to date) and incremental (one document
   added: only its chunks are embedded);
