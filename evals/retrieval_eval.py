@@ -273,6 +273,7 @@ def calibrate_skip(retriever, *, queries_file: Path = QUERIES_FILE, write: bool 
     assert best is not None  # min_gap above every gap skips nothing and always qualifies
     (count, _, _), min_gap, min_prob, m = best
     entry = {
+        "tokenizer": retriever.manifest.get("tokenizer"),  # BM25's lead depends on the tokens: a new tokenizer disables the rule
         "min_gap": round(float(min_gap), 4),
         "min_probability": round(float(min_prob), 4),
         "lexical": {"intercept": round(intercept, 4),

@@ -191,10 +191,19 @@ def load_calibration(embedder_name: str, embedder_key: str = "") -> Calibration:
     return _calibration(entry) if entry else LEXICAL_ONLY
 
 
-def load_dense_skip(embedder_name: str, embedder_key: str = "") -> DenseSkip | None:
-    """The calibrated skip rule of an embedding model; None (always embed) when it has none."""
+def load_dense_skip(embedder_name: str, embedder_key: str = "", tokenizer: str | None = None) -> DenseSkip | None:
+    """The calibrated skip rule of an embedding model; None (always embed) when it has none, or when it was
+    calibrated for another tokenizer (new terms or synonyms move BM25's lead: recalibrate with
+    `python -m evals.retrieval_eval --calibrate-skip`)."""
     skip = _calibration_entry(embedder_name, embedder_key).get("dense_skip")
     if not skip:
+        return None
+    if tokenizer is not None and skip.get("tokenizer") not in (None, tokenizer):
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "dense-skip rule calibrated for tokenizer %s, index built with %s: always embedding until "
+            "`python -m evals.retrieval_eval --calibrate-skip` is run", skip.get("tokenizer"), tokenizer)
         return None
     return DenseSkip(min_gap=float(skip["min_gap"]), min_probability=float(skip["min_probability"]),
                      lexical=_calibration(skip["lexical"]), source=str(skip.get("source", "")))

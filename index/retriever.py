@@ -97,7 +97,7 @@ class HybridRetriever:
         self._chunk_doc = np.array([self._doc_codes[c.doc_id] for c in chunks], dtype=np.int32)
         self.covered = covered_places(d.as_dict() for d in self.docs.values())
         self.calibration = load_calibration(embedder.name, embedder.key)
-        self._dense_skip = load_dense_skip(embedder.name, embedder.key)
+        self._dense_skip = load_dense_skip(embedder.name, embedder.key, manifest.get("tokenizer"))
 
     @property
     def dense_skip(self):
