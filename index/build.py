@@ -524,7 +524,13 @@ def _prune(settings, paths: IndexPaths, keep_latest: str) -> None:
 
                     client_for(settings).delete_collection(manifest["collection"])
         shutil.rmtree(d, ignore_errors=True)
-    kept = {read_manifest(d).get("tokenizer") for d in paths.builds.iterdir() if (d / "manifest.json").exists()}
+    kept: set[str] = set()
+    for d in paths.builds.iterdir():
+        if (d / "manifest.json").exists():
+            try:
+                kept.add(read_manifest(d).get("tokenizer", ""))
+            except (IndexCorrupt, OSError):  # a damaged old build: its dictionary is not worth keeping
+                pass
     for f in paths.cache.glob("jieba-*.sqlite"):
         if f.stem.removeprefix("jieba-") not in kept:
             f.unlink(missing_ok=True)

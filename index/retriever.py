@@ -470,12 +470,11 @@ def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetrieve
     except (ValueError, KeyError, TypeError) as exc:  # checksummed, so only a legacy build gets here damaged
         raise IndexCorrupt([f"chunks.jsonl 无法解析（{type(exc).__name__}）"]) from None
 
-    from index.vector_store import open_vector_store, store_kind
+    from index.vector_store import open_vector_store
 
-    # Chroma's files matter only when Chroma serves the dense search (large collections, server mode)
-    serves_chroma = store_kind(settings, len(chunks)) == "chroma"
-    damaged_chroma = chroma_problems(build_dir / "chroma") if (
-        serves_chroma and manifest.get("chroma_mode") == "persistent") else []
+    # Chroma is the store of record even when exact search serves: its damage is reported either way (a read-only
+    # integrity check of its SQLite file; chromadb itself is not imported)
+    damaged_chroma = chroma_problems(build_dir / "chroma") if manifest.get("chroma_mode") == "persistent" else []
     # the build's own prefix dictionary: queries are cut as the index was, without loading all of jieba's
     prefix = prefix_dict_path(paths, manifest.get("tokenizer", ""))
     tokenizer = PolicyTokenizer(prefix_dict=prefix) if prefix.exists() else default_tokenizer()

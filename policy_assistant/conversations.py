@@ -13,9 +13,10 @@ Rules (issue 12):
   that carries its own earlier user turns (OpenAI clients) and names no conversation is continued from those.
 - Shared conversations (`serve --workers N`, or PostgreSQL for several hosts: `settings.shared_conversations`): any
   process may answer any turn, so each turn of a stored conversation starts from the store's snapshot when another
-  process wrote it since (its version moved), and a one-off chat's memory snapshot (not its answer) is written
-  behind the request, batched off the request path, so another process can continue it. A process that is asked
-  to continue an id it does not know yet waits briefly for that write before answering 404.
+  process wrote it since (its version moved). A one-off chat (its turn and memory snapshot) is written behind the
+  request, batched off the request path, so another process can continue it; it is marked not kept and purged
+  after `ONE_OFF_KEEP` unless continued or rated. A process asked to continue an id it does not know yet waits
+  briefly (`WAIT_FOR_SHARED_S`) for that write before answering 404.
 """
 from __future__ import annotations
 
@@ -134,7 +135,7 @@ class OneOffWriter:
 
 class Conversations:
     # how long a process waits for another process's one-off chat to be written before refusing an id it does not know
-    WAIT_FOR_SHARED_S = 2.0
+    WAIT_FOR_SHARED_S = 1.0
     ONE_OFF_KEEP = dt.timedelta(days=1)  # shared mode: one-off chats never continued are purged after this
 
     def __init__(self, store, settings, assistant: Callable[[], Any]):
@@ -190,7 +191,8 @@ class Conversations:
             self._live[conversation_id] = None
             self._live.move_to_end(conversation_id)
             while len(self._live) > MAX_LIVE:
-                self._live.popitem(last=False)
+                gone, _ = self._live.popitem(last=False)
+                self._versions.pop(gone, None)
 
     def _take_pending(self, conversation_id: str) -> list[tuple[str, dict[str, Any]]] | None:
         with self._lock:

@@ -380,6 +380,8 @@ class SearchResult(_Out):
     reason: str = Field(default="", description="no_relevant 时的说明")
     relevance: float | None = Field(default=None, description="诊断：最相关命中的相关度")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="诊断：各检索阶段耗时（毫秒）")
+    dense_skipped: bool = Field(default=False, description="诊断：关键词检索已足够明确（或问题只涉及未收录的地区），"
+                                                           "未做向量编码")
 
 
 class Turn(_Out):
