@@ -81,6 +81,8 @@ def _run(args: argparse.Namespace) -> int:
                                  workers=args.workers, levels=args.concurrency, duration_s=duration, rounds=rounds,
                                  probe_questions=probe_q, oneshot_runs=shots, quality=args.quality, log=log)
     data["meta"]["commit"] = _git_commit()
+    if args.baseline_tree is not None:
+        data["meta"]["baseline_commit"] = args.record_baseline or str(args.baseline_tree)
     md = table.render(data)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -56,7 +56,7 @@ def render(data: dict[str, Any]) -> str:
     new = data["figures"]["new"]
     if "today" in data["figures"]:
         today, today_ceiling, today_dense = data["figures"]["today"], data["ceiling"]["today"], data.get("dense")
-        source = "今天：同一次运行中实测（--baseline-tree）"
+        source = f"今天：改动前的代码（{meta.get('baseline_commit', '--baseline-tree')}）在同一次运行中交替实测"
     else:
         rec = data.get("today") or {}
         today, today_ceiling, today_dense = rec.get("figures") or {}, rec.get("ceiling") or {}, rec.get("dense")
@@ -116,6 +116,10 @@ def render(data: dict[str, Any]) -> str:
         t = q["test"]
         lines.append(f"| 检索质量（冻结测试集，混合）recall@1 / @5 / MRR | 0.939 / 1.000 / 0.970 | "
                      f"{t['recall@1']:.3f} / {t['recall@5']:.3f} / {t['mrr']:.3f} | | recall@5 1.00，MRR ≥ 0.96 |")
+        nr = q.get("no_relevant") or {}
+        if nr.get("queries"):
+            lines.append(f"| 　检索评测问题（冻结测试集）中跳过查询编码的比例 | 0% | "
+                         f"{100 * nr['dense_skipped'] / nr['queries']:.0f}% | | 排名与“无相关”判断不变 |")
     load = " → ".join("/".join(str(x) for x in v) for v in (meta.get("load_before"), meta.get("load_after")) if v)
     notes = [
         "",
