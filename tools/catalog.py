@@ -27,8 +27,9 @@ CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 _ROOT = Path(__file__).resolve().parent.parent
 # the modules whose classes a pickled catalog holds or whose code shapes it (see PolicyCatalog.load_cached)
 _CATALOG_SOURCES = tuple(_ROOT / m for m in ("corpus/models.py", "corpus/parse.py", "corpus/places.py",
-                                             "tools/catalog.py", "tools/rules.py", "tools/formulas.py",
-                                             "tools/vocab.py", "tools/lexicon.py", "tools/schema.py"))
+                                             "corpus/dates.py", "tools/catalog.py", "tools/rules.py",
+                                             "tools/formulas.py", "tools/vocab.py", "tools/lexicon.py",
+                                             "tools/schema.py", "tools/dated.py"))
 
 
 def _load_documents(directory: Path) -> list[Document]:
