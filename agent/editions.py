@@ -38,6 +38,22 @@ class EditionAssistant:
         as_of = as_of or self._today()
         return self.for_date(as_of).ask_stream(question, session_id=session_id, as_of=as_of)
 
+    # conversation memory as data: the editions share one session store, so today's assistant speaks for all
+    def export_session(self, session_id: str) -> dict[str, Any] | None:
+        export = getattr(self.for_date(self._today()), "export_session", None)
+        return export(session_id) if callable(export) else None
+
+    def import_session(self, session_id: str, data: dict[str, Any]) -> None:
+        for_today = self.for_date(self._today())
+        importer = getattr(for_today, "import_session", None)
+        if callable(importer):
+            importer(session_id, data)
+
+    def reset(self, session_id: str) -> None:
+        reset = getattr(self.for_date(self._today()), "reset", None)
+        if callable(reset):
+            reset(session_id)
+
     def warm_up(self) -> None:
         assistant = self.for_date(self._today())
         warm = getattr(assistant, "warm_up", None)

@@ -107,6 +107,12 @@ class LLMAssistant:
         self._sessions_lock = threading.Lock()
 
     # --- public interface ---------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """The fallback (offline) agent warms the retriever and the pipeline; the chat model needs nothing."""
+        warm = getattr(self.fallback, "warm_up", None)
+        if callable(warm):
+            warm()
+
     def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Answer:
         answer = None
         for event in self.ask_stream(question, session_id=session_id, as_of=as_of):

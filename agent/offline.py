@@ -52,6 +52,33 @@ class OfflineAssistant:
     def retriever(self):
         return self.tools.retriever
 
+    # --- conversation memory as data (a server keeps it in its store; any process can continue) -----------------
+    def export_session(self, session_id: str) -> dict[str, Any] | None:
+        """The session's memory (region, programs, facts, last intent) as plain data; None if there is none."""
+        state = self.sessions.peek(session_id)
+        return state.to_dict() if state is not None else None
+
+    def import_session(self, session_id: str, data: dict[str, Any]) -> None:
+        """Continue `session_id` from exported memory (replaces what this process remembered of it)."""
+        self.sessions.restore({**data, "session_id": session_id})
+
+    def reset(self, session_id: str) -> None:
+        """Forget a session (its conversation was deleted)."""
+        self.sessions.drop(session_id)
+
+    def warm_up(self) -> None:
+        """Open and warm the retriever, then answer the lexicon's example questions once in a throwaway session,
+        so the first real question (with or without retrieval) finds every table loaded and pattern compiled."""
+        retriever = self.retriever  # None when the index cannot be opened: answers then come from the rules
+        if retriever is not None and hasattr(retriever, "warm_up"):
+            retriever.warm_up()
+        session_id = f"warm-up-{SessionStore.new_id()}"
+        examples = self.catalog.lexicon.words.examples
+        for key in ("question", "conditions", "program", "search"):
+            if examples.get(key):
+                self.ask(examples[key], session_id=session_id)
+        self.sessions.drop(session_id)
+
     def ask_stream(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Iterator[dict]:
         answer = self.ask(question, session_id=session_id, as_of=as_of)
         text = answer.answer

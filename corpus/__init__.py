@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from corpus.yamlio import load_yaml
 
 from corpus.models import Clause, Document
 
@@ -13,7 +13,7 @@ CORPUS_DIR = Path(__file__).parent
 
 @lru_cache(maxsize=1)
 def load_documents() -> tuple[Document, ...]:
-    data = yaml.safe_load((CORPUS_DIR / "documents.yaml").read_text(encoding="utf-8"))
+    data = load_yaml((CORPUS_DIR / "documents.yaml").read_text(encoding="utf-8"))
     return tuple(Document.model_validate(d) for d in data["documents"])
 
 

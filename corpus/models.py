@@ -12,7 +12,7 @@ LEVEL_ZH: dict[str, str] = {"province": "省级", "city": "市级", "district": 
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schemas build on first validation
 
 
 class Repair(Strict):

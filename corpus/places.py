@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from corpus.yamlio import load_yaml
 
 _SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "新区", "省", "市", "区", "县")
 
@@ -57,7 +57,7 @@ class Gazetteer:
 @lru_cache(maxsize=4)
 def load_gazetteer(path: Path) -> Gazetteer:
     """The place hierarchy of corpus/lexicon/places.yaml (provinces, children, aliases)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = load_yaml(Path(path).read_text(encoding="utf-8"))
     parent: dict[str, str | None] = {p: None for p in data["provinces"]}
     for up, children in (data.get("children") or {}).items():
         for child in children:

@@ -13,7 +13,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
+from corpus.yamlio import load_yaml
 
 from evals.metrics import CaseScore, summarize
 from evals.runner import EVALS_DIR, STRATA
@@ -129,7 +129,7 @@ def diff_against_baseline(report: Mapping[str, Any], baseline: Mapping[str, Any]
 
 def load_thresholds(path: Path | str = THRESHOLDS_PATH) -> dict:
     path = Path(path)
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return load_yaml(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def gate_failures(report: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None, *,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import yaml
+from corpus.yamlio import load_yaml
 
 EVALS_DIR = Path(__file__).resolve().parent
 GOLD_DIR = EVALS_DIR / "gold"
@@ -264,7 +264,7 @@ def load_cases(gold_dir: Path | str = GOLD_DIR, *, split: str = "all", strata: I
     cases: list[Case] = []
     seen: set[str] = set()
     for path in sorted(gold_dir.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
         defaults = data.get("defaults") or {}
         for raw in data.get("cases") or []:
             case = parse_case(raw, defaults, source=path.name)

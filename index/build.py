@@ -13,6 +13,11 @@ Layout under `settings.index_dir`:
 A build goes into a fresh builds/<id>; CURRENT moves only after everything is written, so a build that is killed
 half-way leaves the previous index in service (the orphan folder is removed by the next build). Unchanged corpus
 → nothing is rebuilt; changed documents → only chunks whose text changed are embedded, the rest come from the cache.
+
+The manifest records a sha256 of every file the build owns (chunks, vectors, BM25; Chroma rewrites its own files
+when opened, so its database gets an integrity check instead). `verify_build` checks them: the server refuses to
+serve a build that fails (503 with a Chinese message, /healthz says why), and `index build` replaces it even when
+the corpus has not changed. A corrupt vector cache is discarded (it is only a cache) and rebuilt.
 """
 from __future__ import annotations
 
@@ -68,14 +73,95 @@ class IndexPaths:
     def current_build(self) -> Path | None:
         try:
             build_id = json.loads(self.current.read_text(encoding="utf-8"))["build"]
-        except (FileNotFoundError, ValueError, KeyError):
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
             return None
         path = self.build(build_id)
         return path if (path / "manifest.json").exists() else None
 
 
+class IndexCorrupt(RuntimeError):
+    """The served build failed verification; `problems` say which files, `message_zh` what to do."""
+
+    code = "index_corrupt"
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+        self.message_zh = (f"政策索引文件已损坏（{'；'.join(self.problems[:3])}），暂时无法检索。"
+                           "请管理员运行 policy-assistant index build 重建索引（服务无需重启）。")
+
+
 def read_manifest(build_dir: Path) -> dict:
-    return json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise IndexCorrupt(["manifest.json 无法解析"]) from None
+    if not isinstance(manifest, dict) or "build_id" not in manifest:
+        raise IndexCorrupt(["manifest.json 内容不完整"])
+    return manifest
+
+
+def _owned_files(build_dir: Path) -> list[Path]:
+    """The files a build owns and checksums: chunk records, vectors, BM25 matrices."""
+    files = [build_dir / "chunks.jsonl", build_dir / "vectors.npy"]
+    bm25 = build_dir / "bm25"
+    if bm25.is_dir():
+        files += sorted(p for p in bm25.rglob("*") if p.is_file())
+    return files
+
+
+def file_checksums(build_dir: Path) -> dict[str, str]:
+    out = {}
+    for path in _owned_files(build_dir):
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        out[path.relative_to(build_dir).as_posix()] = h.hexdigest()
+    return out
+
+
+def verify_build(build_dir: Path, manifest: dict | None = None, *, chroma: bool = True) -> list[str]:
+    """Problems with a finished build (empty = it is what its manifest says). Legacy manifests without checksums pass
+    here (nothing to compare) but are not up to date, so the next `index build` replaces them. `chroma=False` checks
+    only the files the build owns (what serving needs; dense search can fall back to the stored vectors)."""
+    try:
+        manifest = manifest or read_manifest(build_dir)
+    except IndexCorrupt as exc:
+        return exc.problems
+    problems = []
+    recorded = manifest.get("checksums")
+    if isinstance(recorded, dict):
+        for rel, digest in recorded.items():
+            path = build_dir / rel
+            if not path.is_file():
+                problems.append(f"{rel} 缺失")
+                continue
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            if h.hexdigest() != digest:
+                problems.append(f"{rel} 校验和不符")
+    if chroma and manifest.get("chroma_mode", "persistent") == "persistent":
+        problems += chroma_problems(build_dir / "chroma")
+    return problems
+
+
+def chroma_problems(chroma_dir: Path) -> list[str]:
+    """Chroma's SQLite file must pass an integrity check (opened read-only; Chroma may have it open too)."""
+    db = chroma_dir / "chroma.sqlite3"
+    if not db.is_file():
+        return ["chroma/chroma.sqlite3 缺失"]
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return [f"chroma/chroma.sqlite3 无法读取（{exc}）"]
+    return [] if result == "ok" else ["chroma/chroma.sqlite3 完整性检查失败"]
 
 
 def load_chunks(build_dir: Path) -> list[Chunk]:
@@ -119,12 +205,29 @@ class VectorCache:
         directory.mkdir(parents=True, exist_ok=True)
         self.model_key = model_key
         self.path = directory / f"vectors-{_sha(model_key)[:12]}.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (model_key,))
-        self._db.commit()
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:  # only a cache: discard it and embed again
+            log.warning("vector cache %s is damaged (%s); discarding it", self.path.name, exc)
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.with_name(self.path.name + suffix).unlink()
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (self.model_key,))
+            db.commit()
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def key(self, text: str) -> str:
         return _sha(f"{self.model_key}\n{text}")
@@ -135,7 +238,10 @@ class VectorCache:
             part = list(keys[start:start + 500])
             marks = ",".join("?" * len(part))
             for key, dim, blob in self._db.execute(f"SELECT key, dim, vec FROM vectors WHERE key IN ({marks})", part):
-                found[key] = np.frombuffer(blob, dtype=np.float32, count=dim).copy()
+                try:
+                    found[key] = np.frombuffer(blob, dtype=np.float32, count=dim).copy()
+                except (ValueError, TypeError):  # a damaged row: embed that chunk again
+                    continue
         return found
 
     def put_many(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
@@ -176,6 +282,7 @@ class BuildReport:
     corpus_hash: str
     changed_docs: list[str] = field(default_factory=list)
     path: str = ""
+    replaced_corrupt: list[str] = field(default_factory=list)  # problems of the build this one replaced
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -216,6 +323,7 @@ def _embed_missing(chunks: Sequence[Chunk], embedder, cache: VectorCache, progre
 def _is_up_to_date(manifest: dict | None, *, settings, embedder_key: str, tokenizer_fp: str, chash: str) -> bool:
     return bool(
         manifest
+        and isinstance(manifest.get("checksums"), dict)
         and manifest.get("format") == FORMAT_VERSION
         and manifest.get("corpus_hash") == chash
         and manifest.get("embedder_key") == embedder_key
@@ -252,9 +360,19 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
 
     with _build_lock(paths):
         current = paths.current_build()
-        previous = read_manifest(current) if current else None
-        if not force and _is_up_to_date(previous, settings=settings, embedder_key=embedder.key,
-                                        tokenizer_fp=tokenizer.fingerprint, chash=chash):
+        previous, corrupt = None, []
+        if current:
+            try:
+                previous = read_manifest(current)
+                corrupt = verify_build(current, previous)
+            except IndexCorrupt as exc:
+                corrupt = exc.problems
+            if corrupt:
+                log.warning("served build %s is damaged (%s); replacing it", current.name, "; ".join(corrupt))
+                previous = None
+        if not force and not corrupt and _is_up_to_date(previous, settings=settings, embedder_key=embedder.key,
+                                                        tokenizer_fp=tokenizer.fingerprint, chash=chash):
+            export_prefix_dict(paths, tokenizer)  # indexes built before prefix dictionaries existed
             return BuildReport(previous["build_id"], False, len(chunks), 0, len(chunks),
                                time.perf_counter() - started, chash, [], str(current))
 
@@ -275,9 +393,10 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
         finally:
             cache.close()
 
-        # 2. chunk records, BM25 and Chroma
+        # 2. chunk records, BM25 and Chroma; the tokenizer's prefix dictionary for fast query-side start-up
         write_build_files(settings, build_dir, build_id, chunks, vectors,
                           [tokenizer.tokens(c.indexed_text) for c in chunks], embedder, progress)
+        export_prefix_dict(paths, tokenizer)
 
         # 4. manifest last, then the atomic swap
         seconds = time.perf_counter() - started
@@ -303,12 +422,29 @@ def build_index(settings, *, extra_clauses: Sequence[Any] = (), extra_documents:
             "chroma_host": settings.chroma_host,
             "chroma_port": settings.chroma_port,
             "collection": collection_name(settings, build_id),
+            "checksums": file_checksums(build_dir),
         }
         _write_atomic(build_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
         _write_atomic(paths.current, json.dumps({"build": build_id}))
         _prune(settings, paths, keep_latest=build_id)
         return BuildReport(build_id, True, len(chunks), embedded, len(chunks) - embedded, seconds, chash, changed,
-                           str(build_dir))
+                           str(build_dir), replaced_corrupt=corrupt)
+
+
+def prefix_dict_path(paths: IndexPaths, tokenizer_fingerprint: str) -> Path:
+    """Where the prefix dictionary of a tokenizer lives (shared by every build made with it)."""
+    return paths.cache / f"jieba-{tokenizer_fingerprint}.sqlite"
+
+
+def export_prefix_dict(paths: IndexPaths, tokenizer) -> None:
+    """Write the tokenizer's prefix dictionary once per fingerprint (readers open it instead of loading jieba)."""
+    target = prefix_dict_path(paths, tokenizer.fingerprint)
+    if target.exists():
+        return
+    try:
+        tokenizer.export_prefix_dict(target)
+    except ValueError:  # a tokenizer that itself reads a prefix dictionary: nothing new to write
+        pass
 
 
 def write_build_files(settings, build_dir: Path, build_id: str, chunks: Sequence[Chunk], vectors: np.ndarray,
@@ -388,6 +524,16 @@ def _prune(settings, paths: IndexPaths, keep_latest: str) -> None:
 
                     client_for(settings).delete_collection(manifest["collection"])
         shutil.rmtree(d, ignore_errors=True)
+    kept: set[str] = set()
+    for d in paths.builds.iterdir():
+        if (d / "manifest.json").exists():
+            try:
+                kept.add(read_manifest(d).get("tokenizer", ""))
+            except (IndexCorrupt, OSError):  # a damaged old build: its dictionary is not worth keeping
+                pass
+    for f in paths.cache.glob("jieba-*.sqlite"):
+        if f.stem.removeprefix("jieba-") not in kept:
+            f.unlink(missing_ok=True)
 
 
 def settings_corpus_dirs(settings) -> list[Path] | None:
@@ -404,7 +550,11 @@ def index_status(settings) -> dict:
     current = paths.current_build()
     if current is None:
         return {"built": False, "index_dir": str(paths.root)}
-    manifest = read_manifest(current)
+    try:
+        manifest = read_manifest(current)
+    except IndexCorrupt as exc:
+        return {"built": True, "index_dir": str(paths.root), "corrupt": exc.problems, "stale": True}
+    problems = verify_build(current, manifest)
     status = {
         "built": True,
         "index_dir": str(paths.root),
@@ -423,6 +573,8 @@ def index_status(settings) -> dict:
         "extra_documents": manifest.get("extra_documents", []),
         "embedded_last_build": manifest.get("embedded", 0),
     }
+    if problems:
+        status["corrupt"] = problems
     try:
         from index.chunking import corpus_chunks
         from index.embedders import make_embedder

@@ -202,7 +202,7 @@ def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
     """
     from pathlib import Path
 
-    import yaml
+    from corpus.yamlio import load_yaml
 
     from corpus.models import ParseStyle
     from corpus.parse import parse_document
@@ -210,7 +210,7 @@ def load_extra_corpus(directory) -> tuple[list[Any], list[Any]]:
     root = Path(directory)
     if not (root / "documents.yaml").exists():
         return [], []
-    data = yaml.safe_load((root / "documents.yaml").read_text(encoding="utf-8")) or {}
+    data = load_yaml((root / "documents.yaml").read_text(encoding="utf-8")) or {}
     from corpus.models import Document
 
     documents = [Document.model_validate(d) if "seed_file" in d else d for d in data.get("documents", [])]

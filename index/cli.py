@@ -57,7 +57,10 @@ def _cmd_build(args) -> int:
                          progress=not args.quiet and sys.stderr.isatty())
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
-    elif report.built:
+        return 0
+    if report.replaced_corrupt:
+        print(f"发现原索引已损坏（{'；'.join(report.replaced_corrupt[:3])}），已重新构建并替换。")
+    if report.built:
         changed = "、".join(report.changed_docs) or "无"
         print(f"索引已构建：{report.chunks} 个条款块，新计算向量 {report.embedded} 个，复用缓存 {report.reused} 个，"
               f"用时 {report.seconds:.1f} 秒（变化的文件：{changed}）")
@@ -76,6 +79,10 @@ def _cmd_status(args) -> int:
     if not status.get("built"):
         print(f"索引尚未构建（{status['index_dir']}）：请运行 policy-assistant index build")
         return 1
+    if status.get("corrupt"):
+        print(f"索引已损坏（{'；'.join(status['corrupt'][:3])}）：请运行 policy-assistant index build 重建")
+        if "build_id" not in status:
+            return 1
     stale = "是（请重新构建）" if status.get("corpus_changed") else "否"
     print("\n".join([
         f"索引目录：{status['index_dir']}",
@@ -86,7 +93,7 @@ def _cmd_status(args) -> int:
         f"语料哈希：{status['corpus_hash']}",
         f"语料在构建后有变化：{stale}",
     ] + ([f"测试用附加文件：{'、'.join(status['extra_documents'])}"] if status.get("extra_documents") else [])))
-    return 0
+    return 1 if status.get("corrupt") else 0
 
 
 def _cmd_bench(args) -> int:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import yaml
+from corpus.yamlio import load_yaml
 
 from corpus.places import Gazetteer, load_gazetteer, short_name  # noqa: F401  (short_name re-exported)
 
@@ -140,18 +140,70 @@ class Calibration:
 LEXICAL_ONLY = Calibration(intercept=-4.0, coef=(0.0, 8.0, 0.0), threshold=0.5, source="lexical-only default")
 
 
-def load_calibration(embedder_name: str, embedder_key: str = "") -> Calibration:
+def bm25_gap(bm25_list: Sequence[tuple[int, float]]) -> float:
+    """How far BM25's best candidate is ahead of the second: (s1 − s2) / s1, 1.0 for a lone candidate, 0 for none."""
+    if not bm25_list or bm25_list[0][1] <= 0:
+        return 0.0
+    second = bm25_list[1][1] if len(bm25_list) > 1 else 0.0
+    return (bm25_list[0][1] - second) / bm25_list[0][1]
+
+
+@dataclass(frozen=True)
+class DenseSkip:
+    """When BM25 alone is decisive, the query is not embedded (the encoder is ~85% of an uncached search).
+
+    Decisive: BM25's best candidate leads the second by at least `min_gap` (relative), and the words alone make
+    the question relevant with probability at least `min_probability` under `lexical` (a model without the dense
+    feature). Both are chosen on the tune split only (evals/retrieval_eval.py --calibrate-skip) so that skipping
+    changes no tune ranking metric and no relevance decision; a skipped query's relevance is the lexical
+    model's probability.
+    """
+
+    min_gap: float
+    min_probability: float
+    lexical: Calibration
+    source: str = ""
+
+    def decisive(self, bm25_list: Sequence[tuple[int, float]], evidence: Evidence) -> bool:
+        return bm25_gap(bm25_list) >= self.min_gap and self.lexical.probability(evidence) >= self.min_probability
+
+
+def _calibration_entry(embedder_name: str, embedder_key: str) -> dict:
     try:
-        data = yaml.safe_load(CALIBRATION_FILE.read_text(encoding="utf-8")) or {}
+        data = load_yaml(CALIBRATION_FILE.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        return LEXICAL_ONLY
-    entry = data.get(embedder_key) or data.get(embedder_name)
-    if not entry:
-        return LEXICAL_ONLY
+        return {}
+    return data.get(embedder_key) or data.get(embedder_name) or {}
+
+
+def _calibration(entry: dict) -> Calibration:
     coef = entry["coef"]
     return Calibration(
         intercept=float(entry["intercept"]),
-        coef=tuple(float(coef[f]) for f in FEATURES),  # type: ignore[arg-type]
-        threshold=float(entry["threshold"]),
+        coef=tuple(float(coef.get(f, 0.0)) for f in FEATURES),  # type: ignore[arg-type]
+        threshold=float(entry.get("threshold", 0.5)),
         source=str(entry.get("source", "")),
     )
+
+
+def load_calibration(embedder_name: str, embedder_key: str = "") -> Calibration:
+    entry = _calibration_entry(embedder_name, embedder_key)
+    return _calibration(entry) if entry else LEXICAL_ONLY
+
+
+def load_dense_skip(embedder_name: str, embedder_key: str = "", tokenizer: str | None = None) -> DenseSkip | None:
+    """The calibrated skip rule of an embedding model; None (always embed) when it has none, or when it was
+    calibrated for another tokenizer (new terms or synonyms move BM25's lead: recalibrate with
+    `python -m evals.retrieval_eval --calibrate-skip`)."""
+    skip = _calibration_entry(embedder_name, embedder_key).get("dense_skip")
+    if not skip:
+        return None
+    if tokenizer is not None and skip.get("tokenizer") not in (None, tokenizer):
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "dense-skip rule calibrated for tokenizer %s, index built with %s: always embedding until "
+            "`python -m evals.retrieval_eval --calibrate-skip` is run", skip.get("tokenizer"), tokenizer)
+        return None
+    return DenseSkip(min_gap=float(skip["min_gap"]), min_probability=float(skip["min_probability"]),
+                     lexical=_calibration(skip["lexical"]), source=str(skip.get("source", "")))

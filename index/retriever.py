@@ -3,6 +3,7 @@ calibrated decision when nothing relevant exists."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -15,6 +16,8 @@ import numpy as np
 
 from index.types import Chunk, Hit, SearchResult
 
+log = logging.getLogger(__name__)
+
 Mode = Literal["hybrid", "bm25", "dense"]
 
 # Reciprocal rank fusion: score = Σ weight / (RRF_K + rank). Tuned on the eval's tune split (see evals/).
@@ -24,6 +27,7 @@ DENSE_WEIGHT = 0.6
 ORDINAL_WEIGHT = 1.0  # the third list: clauses whose label number matches "第三条"/"（八）"/"附件2" in the question
 AMOUNT_WEIGHT = 0.5  # "能补多少/最高多少" questions: a bonus list of fused candidates that state an amount
 QUERY_CACHE_SIZE = 4096
+RESULT_CACHE_SIZE = 2048
 CANDIDATES = 50  # per retriever, before fusion
 # Filtered dense search: post-filter an unfiltered HNSW search when the filter keeps at least this share of chunks,
 # fetching n / share * OVERFETCH results (at most MAX_FETCH); otherwise, or if too few survive, scan exactly.
@@ -63,7 +67,7 @@ class HybridRetriever:
     def __init__(self, settings, build_dir: Path, manifest: dict, chunks: list[Chunk], embedder, tokenizer,
                  store_factory=None):
         from index.bm25 import BM25Index
-        from index.relevance import covered_places, load_calibration
+        from index.relevance import covered_places, load_calibration, load_dense_skip
 
         self.settings = settings
         self.build_dir = build_dir
@@ -74,6 +78,7 @@ class HybridRetriever:
         self.bm25 = BM25Index.load(build_dir / "bm25")
         self._store_factory = store_factory
         self._store = None
+        self.dense_degraded = ""  # set when Chroma failed and dense search fell back to the stored vectors
         self._lock = threading.Lock()
         self._chunk_pos = {c.id: i for i, c in enumerate(chunks)}
         self.docs: dict[str, DocInfo] = {}
@@ -88,9 +93,22 @@ class HybridRetriever:
         self._vectors: np.ndarray | None = None
         # Query vectors by dense-query text: repeated questions (hotline FAQs, widget suggestions) skip the encoder.
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._results: OrderedDict[tuple, SearchResult] = OrderedDict()
         self._chunk_doc = np.array([self._doc_codes[c.doc_id] for c in chunks], dtype=np.int32)
         self.covered = covered_places(d.as_dict() for d in self.docs.values())
         self.calibration = load_calibration(embedder.name, embedder.key)
+        self._dense_skip = load_dense_skip(embedder.name, embedder.key, manifest.get("tokenizer"))
+
+    @property
+    def dense_skip(self):
+        """The calibrated rule for skipping the encoder (index.relevance.DenseSkip), None to always embed."""
+        return self._dense_skip
+
+    @dense_skip.setter
+    def dense_skip(self, rule) -> None:
+        with self._lock:
+            self._dense_skip = rule
+            self._results.clear()  # memoised results were ranked under the old rule
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
     @property
@@ -101,12 +119,20 @@ class HybridRetriever:
                     self._store = self._store_factory()
         return self._store
 
-    def warm_up(self) -> "HybridRetriever":
-        """Load jieba, the embedding model and Chroma now rather than on the first query."""
+    def warm_up(self, sample: str = "第一条补助最高多少") -> "HybridRetriever":
+        """Load what a first query would, now: jieba's dictionary, the vector store (exact vectors or Chroma) and the
+        encoder; then run one search through every step (encode, fuse, ordinals, amounts, relevance)."""
         self.tokenizer.warm_up()
         self.embedder.warm_up()
-        self.embedder.embed_query("预热")
-        _ = self.store.count()
+        if not self.dense_degraded:
+            try:
+                count = self.store.count()
+                if count != len(self.chunks):
+                    raise RuntimeError(f"collection holds {count} vectors, the build {len(self.chunks)}")
+            except Exception as exc:  # noqa: BLE001 - see _dense_ranked: exact search over the stored vectors
+                log.error("vector store unusable at warm-up (%s)", exc)
+                self.dense_degraded = "向量库不可用，已改用精确向量检索"
+        self.search(sample, k=3, allow_skip=False)
         return self
 
     @property
@@ -143,16 +169,27 @@ class HybridRetriever:
         return self.bm25.top(weights, n, mask)
 
     def _dense_ranked(self, vector: np.ndarray, allowed: list[str] | None, n: int) -> list[tuple[int, float]]:
-        """Dense candidates from Chroma's HNSW index.
+        """Dense candidates from the vector store (index/vector_store.py): exact stores filter themselves.
 
-        With a filter, the ANN results are over-fetched and filtered here. When the neighbourhood holds too few
+        Chroma's HNSW index: with a filter, the ANN results are over-fetched and filtered here. When the neighbourhood holds too few
         chunks of the allowed documents, the allowed chunks are scanned exactly from the build's stored vectors:
         Chroma's own filtered search reads the metadata of every matching record and took 130–320 ms at 100k chunks,
         the exact scan takes a few milliseconds.
         """
-        if allowed is None:
+        if self.dense_degraded:
+            return self._exact_ranked(vector, allowed if allowed is not None else list(self.docs), n)
+        try:
+            return self._ann_ranked(vector, allowed, n)
+        except Exception as exc:  # noqa: BLE001 - Chroma unreadable: the checksummed vectors still answer exactly
+            log.error("vector store failed (%s); searching the build's stored vectors exactly from now on",
+                      type(exc).__name__)
+            self.dense_degraded = f"向量库读取失败（{type(exc).__name__}），已改用精确向量检索"
+            return self._exact_ranked(vector, allowed if allowed is not None else list(self.docs), n)
+
+    def _ann_ranked(self, vector: np.ndarray, allowed: list[str] | None, n: int) -> list[tuple[int, float]]:
+        if allowed is None or self.store.exact:
             out = []
-            for chunk_id, sim in self.store.query(vector, n):
+            for chunk_id, sim in self.store.query(vector, n, allowed):
                 pos = self._chunk_pos.get(chunk_id)
                 if pos is not None:
                     out.append((pos, sim))
@@ -212,8 +249,30 @@ class HybridRetriever:
 
     def search(self, query: str, k: int = 5, region: str | None = None, doc_id: str | None = None,
                level: str | None = None, in_force_on: dt.date | None = None, *, mode: Mode = "hybrid",
-               candidates: int = CANDIDATES) -> SearchResult:
-        """Top-k clauses for `query` (one hit per clause), and whether anything relevant exists at all."""
+               candidates: int = CANDIDATES, allow_skip: bool = True) -> SearchResult:
+        """Top-k clauses for `query` (one hit per clause), and whether anything relevant exists at all.
+
+        Hybrid search does not embed the query when BM25 is decisive (`self.dense_skip`, calibrated on the tune
+        split) or when the question names only places the corpus does not cover (then nothing is relevant
+        whatever the vectors say); `allow_skip=False` always embeds. Results are memoised per build (an answer
+        often searches the same words twice; a repeated question searches nothing).
+        """
+        key = (query, k, region, doc_id, level, in_force_on, mode, candidates, allow_skip)
+        with self._lock:
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+                return cached
+        result = self._search(query, k, region, doc_id, level, in_force_on, mode=mode, candidates=candidates,
+                              allow_skip=allow_skip)
+        with self._lock:
+            self._results[key] = result
+            while len(self._results) > RESULT_CACHE_SIZE:
+                self._results.popitem(last=False)
+        return result
+
+    def _search(self, query: str, k: int, region, doc_id, level, in_force_on, *, mode: Mode, candidates: int,
+                allow_skip: bool) -> SearchResult:
         from index.relevance import LEXICAL_ONLY, uncovered_places
 
         t0 = time.perf_counter()
@@ -236,26 +295,32 @@ class HybridRetriever:
             t = time.perf_counter()
             bm25_list = self._bm25_ranked(weights, allowed, candidates)
             timings["bm25"] = (time.perf_counter() - t) * 1000
-        if mode in ("hybrid", "dense"):
+        evidence = self._evidence(qt, bm25_list, [])
+        places = uncovered_places(query, self.covered)
+        skip = mode == "hybrid" and allow_skip and (
+            bool(places) or (self.dense_skip is not None and self.dense_skip.decisive(bm25_list, evidence)))
+        if mode == "dense" or (mode == "hybrid" and not skip):
             t = time.perf_counter()
             vector = self._embed_query_cached(self._dense_query(query, qt))
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             dense_list = self._dense_ranked(vector, allowed, candidates)
             timings["dense"] = (time.perf_counter() - t) * 1000
+            evidence.dense_top = dense_list[0][1] if dense_list else None
 
         ordinal_list = self._ordinal_ranked(query, bm25_list, allowed, candidates) if mode == "hybrid" else []
         fused = self._fuse(bm25_list, dense_list, mode, ordinal_list)
         if mode == "hybrid" and _AMOUNT_QUESTION.search(query):
             fused = self._amount_bonus(fused)
-        hits = self._hits(fused, bm25_list, dense_list, k, mode)
+        hits = self._hits(fused, bm25_list, dense_list, k, mode, dense_used=bool(dense_list) or not skip)
 
         # the relevance decision
-        evidence = self._evidence(qt, bm25_list, dense_list)
-        calibration = self.calibration if dense_list else LEXICAL_ONLY
+        if skip and not places:
+            calibration = self.dense_skip.lexical  # type: ignore[union-attr]
+        else:
+            calibration = self.calibration if dense_list else LEXICAL_ONLY
         relevance = calibration.probability(evidence)
         no_relevant, reason = False, ""
-        places = uncovered_places(query, self.covered)
         if places:
             no_relevant, relevance = True, 0.0
             reason = f"现有政策文件不涉及{'、'.join(places)}（仅收录{'、'.join(sorted(self.covered))}的相关文件）。"
@@ -267,7 +332,7 @@ class HybridRetriever:
             reason = f"现有政策文件没有涉及“{words}”的条款。" if words else "现有政策文件中没有与问题明显相关的条款。"
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, hits=hits, no_relevant=no_relevant, reason=reason, relevance=relevance,
-                            timings_ms=timings)
+                            timings_ms=timings, dense_skipped=skip)
 
     def _evidence(self, qt, bm25_list, dense_list):
         from index.relevance import Evidence, lexical_evidence
@@ -350,10 +415,11 @@ class HybridRetriever:
                 scores[pos] = scores.get(pos, 0.0) + w / (RRF_K + rank)
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def _hits(self, fused, bm25_list, dense_list, k: int, mode: Mode) -> list[Hit]:
+    def _hits(self, fused, bm25_list, dense_list, k: int, mode: Mode, dense_used: bool = True) -> list[Hit]:
         bm25_rank = {pos: r for r, (pos, _) in enumerate(bm25_list, start=1)}
         dense_rank = {pos: r for r, (pos, _) in enumerate(dense_list, start=1)}
-        best = (BM25_WEIGHT + DENSE_WEIGHT) / (RRF_K + 1) if mode == "hybrid" else 1.0 / (RRF_K + 1)
+        # 1.0 = ranked first by every list that was consulted (a hybrid search that skipped the encoder: BM25 alone)
+        best = (BM25_WEIGHT + DENSE_WEIGHT) / (RRF_K + 1) if mode == "hybrid" and dense_used else 1.0 / (RRF_K + 1)
         hits: list[Hit] = []
         seen: set[str] = set()
         for pos, score in fused:
@@ -373,10 +439,13 @@ class HybridRetriever:
 
 
 def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetriever:
-    """The retriever over the index that CURRENT points to (built first if there is none yet)."""
-    from index.build import IndexPaths, build_index, collection_name, load_chunks, read_manifest
+    """The retriever over the index that CURRENT points to (built first if there is none yet).
+
+    The build is verified first (`index.build.verify_build`); a damaged one raises `IndexCorrupt`."""
+    from index.build import (IndexCorrupt, IndexPaths, build_index, chroma_problems, collection_name, load_chunks,
+                             prefix_dict_path, read_manifest, verify_build)
     from index.embedders import make_embedder
-    from index.tokenize import default_tokenizer
+    from index.tokenize import PolicyTokenizer, default_tokenizer
 
     paths = IndexPaths(Path(settings.index_dir))
     build_dir = paths.current_build()
@@ -386,6 +455,9 @@ def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetrieve
         build_index(settings, progress=False)
         build_dir = paths.current_build()
     manifest = read_manifest(build_dir)
+    problems = verify_build(build_dir, manifest, chroma=False)
+    if problems:
+        raise IndexCorrupt(problems)
     embedder = make_embedder(settings)
     if manifest["embedder_key"] != embedder.key:
         raise RuntimeError(
@@ -393,12 +465,25 @@ def open_retriever(settings, *, build_if_missing: bool = True) -> HybridRetrieve
         )
     if manifest["chroma_mode"] != settings.chroma_mode:
         raise RuntimeError(f"索引的向量库模式为 {manifest['chroma_mode']}，当前设置为 {settings.chroma_mode}；请重新构建索引")
+    try:
+        chunks = load_chunks(build_dir)
+    except (ValueError, KeyError, TypeError) as exc:  # checksummed, so only a legacy build gets here damaged
+        raise IndexCorrupt([f"chunks.jsonl 无法解析（{type(exc).__name__}）"]) from None
+
+    from index.vector_store import open_vector_store
+
+    # Chroma is the store of record even when exact search serves: its damage is reported either way (a read-only
+    # integrity check of its SQLite file; chromadb itself is not imported)
+    damaged_chroma = chroma_problems(build_dir / "chroma") if manifest.get("chroma_mode") == "persistent" else []
+    # the build's own prefix dictionary: queries are cut as the index was, without loading all of jieba's
+    prefix = prefix_dict_path(paths, manifest.get("tokenizer", ""))
+    tokenizer = PolicyTokenizer(prefix_dict=prefix) if prefix.exists() else default_tokenizer()
 
     def store_factory():
-        from index.store import ChromaStore, client_for
+        return open_vector_store(settings, build_dir, collection_name(settings, manifest["build_id"]), chunks, embedder)
 
-        client = client_for(settings, build_dir / "chroma")
-        return ChromaStore.open(client, collection_name(settings, manifest["build_id"]), embedder)
-
-    return HybridRetriever(settings, build_dir, manifest, load_chunks(build_dir), embedder, default_tokenizer(),
-                           store_factory=store_factory)
+    retriever = HybridRetriever(settings, build_dir, manifest, chunks, embedder, tokenizer, store_factory=store_factory)
+    if damaged_chroma:
+        log.error("vector store damaged (%s); dense search uses the build's stored vectors", "; ".join(damaged_chroma))
+        retriever.dense_degraded = f"向量库文件已损坏（{'；'.join(damaged_chroma)}），已改用精确向量检索；请运行 policy-assistant index build 重建"
+    return retriever

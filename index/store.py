@@ -106,7 +106,9 @@ def forget_client(settings, path: Path | None = None) -> None:
 
 
 class ChromaStore:
-    """One collection of chunk vectors with doc-level metadata for filtering."""
+    """One collection of chunk vectors with doc-level metadata for filtering (index.vector_store.VectorStore)."""
+
+    exact = False  # HNSW: approximate; filtered queries are over-fetched by the retriever
 
     def __init__(self, collection):
         self.collection = collection

@@ -102,6 +102,7 @@ class SearchResult:
     reason: str = ""  # Chinese, for people: why nothing relevant was found
     relevance: float = 1.0  # calibrated probability that the best hit is relevant
     timings_ms: dict[str, float] = field(default_factory=dict)
+    dense_skipped: bool = False  # hybrid search answered from BM25 alone (decisive lexical match, or an uncovered place)
 
     @property
     def ids(self) -> list[str]:

@@ -10,14 +10,17 @@ import threading
 from functools import cached_property
 from typing import Any, Iterator
 
+from policy_assistant.conversations import ChatSession, Conversations
 from policy_assistant.settings import Settings
 from tools.schema import Answer, Calculation, Citation
 
 
 class Services:
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, *, store=None):
         self.settings = settings or Settings.from_env()
         self._lock = threading.RLock()
+        if store is not None:
+            self.__dict__["store"] = store
 
     # --- components (lazy) -------------------------------------------------------------------------
     @cached_property
@@ -26,15 +29,20 @@ class Services:
         from tools.catalog import PolicyCatalog
 
         with self._lock:
-            return PolicyCatalog.load(self.settings.corpus_dir, self.settings.extra_corpus_dirs)
+            return PolicyCatalog.load_cached(self.settings.corpus_dir, self.settings.extra_corpus_dirs,
+                                             cache_dir=self.settings.data_dir / "cache")
 
     @cached_property
-    def retriever(self):
-        """index.retriever.HybridRetriever over the built index (see index/)."""
-        from index import open_retriever
+    def index(self):
+        """The served index (index.served.ServedIndex): follows new builds without a restart."""
+        from index.served import ServedIndex
 
-        with self._lock:
-            return open_retriever(self.settings)
+        return ServedIndex(self.settings)
+
+    @property
+    def retriever(self):
+        """The retriever over the build being served now (see index/)."""
+        return self.index.current()
 
     @cached_property
     def assistant(self):
@@ -42,12 +50,86 @@ class Services:
         from agent import build_assistant
 
         with self._lock:
-            return build_assistant(self.settings, self.catalog, retriever_factory=lambda: self.retriever)
+            return build_assistant(self.settings, self.catalog, retriever_factory=lambda: self.index)
 
-    # --- operations -----------------------------------------------------------------------------------
+    @cached_property
+    def store(self):
+        """Conversations, feedback and the chat log (ui.conversation_store: SQLite by default, or PostgreSQL)."""
+        from ui.conversation_store import open_store
+
+        with self._lock:
+            return open_store(self.settings)
+
+    @cached_property
+    def conversations(self) -> Conversations:
+        return Conversations(self.store, self.settings, lambda: self.assistant)
+
+    def warm_up(self) -> None:
+        """Load everything a first answer needs (catalog, index, dictionaries, encoder, one pass through the agent);
+        from now on every newly served index build is warmed before it is swapped in. Servers call this before
+        they accept requests; one-shot commands do not (they load only what their question needs)."""
+        self.index.warm_on_open = True
+        warm = getattr(self.assistant, "warm_up", None)
+        if callable(warm):
+            warm()
+
+    # --- chat ------------------------------------------------------------------------------------------
     def as_of(self, as_of: dt.date | None) -> dt.date:
         return as_of or self.settings.today()
 
+    def chat(self, question: str, session: ChatSession, channel: str) -> dict[str, Any]:
+        """Answer `question` in `session` and record it: the answer's contract JSON plus `turn_id`.
+
+        Raises `InputRefused` (bad text), `ConversationNotFound` (an id the server did not issue), `ChatRefused`
+        (the agent refused the input), or what the tools raise (`PolicyError`, `IndexCorrupt`).
+        """
+        question = self._check_question(question)
+        day = self.as_of(session.as_of)
+        turn = self.conversations.begin(session, channel, day)
+        answer = self.assistant.ask(question, session_id=turn.id, as_of=day)
+        return self.conversations.finish(turn, question, answer.contract_dict(), channel)
+
+    def chat_stream(self, question: str, session: ChatSession, channel: str) -> Iterator[dict[str, Any]]:
+        """Like `chat`, streamed: {"type": "token", "text"} events, then {"type": "answer", "answer": payload}
+        (recorded before it is yielded). Input problems raise before the first event."""
+        question = self._check_question(question)
+        day = self.as_of(session.as_of)
+        turn = self.conversations.begin(session, channel, day)
+        return self._stream(question, turn, day, channel)
+
+    def _stream(self, question, turn, day, channel) -> Iterator[dict[str, Any]]:
+        for event in self.assistant.ask_stream(question, session_id=turn.id, as_of=day):
+            if event.get("type") == "token":
+                yield {"type": "token", "text": event.get("text", "")}
+            elif event.get("type") == "answer":
+                payload = self.conversations.finish(turn, question, event["answer"].contract_dict(), channel)
+                yield {"type": "answer", "answer": payload}
+
+    def _check_question(self, question: str) -> str:
+        from ui.inputs import check_text
+
+        return check_text(question, field="问题", max_chars=self.settings.max_question_chars)
+
+    def conversation(self, conversation_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The turns of a conversation the server issued; ConversationNotFound otherwise."""
+        return self.conversations.read(conversation_id, limit=limit)
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        return self.conversations.delete(conversation_id)
+
+    def feedback(self, *, rating: int, session_id: str | None = None, turn_id: int | None = None, comment: str = "",
+                 question: str = "", answer: str = "", channel: str = "api") -> int:
+        """A 👍/👎 on an answer. Feedback on a one-off conversation held in memory keeps that conversation."""
+        if session_id and turn_id is None:
+            turn_id = self.conversations.keep(session_id)
+        return self.store.add_feedback(rating=rating, session_id=session_id, turn_id=turn_id, comment=comment,
+                                       question=question, answer=answer, channel=channel)
+
+    def purge(self, *, days: int | None = None) -> dict[str, int]:
+        """Remove conversations and feedback older than the retention period (settings.retention_days)."""
+        return self.conversations.purge(days=days)
+
+    # --- one-shot answers (CLI, evals) -----------------------------------------------------------------
     def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Answer:
         return self.assistant.ask(question, session_id=session_id, as_of=self.as_of(as_of))
 
@@ -55,6 +137,7 @@ class Services:
         """Yields {"type": "token", "text": str} events, then one {"type": "answer", "answer": Answer}."""
         return self.assistant.ask_stream(question, session_id=session_id, as_of=self.as_of(as_of))
 
+    # --- tools -----------------------------------------------------------------------------------------
     def calculate(self, program_id: str, facts: dict[str, Any], *, as_of: dt.date | None = None) -> Calculation:
         """Facts may be strings as users type them ("80万", "百分之三十", "是"); parsed by tools."""
         from tools.calculator import calculate
@@ -100,12 +183,25 @@ class Services:
 
     def search(self, query: str, *, k: int = 5, region: str | None = None, doc_id: str | None = None,
                in_force_on: dt.date | None = None):
-        return self.retriever.search(query, k=k, region=region, doc_id=doc_id, in_force_on=in_force_on)
+        return self.index.search(query, k=k, region=region, doc_id=doc_id, in_force_on=in_force_on)
 
     def documents(self, *, as_of: dt.date | None = None) -> list[dict]:
         from tools.validity import document_overview
 
         return document_overview(self.as_of(as_of), self.catalog)
+
+    # --- health ----------------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """What /healthz reports: overall status (ok / degraded / unavailable) and each part's truth."""
+        index = self.index.status()
+        store = self.store.health()
+        parts = [index["status"], "degraded" if store["status"] != "ok" else "ok"]
+        status = "unavailable" if "unavailable" in parts else "degraded" if "degraded" in parts else "ok"
+        out = {"status": status, "index": index, "store": store, "llm": self.settings.llm_enabled,
+               "as_of": self.settings.today().isoformat()}
+        if status != "ok":
+            out["message"] = "；".join(part["message"] for part in (index, store) if part.get("message"))
+        return out
 
 
 def _place_stem(name: str) -> str:

@@ -55,3 +55,18 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn():
+    """A real PostgreSQL server (tests/pg.py): CI's, or a private one started here; skipped, with the reason,
+    only where neither can be had."""
+    import pg_server as pg
+
+    try:
+        dsn, server = pg.server_dsn()
+    except pg.Unavailable as why:
+        pytest.skip(f"PostgreSQL 不可用：{why}")
+    yield dsn
+    if server is not None:
+        server.stop()

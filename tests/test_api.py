@@ -83,7 +83,8 @@ def test_chat_answers_with_contract_json_and_citation(client):
     assert set(body["citations"][0]) == {"id", "document", "doc_number", "clause", "text"}
     calc = next(c for c in body["calculations"] if c["program_id"] == "xm-compute-voucher")
     assert calc["amount_yuan"] == 400_000  # 80万 × 50% = 40万 (below the 50万 cap)
-    assert body["session_id"] and isinstance(body["turn_id"], int)
+    # a one-off call: a server-issued id to continue with, nothing written until the client comes back with it
+    assert len(body["session_id"]) >= 20 and body["turn_id"] is None
 
 
 def test_chat_multi_turn_keeps_session_and_history(client):
@@ -190,18 +191,55 @@ def test_documents(client):
 # --- feedback and storage -------------------------------------------------------------------------------------------
 def test_feedback_is_stored(client, data_dir):
     chat = client.post("/api/chat", json={"question": COMPUTE_Q}).json()
-    resp = client.post("/api/feedback", json={"rating": "down", "turn_id": chat["turn_id"], "comment": "想知道申报材料"})
+    follow = client.post("/api/chat", json={"question": "需要什么材料？", "session_id": chat["session_id"]}).json()
+    resp = client.post("/api/feedback", json={"rating": "down", "turn_id": follow["turn_id"], "comment": "想知道申报材料"})
     assert resp.status_code == 200 and resp.json()["ok"] is True
     conn = sqlite3.connect(data_dir / "app.sqlite3")
     row = conn.execute("SELECT rating, comment, question, session_id FROM feedback WHERE id=?", (resp.json()["id"],)).fetchone()
-    assert row == (-1, "想知道申报材料", COMPUTE_Q, chat["session_id"])
-    assert client.post("/api/feedback", json={"rating": 1, "session_id": chat["session_id"]}).status_code == 200
+    assert row == (-1, "想知道申报材料", "需要什么材料？", chat["session_id"])
     assert_chinese_error(client.post("/api/feedback", json={"rating": "meh"}), 422)
 
 
+def test_feedback_on_a_one_off_answer_keeps_that_conversation(client, data_dir):
+    """A one-off chat is held in memory only; a 👍 on it writes it (and the feedback points at its turn)."""
+    chat = client.post("/api/chat", json={"question": "思明区语料数据补助多少？"}).json()
+    conn = sqlite3.connect(data_dir / "app.sqlite3")
+    assert conn.execute("SELECT COUNT(*) FROM turns WHERE session_id=?", (chat["session_id"],)).fetchone()[0] == 0
+    resp = client.post("/api/feedback", json={"rating": 1, "session_id": chat["session_id"]})
+    assert resp.status_code == 200
+    row = conn.execute("SELECT f.rating, t.question FROM feedback f JOIN turns t ON t.id = f.turn_id WHERE f.id=?",
+                       (resp.json()["id"],)).fetchone()
+    assert row == (1, "思明区语料数据补助多少？")
+
+
 def test_sessions_endpoint_validates_id(client):
-    assert client.get("/api/sessions/unknown-session").json()["turns"] == []
+    assert_chinese_error(client.get("/api/sessions/unknown-session"), 404, "session_not_found")
     assert_chinese_error(client.get("/api/sessions/bad%20id"), 422)
+
+
+def test_client_chosen_session_ids_are_refused(client, data_dir):
+    """Ids are issued by the server: an invented one is neither accepted for a chat nor readable."""
+    assert_chinese_error(client.post("/api/chat", json={"question": COMPUTE_Q, "session_id": "my-own-id"}), 404,
+                         "session_not_found")
+    assert_chinese_error(client.get("/api/sessions/my-own-id"), 404)
+    count = sqlite3.connect(data_dir / "app.sqlite3").execute(
+        "SELECT COUNT(*) FROM conversations WHERE session_id='my-own-id'").fetchone()[0]
+    assert count == 0
+
+
+def test_conversation_can_be_deleted(client, data_dir):
+    first = client.post("/api/chat", json={"question": "我们公司电话13800000000，厦门算力券能补多少？"}).json()
+    sid = first["session_id"]
+    client.post("/api/chat", json={"question": "投入80万", "session_id": sid})
+    client.post("/api/feedback", json={"rating": 1, "session_id": sid, "comment": "好"})
+    assert len(client.get(f"/api/sessions/{sid}").json()["turns"]) == 2
+    assert client.delete(f"/api/sessions/{sid}").json()["ok"] is True
+    conn = sqlite3.connect(data_dir / "app.sqlite3")
+    for table in ("turns", "feedback", "conversations"):
+        assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE session_id=?", (sid,)).fetchone()[0] == 0, table
+    assert_chinese_error(client.get(f"/api/sessions/{sid}"), 404)
+    assert_chinese_error(client.post("/api/chat", json={"question": "还在吗", "session_id": sid}), 404)
+    assert_chinese_error(client.delete(f"/api/sessions/{sid}"), 404)
 
 
 # --- OpenAI-compatible ----------------------------------------------------------------------------------------------
@@ -248,7 +286,8 @@ def test_openai_errors(client):
 # --- misc -------------------------------------------------------------------------------------------------------------
 def test_health_docs_widget_and_unknown_routes(client):
     health = client.get("/healthz").json()
-    assert health["status"] == "ok" and health["index_built"] is True
+    assert health["status"] == "ok" and health["index"]["status"] == "ok" and health["index"]["build_id"]
+    assert health["store"]["status"] == "ok"
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200  # offline docs: no CDN
@@ -329,10 +368,13 @@ def test_api_key(data_dir, monkeypatch):
         assert pre.status_code == 200  # preflights carry no key
 
 
-def test_api_key_variable_unset_means_open(data_dir, monkeypatch):
+def test_api_key_variable_unset_refuses_to_start(data_dir, monkeypatch):
+    """Fail closed: a key variable that is named but unset stops the app from being built (Chinese message)."""
+    from policy_assistant.settings import SettingsError
+
     monkeypatch.delenv("POLICY_TEST_API_KEY", raising=False)
-    with TestClient(create_app(make_settings(data_dir, api_key_env="POLICY_TEST_API_KEY"), gradio=False)) as c:
-        assert c.get("/api/programs").status_code == 200
+    with pytest.raises(SettingsError, match="POLICY_TEST_API_KEY"):
+        create_app(make_settings(data_dir, api_key_env="POLICY_TEST_API_KEY"), gradio=False)
 
 
 def test_gradio_is_mounted_beside_the_api(data_dir):
@@ -342,3 +384,63 @@ def test_gradio_is_mounted_beside_the_api(data_dir):
         assert c.get("/config").status_code == 200
         assert c.post("/api/chat", json={"question": COMPUTE_Q}).json()["status"] == "answered"
         assert_chinese_error(c.get("/api/nothing"), 404)
+
+
+# --- sub-apps mounted later get the same guards ------------------------------------------------------------------------
+def test_a_sub_app_mounted_later_is_behind_the_same_guards(data_dir, monkeypatch):
+    """Whatever is mounted into the app later (as /mcp was): key, body limit, strict JSON and Chinese errors apply."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def echo(request):
+        return JSONResponse({"got": len(await request.body())})
+
+    monkeypatch.setenv("POLICY_TEST_API_KEY", "s3cret-key")
+    app = create_app(make_settings(data_dir, api_key_env="POLICY_TEST_API_KEY", max_body_bytes=2048), gradio=False)
+    app.mount("/plugin", Starlette(routes=[Route("/", echo, methods=["POST"])]))
+    key = {"X-API-Key": "s3cret-key"}
+    with TestClient(app) as c:
+        assert_chinese_error(c.post("/plugin/", json={"jsonrpc": "2.0"}), 401)
+        assert c.post("/plugin/", json={"jsonrpc": "2.0"}, headers=key).json() == {"got": 17}
+        assert_chinese_error(c.post("/plugin/", content=b'{"x": NaN}', headers={**key, "content-type": "application/json"}), 422)
+        assert_chinese_error(c.post("/plugin/", json={"x": "厦" * 2000}, headers=key), 413)
+        assert c.post("/plugin/", json={}, headers=key).headers["x-content-type-options"] == "nosniff"
+
+
+def test_eligibility_csv_files_do_not_pile_up(tmp_path, monkeypatch):
+    """CSV downloads live in one temp folder; files older than an hour are removed when the next one is written."""
+    import tempfile
+    import time as _time
+
+    from ui import gradio_app
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    first = gradio_app._write_csv("a,b\n")
+    old = _time.time() - gradio_app.CSV_MAX_AGE_S - 5
+    os.utime(first, (old, old))
+    second = gradio_app._write_csv("c,d\n")
+    folder = tmp_path / gradio_app.CSV_DIR_NAME
+    assert sorted(p.name for p in folder.iterdir()) == [os.path.basename(second)]
+
+
+def test_purge_and_delete_commands(tmp_path):
+    import subprocess
+    import sys
+
+    from ui.store import Store
+
+    store = Store(tmp_path / "app.sqlite3")
+    store.record_turn("conv-1", "问", {"answer": "答", "status": "answered"})
+    store.record_turn("conv-2", "问", {"answer": "答", "status": "answered"})
+    with store._lock:
+        store._conn.execute("UPDATE conversations SET updated_at='2000-01-01T00:00:00+00:00' WHERE session_id='conv-1'")
+    store.close()
+    env = harness.child_env(tmp_path)
+    purge = subprocess.run([sys.executable, "-m", "policy_assistant", "conversations", "purge", "--days", "30"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert purge.returncode == 0 and "会话 1 个" in purge.stdout
+    delete = subprocess.run([sys.executable, "-m", "policy_assistant", "conversations", "delete", "conv-2"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert delete.returncode == 0 and "已删除" in delete.stdout
+    assert Store(tmp_path / "app.sqlite3").stats() == {"conversations": 0, "turns": 0, "feedback": 0}

@@ -31,14 +31,19 @@ def test_restart_loses_nothing_acknowledged(shared, tmp_path):
         chat = httpx.post(server.url + "/api/chat", json={"question": QUESTION}, timeout=60)
         assert chat.status_code == 200
         answer = chat.json()
-        sid, turn_id = answer["session_id"], answer["turn_id"]
-        fb = httpx.post(server.url + "/api/feedback", json={"rating": "up", "turn_id": turn_id, "comment": "清楚"}, timeout=10)
-        assert fb.status_code == 200
+        sid = answer["session_id"]
         stream = httpx.post(server.url + "/api/chat", json={"question": "需要什么申报材料？", "session_id": sid,
                                                             "stream": True}, timeout=60)
         assert "event: answer" in stream.text
+        turn_id = httpx.get(f"{server.url}/api/sessions/{sid}", timeout=10).json()["turns"][0]["turn_id"]
+        fb = httpx.post(server.url + "/api/feedback", json={"rating": "up", "turn_id": turn_id, "comment": "清楚"}, timeout=10)
+        assert fb.status_code == 200
         pending = httpx.post(server.url + "/api/chat", json={"question": "思明区智改数转评为三级，能奖励多少？"}, timeout=60).json()
         assert pending["status"] == "needs_info"
+        kept = httpx.post(server.url + "/api/chat", json={"question": "是工业企业", "session_id": pending["session_id"]},
+                          timeout=60).json()
+        assert kept["status"] == "needs_info" and isinstance(kept["turn_id"], int)
+        one_off = httpx.post(server.url + "/api/chat", json={"question": "安徽算力补贴比例是多少？"}, timeout=60).json()
     finally:
         code = server.stop()
     assert code == 0, server.log()
@@ -49,10 +54,14 @@ def test_restart_loses_nothing_acknowledged(shared, tmp_path):
         turns = httpx.get(f"{again.url}/api/sessions/{sid}", timeout=10).json()["turns"]
         assert [t["question"] for t in turns] == [QUESTION, "需要什么申报材料？"]
         assert turns[0]["turn_id"] == turn_id and turns[0]["answer"]["citations"]
-        # the conversation's memory survives too: the stored turns are replayed into the new process's agent
-        follow = httpx.post(again.url + "/api/chat", json={"question": "工业企业，数字化改造投入了500万",
+        # the conversation's memory survives too: restored into the new process's agent from what was stored
+        follow = httpx.post(again.url + "/api/chat", json={"question": "数字化改造投入了500万",
                                                            "session_id": pending["session_id"]}, timeout=60).json()
         assert any(c["program_id"] == "sm-digital-transform" and c["amount_yuan"] == 150_000 for c in follow["calculations"])
+        # a one-off chat that was never continued was never written: after a restart its id is unknown
+        gone = httpx.post(again.url + "/api/chat", json={"question": "那厦门呢？", "session_id": one_off["session_id"]},
+                          timeout=60)
+        assert gone.status_code == 404 and gone.json()["error"] == "session_not_found"
     finally:
         assert again.stop() == 0
     row = sqlite3.connect(data / "app.sqlite3").execute("SELECT rating, comment, turn_id FROM feedback").fetchall()
@@ -68,6 +77,7 @@ def test_hard_kill_keeps_acknowledged_writes(shared, tmp_path):
         with httpx.Client(base_url=server.url, timeout=60) as client:
             for i in range(5):
                 body = client.post("/api/chat", json={"question": f"思明区算力补助条件是什么？（第{i}次）"}).json()
+                client.post("/api/chat", json={"question": "需要什么材料？", "session_id": body["session_id"]})
                 sessions.append(body["session_id"])
             client.post("/api/feedback", json={"rating": "down", "session_id": sessions[0], "comment": "kill前"})
     finally:
@@ -76,7 +86,7 @@ def test_hard_kill_keeps_acknowledged_writes(shared, tmp_path):
     again = harness.start_server(data)
     try:
         for sid in sessions:
-            assert len(httpx.get(f"{again.url}/api/sessions/{sid}", timeout=10).json()["turns"]) == 1
+            assert len(httpx.get(f"{again.url}/api/sessions/{sid}", timeout=10).json()["turns"]) == 2
     finally:
         again.stop()
     comments = [r[0] for r in sqlite3.connect(data / "app.sqlite3").execute("SELECT comment FROM feedback")]

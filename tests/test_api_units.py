@@ -9,7 +9,7 @@ from policy_assistant.settings import Settings
 from tools.errors import InvalidFactError, UnknownProgramError
 from ui import format as fmt
 from ui import views
-from ui.api import history_hash, sse
+from ui.api import sse
 from ui.errors import ApiError, error_for_exception, validation_message
 from ui.forms import FieldSpec, collect_profile, collect_values, profile_sections, program_fields
 from ui.limits import RateLimiter, check_text_length
@@ -44,14 +44,18 @@ def test_rate_limiter_disabled_at_zero():
     assert not limiter.enabled and all(limiter.acquire("x") == 0 for _ in range(1000))
 
 
-def test_rate_limiter_prunes_idle_clients():
+def test_rate_limiter_table_is_bounded_least_recently_used_first():
+    """max_clients=10: the 11th client evicts the least recently seen one; a busy client keeps its (empty) bucket."""
     clock = Clock()
-    limiter = RateLimiter(60, max_clients=10, clock=clock)
-    for i in range(10):
+    limiter = RateLimiter(2, max_clients=10, clock=clock)
+    assert limiter.acquire("busy") == 0 and limiter.acquire("busy") == 0
+    for i in range(9):
         limiter.acquire(f"c{i}")
-    clock.t += 120
-    limiter.acquire("new")
-    assert len(limiter._buckets) <= 2
+    assert len(limiter) == 10
+    assert limiter.acquire("busy") > 0  # still tracked, still empty
+    limiter.acquire("c9")  # evicts c0, the least recently used
+    assert len(limiter) == 10
+    assert limiter.acquire("busy") > 0
 
 
 @pytest.mark.parametrize("n, ok", [(1999, True), (2000, True), (2001, False)])
@@ -87,12 +91,8 @@ def test_validation_message_names_fields_in_chinese():
     assert "问题" in msg and "YYYY-MM-DD" in msg
 
 
-def test_sse_frame_and_history_hash():
+def test_sse_frame():
     assert sse("token", {"text": "最高"}) == 'event: token\ndata: {"text": "最高"}\n\n'
-    a = history_hash([("system", "x"), ("user", "问 题"), ("assistant", "答")])
-    b = history_hash([("user", "问  题"), ("assistant", "答")])
-    assert a == b  # system prompts and whitespace do not change a conversation's identity
-    assert a != history_hash([("user", "问题"), ("assistant", "答2")])
 
 
 CITE = {"id": "xm-measures:1.3", "document": "厦门市促进人工智能产业发展若干措施", "doc_number": "厦府办规〔2023〕10号",

@@ -319,3 +319,55 @@ def test_widget_embedded_cross_origin(browser, server, embed_port, artifacts_dir
             assert "允许" in pg.locator("#policy-assistant-widget .m.err").inner_text()
     finally:
         context.close()
+
+
+def test_widget_color_attribute_cannot_inject_markup(browser, server):
+    """data-color goes into the widget's CSS: markup or script in it is ignored, the default colour is used."""
+    evil = 'red}</style><img src=x onerror="window.__pwned=1"><style>'
+    tag = f'<script src="{server.url}/widget.js" data-color=\'{evil}\'></script>'
+    ok_tag = f'<script src="{server.url}/widget.js" data-color="#1d4ed8"></script>'
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    bubble_colour = ("() => getComputedStyle(document.querySelector('#policy-assistant-widget').shadowRoot"
+                     ".querySelector('.bubble')).backgroundColor")
+    try:
+        for html, expected in ((tag, "rgb(200, 30, 30)"), (ok_tag, "rgb(29, 78, 216)")):
+            page_html = f'<!doctype html><html><head><meta charset="utf-8"></head><body>{html}</body></html>'
+            with _HostPages(page_html) as host:
+                pg.goto(host.origin + "/")
+                pg.locator("#policy-assistant-widget .bubble").wait_for()
+                pg.wait_for_timeout(300)  # give an injected onerror handler the chance to run
+                assert pg.evaluate("() => window.__pwned") is None
+                assert pg.evaluate("() => document.querySelector('#policy-assistant-widget').shadowRoot"
+                                   ".querySelectorAll('img').length") == 0
+                assert pg.evaluate(bubble_colour) == expected
+    finally:
+        context.close()
+
+
+def test_app_behind_a_key_works_in_a_browser_after_login(browser, tmp_path_factory):
+    """With POLICY_API_KEY_ENV set, a browser gets the Chinese login form, and after it the whole app works
+    (Gradio's own requests carry the cookie); console shows no CSP violation."""
+    base = tmp_path_factory.getbasetemp()
+    shared = harness.shared_index(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+    data = harness.fresh_data_dir(shared, tmp_path_factory.mktemp("browser-keyed"))
+    srv = harness.start_server(data, env={"POLICY_API_KEY_ENV": "PA_BROWSER_KEY", "PA_BROWSER_KEY": "browser-key-1"})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    violations: list[str] = []
+    pg.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text[:200]))
+    try:
+        pg.goto(srv.url + "/")
+        assert "访问密钥" in pg.content()
+        pg.locator("input[name=key]").fill("browser-key-1")
+        pg.locator("button[type=submit]").click()
+        pg.locator("#pa-question textarea").fill(QUESTION)
+        pg.locator("#pa-send").click()
+        pg.locator("#pa-chat details.pa-cite").first.wait_for()
+        assert "40万元" in pg.locator("#pa-chat").inner_text()
+        assert violations == []
+    finally:
+        context.close()
+        srv.stop()

@@ -404,8 +404,8 @@ def test_gate_passes_clean_report():
 
 
 def test_bench_report_renders(tmp_path):
-    """policy_assistant.bench writes a readable table and a chart from its measurements (synthetic numbers here)."""
-    from policy_assistant.bench import render_chart, render_markdown
+    """policy_assistant.bench.detail writes a readable table and a chart from its measurements (synthetic numbers here)."""
+    from policy_assistant.bench.detail import render_chart, render_markdown
 
     lat = {"n": 10, "p50_ms": 2.0, "p95_ms": 9.0, "mean_ms": 3.0, "max_ms": 12.0}
     data = {

@@ -198,7 +198,6 @@ def test_stdio_command(shared, tmp_path):
     assert bad.is_error and "未找到补助项目" in bad.content[0].text
 
 
-@pytest.mark.xfail(strict=False, reason="guard middleware lands with issue 12")
 def test_mcp_requires_the_api_key_when_one_is_configured(shared, tmp_path):
     data = harness.fresh_data_dir(shared, tmp_path / "data")
     env = {"POLICY_API_KEY_ENV": "PA_TEST_KEY", "PA_TEST_KEY": "s3cret"}

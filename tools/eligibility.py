@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import yaml
+
+from corpus.yamlio import load_yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tools.calculator import calculate, region_status
@@ -103,7 +105,7 @@ def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile YAML file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidInputError(f"找不到企业信息文件：{path}") from None
     except yaml.YAMLError as exc:

@@ -20,7 +20,7 @@ from tools.vocab import Condition, FactDef, FactTable, RateField, compare, eval_
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schemas build on first validation
 
 
 @dataclass

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from corpus.yamlio import load_yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tools.errors import PolicyError
@@ -24,7 +26,7 @@ class LexiconError(PolicyError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schemas build on first validation
 
 
 class Place(Strict):
@@ -128,7 +130,7 @@ def _read(path: Path, model: type[BaseModel]) -> Any:
     if not path.exists():
         raise LexiconError(f"缺少词表文件 {path}")
     try:
-        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return model.model_validate(load_yaml(path.read_text(encoding="utf-8")) or {})
     except yaml.YAMLError as exc:
         raise LexiconError(f"词表文件 {path.name} 不是合法的YAML：{exc}") from exc
     except ValidationError as exc:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 import yaml
+
+from corpus.yamlio import load_yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
 from corpus.models import ActivityPeriod
@@ -36,7 +38,7 @@ class RulesError(PolicyError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schemas build on first validation
 
 
 # --- program ---------------------------------------------------------------------------------------
@@ -202,7 +204,7 @@ def _fmt_validation(exc: ValidationError) -> str:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RulesError(f"规则文件 {path.name} 不是合法的YAML：{exc}") from exc
 

@@ -35,7 +35,7 @@ GROWTH_TOLERANCE_POINTS = Fraction(1)  # “增长了31%左右” for 31.58%
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schemas build on first validation
 
 
 class Choice(Strict):

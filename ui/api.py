@@ -1,117 +1,72 @@
-"""HTTP API routes. Each handler: parse → one Services call → store (chat/feedback) → map errors."""
+"""HTTP API routes. Each handler: parse → one Services call → map errors (`ui.errors`, registered in `ui.app`).
+
+Limits, the key, the rate and strict JSON parsing happen before any handler runs (`ui.edge`), for every route.
+"""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import logging
-import re
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from policy_assistant.conversations import ChatSession
 from ui import schemas
-from ui.errors import ApiError
+from ui.errors import ApiError, error_for_exception
 from ui.format import answer_with_citations
 from ui.limits import check_text_length
 from ui.schemas import SESSION_PATTERN, CalculateRequest, ChatRequest, EligibilityRequest, FeedbackRequest, error_responses
-
-log = logging.getLogger("policy_assistant.api")
 
 MODEL_NAME = "policy-assistant"
 
 router = APIRouter()
 
 
+# --- request bodies (the /api ones are in ui/schemas.py) ----------------------------------------------
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text", "input_text"] = "text"
+    text: StrictStr
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: StrictStr | list[TextPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content or [])
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: StrictBool = False
 
 
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    model: str = MODEL_NAME
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    user: str | None = None
+    model: StrictStr = MODEL_NAME
+    messages: list[ChatMessage] = Field(min_length=1, max_length=400)
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
+    user: StrictStr | None = Field(default=None, min_length=1, max_length=256,
+                                   description="调用方自己的对话标识：相同 user 的请求延续同一对话")
 
 
 # --- helpers --------------------------------------------------------------------------------------------
 def _services(request: Request):
     return request.app.state.services
-
-
-def _store(request: Request):
-    return request.app.state.store
-
-
-def _settings(request: Request):
-    return request.app.state.settings
-
-
-def _answer_payload(answer) -> dict[str, Any]:
-    return answer.contract_dict()
-
-
-def _record(request: Request, question: str, payload: dict[str, Any], channel: str) -> int | None:
-    session_id = payload.get("session_id")
-    if not session_id:
-        return None
-    request.app.state.memory.seen(session_id)
-    return _store(request).record_turn(session_id, question, payload, channel=channel)
-
-
-def _with_memory(request: Request, session_id: str | None, start: Callable[[], Iterator[dict]]) -> Iterator[dict]:
-    """A stream that restores the session's memory, then starts the agent; both run in the streaming thread."""
-    request.app.state.memory.ensure(session_id)
-    yield from start()
-
-
-def _answer_error(payload: dict[str, Any]) -> ApiError | None:
-    """The agent reports bad input inside the answer (error code + Chinese text); the API turns it into a 422."""
-    code = payload.get("error")
-    if code:
-        return ApiError(422, str(code), payload.get("answer") or "输入无效。", extra={"answer": payload})
-    return None
-
-
-def sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-# --- chat -----------------------------------------------------------------------------------------------
-@router.post("/api/chat", tags=["问答"], summary="智能问答（与 ask --json 相同的 JSON；stream=true 返回 SSE）",
-             responses={200: {"model": schemas.Answer, "description": "回答（stream=true 时为 text/event-stream："
-                                                                      "token 事件 {text}，最后 answer 事件为同样的回答 JSON）",
-                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                        **error_responses(413, 422, 429, 503)})
-async def chat(body: ChatRequest, request: Request):
-    question = check_text_length(body.question, _settings(request))
-    services = _services(request)
-    if body.stream:
-        events = _with_memory(request, body.session_id,
-                              lambda: services.ask_stream(question, session_id=body.session_id, as_of=body.as_of))
-        return StreamingResponse(_chat_events(request, question, events), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-    def answer_and_store() -> dict[str, Any]:
-        request.app.state.memory.ensure(body.session_id)
-        payload = _answer_payload(services.ask(question, session_id=body.session_id, as_of=body.as_of))
-        if (error := _answer_error(payload)) is not None:
-            raise error
-        payload["turn_id"] = _record(request, question, payload, "api")
-        return payload
-
-    # the payload is already JSON-ready: skip FastAPI's re-encoding of a large nested dict
-    return JSONResponse(await run_blocking(request, answer_and_store))
 
 
 async def run_blocking(request: Request, fn):
@@ -121,21 +76,46 @@ async def run_blocking(request: Request, fn):
     return await anyio.to_thread.run_sync(fn, limiter=request.app.state.worker_limiter)
 
 
-def _chat_events(request: Request, question: str, events: Iterator[dict]) -> Iterator[str]:
-    """token events, then the answer (stored before it is sent), or one error event; never a traceback."""
-    from ui.errors import error_for_exception
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
+
+def _session_header(request: Request) -> str | None:
+    import re
+
+    value = request.headers.get("x-session-id")
+    if value is None or value == "":
+        return None
+    if not re.match(SESSION_PATTERN, value):
+        raise ApiError(422, "invalid_session", "请求头 X-Session-Id 格式不正确。")
+    return value
+
+
+# --- chat -----------------------------------------------------------------------------------------------
+@router.post("/api/chat", tags=["问答"], summary="智能问答（与 ask --json 相同的 JSON；stream=true 返回 SSE）",
+             responses={200: {"model": schemas.Answer, "description": "回答（stream=true 时为 text/event-stream："
+                                                                      "token 事件 {text}，最后 answer 事件为同样的回答 JSON）",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        **error_responses(404, 413, 422, 429, 503)})
+async def chat(body: ChatRequest, request: Request):
+    session = ChatSession(id=body.session_id, as_of=body.as_of)
+    services = _services(request)
+    if body.stream:
+        events = await run_blocking(request, lambda: services.chat_stream(body.question, session, "api"))
+        return StreamingResponse(_chat_events(events), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    # the payload is already JSON-ready: skip FastAPI's re-encoding of a large nested dict
+    return JSONResponse(await run_blocking(request, lambda: services.chat(body.question, session, "api")))
+
+
+def _chat_events(events: Iterator[dict]) -> Iterator[str]:
+    """token events, then the answer (stored before it is sent), or one error event; never a traceback."""
     try:
         for event in events:
-            if event.get("type") == "token":
-                yield sse("token", {"text": event.get("text", "")})
-            elif event.get("type") == "answer":
-                payload = _answer_payload(event["answer"])
-                if (error := _answer_error(payload)) is not None:
-                    yield sse("error", error.body())
-                    return
-                payload["turn_id"] = _record(request, question, payload, "api")
-                yield sse("answer", payload)
+            if event["type"] == "token":
+                yield sse("token", {"text": event["text"]})
+            else:
+                yield sse("answer", event["answer"])
     except Exception as exc:  # noqa: BLE001 - streamed errors become one JSON event
         yield sse("error", error_for_exception(exc).body())
 
@@ -196,63 +176,61 @@ def search(request: Request, q: str = Query(description="检索词，如“租GP
            k: int = Query(5, ge=1, le=50, description="返回条数（1–50）"),
            region: str | None = Query(None, max_length=32, description="可选：地区，如 厦门、思明、泉州、安徽"),
            doc_id: str | None = Query(None, max_length=64, description="可选：只在该文件中检索，如 xm-measures")):
-    query = check_text_length(q, _settings(request), field="检索词")
+    query = check_text_length(q, request.app.state.settings, field="检索词")
     result = _services(request).search(query, k=k, region=region or None, doc_id=doc_id or None)
     return jsonable_encoder(result)
 
 
 # --- conversations and feedback -------------------------------------------------------------------------
-@router.get("/api/sessions/{session_id}", tags=["问答"], summary="会话记录（用于页面刷新后恢复对话）",
-            responses={200: {"model": schemas.SessionHistory, "description": "会话中的问答"}, **error_responses(422, 429)})
+@router.get("/api/sessions/{session_id}", tags=["问答"], summary="会话记录（用于页面刷新后恢复对话；须为服务端签发的会话 ID）",
+            responses={200: {"model": schemas.SessionHistory, "description": "会话中的问答"},
+                       **error_responses(404, 422, 429)})
 def session_history(request: Request, session_id: str = Path(description="会话 ID（问答接口返回的 session_id）"),
                     limit: int = Query(50, ge=1, le=200, description="最多返回的轮数（最近的）")):
+    _check_session_id(session_id)
+    return {"session_id": session_id, "turns": _services(request).conversation(session_id, limit=limit)}
+
+
+@router.delete("/api/sessions/{session_id}", tags=["问答"], summary="删除一次对话的全部记录（含其评价）",
+               responses={200: {"model": schemas.DeletedAck, "description": "已删除"}, **error_responses(404, 422, 429)})
+def delete_session(request: Request, session_id: str = Path(description="会话 ID（问答接口返回的 session_id）")):
+    _check_session_id(session_id)
+    if not _services(request).delete_conversation(session_id):
+        raise ApiError(404, "session_not_found", "会话不存在或已删除。")
+    return {"ok": True, "message": "该对话的全部记录已删除。"}
+
+
+def _check_session_id(session_id: str) -> None:
+    import re
+
     if not re.match(SESSION_PATTERN, session_id):
         raise ApiError(422, "invalid_session", "会话 ID 格式不正确。")
-    return {"session_id": session_id, "turns": _store(request).conversation(session_id, limit=limit)}
 
 
 @router.post("/api/feedback", tags=["问答"], summary="对回答点赞/点踩，可附意见",
-             responses={200: {"model": schemas.FeedbackAck, "description": "已记录"}, **error_responses(413, 422, 429)})
+             responses={200: {"model": schemas.FeedbackAck, "description": "已记录"}, **error_responses(404, 413, 422, 429)})
 def feedback(body: FeedbackRequest, request: Request):
-    rating = 1 if body.rating in ("up", 1) else -1
-    feedback_id = _store(request).add_feedback(
-        rating=rating, session_id=body.session_id, turn_id=body.turn_id, comment=body.comment.strip(),
-        question=body.question, answer=body.answer, channel="api")
+    feedback_id = _services(request).feedback(
+        rating=1 if body.rating in ("up", 1) else -1, session_id=body.session_id, turn_id=body.turn_id,
+        comment=body.comment.strip(), question=body.question, answer=body.answer, channel="api")
     return {"ok": True, "id": feedback_id, "message": "感谢您的反馈！"}
 
 
 # --- OpenAI-compatible ----------------------------------------------------------------------------------
-def _message_text(message: ChatMessage) -> str:
-    if isinstance(message.content, str):
-        return message.content
-    if isinstance(message.content, list):
-        return "".join(part.get("text", "") for part in message.content if part.get("type") in (None, "text"))
-    return ""
+def _openai_request(body: ChatCompletionRequest, request: Request) -> tuple[str, ChatSession]:
+    """The question and the conversation: X-Session-Id (issued by this server), else `user`, else a new one
+    continued from the request's own earlier user turns (assistant turns may be trimmed or rewritten)."""
+    turns = [(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1][0] != "user":
+        raise ApiError(422, "empty_question", "messages 的最后一条应为用户（user）消息。")
+    prior = tuple(text for role, text in turns[:-1] if role == "user" and text.strip())
+    return turns[-1][1], ChatSession(id=_session_header(request), user=body.user, prior_questions=prior)
 
 
-def history_hash(messages: list[tuple[str, str]]) -> str:
-    """Identity of a conversation so far: its user and assistant turns (system prompts vary by front end)."""
-    turns = [[role, " ".join(text.split())] for role, text in messages if role in ("user", "assistant")]
-    return hashlib.sha256(json.dumps(turns, ensure_ascii=False).encode()).hexdigest()
-
-
-def _openai_session(messages: list[tuple[str, str]], request: Request) -> str | None:
-    """Continue the agent session behind an OpenAI-style conversation, which carries no session field.
-
-    Clients resend the whole history each turn; after each answer the history including the reply is linked to the
-    agent session, so the next request (that history plus a new question) finds it. X-Session-Id overrides this.
-    """
-    explicit = request.headers.get("x-session-id")
-    if explicit and re.match(SESSION_PATTERN, explicit):
-        return explicit
-    if len(messages) < 2:
-        return None
-    return _store(request).session_for_history(history_hash(messages[:-1]))
-
-
-def _link_reply(request: Request, messages: list[tuple[str, str]], payload: dict[str, Any], content: str) -> None:
-    if payload.get("session_id"):
-        _store(request).link_history(history_hash([*messages, ("assistant", content)]), payload["session_id"])
+def _usage(question: str, content: str) -> dict[str, int]:
+    # characters, not tokens: the offline agent has no tokenizer; clients only need consistent counts
+    return {"prompt_tokens": len(question), "completion_tokens": len(content),
+            "total_tokens": len(question) + len(content)}
 
 
 @router.get("/v1/models", tags=["OpenAI 兼容"], summary="模型列表")
@@ -261,63 +239,54 @@ def list_models():
 
 
 @router.post("/v1/chat/completions", tags=["OpenAI 兼容"], summary="OpenAI 兼容对话接口（回答附引用条款）")
-def chat_completions(body: ChatCompletionRequest, request: Request):
-    messages = [(m.role, _message_text(m)) for m in body.messages if m.role in ("user", "assistant")]
-    if not messages or messages[-1][0] != "user":
-        raise ApiError(422, "empty_question", "messages 的最后一条应为用户（user）消息。")
-    question = check_text_length(messages[-1][1], _settings(request))
-    session_id = _openai_session(messages, request)
+async def chat_completions(body: ChatCompletionRequest, request: Request):
+    question, session = _openai_request(body, request)
+    services = _services(request)
     completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
     created = int(time.time())
-    services = _services(request)
     if body.stream:
-        events = _with_memory(request, session_id, lambda: services.ask_stream(question, session_id=session_id))
-        return StreamingResponse(_completion_chunks(request, messages, events, completion_id, created),
+        events = await run_blocking(request, lambda: services.chat_stream(question, session, "openai"))
+        usage = bool(body.stream_options and body.stream_options.include_usage)
+        return StreamingResponse(_completion_chunks(question, events, completion_id, created, usage),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    request.app.state.memory.ensure(session_id)
-    payload = _answer_payload(services.ask(question, session_id=session_id))
-    if (error := _answer_error(payload)) is not None:
-        raise error
-    _record(request, question, payload, "openai")
+    payload = await run_blocking(request, lambda: services.chat(question, session, "openai"))
     content = answer_with_citations(payload)
-    _link_reply(request, messages, payload, content)
     return {
         "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_NAME,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": len(question), "completion_tokens": len(content),
-                  "total_tokens": len(question) + len(content)},
+        "usage": _usage(question, content),
         "policy_answer": payload,
     }
 
 
-def _completion_chunks(request: Request, messages: list[tuple[str, str]], events: Iterator[dict], completion_id: str,
-                       created: int) -> Iterator[str]:
-    from ui.errors import error_for_exception
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra) -> str:
-        data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_NAME,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+def _completion_chunks(question: str, events: Iterator[dict], completion_id: str, created: int,
+                       include_usage: bool) -> Iterator[str]:
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra) -> str:
+        data: dict[str, Any] = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                                "model": MODEL_NAME,
+                                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                                **extra}
+        if include_usage and "usage" not in data:
+            data["usage"] = None
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
     streamed = ""
     try:
         for event in events:
-            if event.get("type") == "token":
-                text = event.get("text", "")
-                streamed += text
-                yield chunk({"content": text})
-            elif event.get("type") == "answer":
-                payload = _answer_payload(event["answer"])
+            if event["type"] == "token":
+                streamed += event["text"]
+                yield chunk({"content": event["text"]})
+            else:
+                payload = event["answer"]
                 full = answer_with_citations(payload)
-                if _answer_error(payload) is None:
-                    _record(request, messages[-1][1], payload, "openai")
-                    _link_reply(request, messages, payload, full)
                 # the citations (and any text the tokens did not carry) arrive as the last content delta
                 tail = full[len(streamed):] if full.startswith(streamed) else "\n\n" + full[len(payload["answer"]):].lstrip("\n")
                 if tail:
                     yield chunk({"content": tail})
                 yield chunk({}, "stop", policy_answer=payload)
+                if include_usage:
+                    yield chunk(None, usage=_usage(question, full))
     except Exception as exc:  # noqa: BLE001
         err = error_for_exception(exc)
         yield chunk({"content": f"\n\n{err.message}"}, "stop", error=err.body())
@@ -325,15 +294,12 @@ def _completion_chunks(request: Request, messages: list[tuple[str, str]], events
 
 
 # --- health ---------------------------------------------------------------------------------------------
-@router.get("/healthz", tags=["运维"], summary="健康检查", responses={200: {"model": schemas.Health, "description": "服务状态"}})
+@router.get("/healthz", tags=["运维"], summary="健康检查：索引与会话库的真实状态（不可用时 503）",
+            responses={200: {"model": schemas.Health, "description": "服务状态（ok / degraded）"},
+                       503: {"model": schemas.Health, "description": "政策索引不可用（unavailable），message 说明原因"}})
 def healthz(request: Request):
-    settings = _settings(request)
-    return {
-        "status": "ok",
-        "index_built": settings.index_dir.exists() and any(settings.index_dir.iterdir()),
-        "llm": settings.llm_enabled,
-        "as_of": settings.today().isoformat(),
-    }
+    health = _services(request).health()
+    return JSONResponse(health, status_code=503 if health["status"] == "unavailable" else 200)
 
 
 @router.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)

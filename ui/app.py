@@ -42,8 +42,12 @@ def _cors_middleware_class():
     return JsonCORSMiddleware
 
 
-def create_app(settings: Settings | None = None, services=None, *, store=None, gradio: bool = True):
-    """Build the server app. `services` defaults to `Services(settings)`; `gradio=False` skips the UI (API-only)."""
+def create_app(settings: Settings | None = None, services=None, *, store=None, gradio: bool = True,
+               environ: dict[str, str] | None = None):
+    """Build the server app. `services` defaults to `Services(settings)`; `gradio=False` skips the UI (API-only).
+
+    Raises SettingsError (Chinese) when the configuration must not be served, e.g. an API key variable that is unset.
+    """
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     from fastapi import FastAPI, Request
@@ -52,16 +56,15 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from policy_assistant.services import Services
-    from ui.api import router
-    from ui.limits import ApiGuard
-    from ui.sessions import SessionMemory
-    from ui.store import Store
-
     from ui import mcp_server
+    from ui.api import router
+    from ui.edge import Edge
+    from ui.limits import ClientAddress, required_api_key
 
     settings = settings or Settings.from_env()
-    services = services or Services(settings)
-    store = store or Store(settings.db_path)
+    api_key = required_api_key(settings, environ)  # fails closed before anything else is built
+    ClientAddress(settings.trusted_proxies)  # refuse a malformed proxy list at start, not on the first request
+    services = services or Services(settings, store=store)
     mcp = mcp_server.build_server(services, settings)
 
     @contextlib.asynccontextmanager
@@ -69,12 +72,17 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
         import anyio
 
         app.state.worker_limiter = anyio.CapacityLimiter(int(os.environ.get("POLICY_WORKER_THREADS", "4")))
-        threading.Thread(target=_warm_up, args=(services,), name="warm-up", daemon=True).start()
+        stop = threading.Event()
+        # warm before accepting requests: "ready" then means the first question is answered at full speed
+        await anyio.to_thread.run_sync(_warm_up, services)
+        threading.Thread(target=_purge_periodically, args=(services, stop), name="purge", daemon=True).start()
         try:
             async with mcp.session_manager.run():  # the /mcp sub-app's lifespan: Starlette does not run it for us
                 yield
         finally:
-            store.close()
+            stop.set()
+            services.conversations.close()
+            services.store.close()
 
     app = FastAPI(
         title="政策通 API",
@@ -87,8 +95,6 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     )
     app.state.settings = settings
     app.state.services = services
-    app.state.store = store
-    app.state.memory = SessionMemory(services, store)
     app.state.worker_limiter = None  # set at startup (an anyio limiter belongs to the running loop)
 
     @app.exception_handler(ApiError)
@@ -128,10 +134,11 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     def api_root():
         return RedirectResponse("/docs")
 
-    # Middleware: the last added is outermost, so CORS headers also reach the guard's 401/413/429 responses.
-    app.add_middleware(ApiGuard, settings=settings)
+    # Middleware: the last added is outermost, so CORS headers also reach the edge's 401/413/422/429 responses.
+    # The edge wraps the whole app, so routes mounted later (Gradio below, an MCP server) are guarded the same way.
+    app.add_middleware(Edge, settings=settings, api_key=api_key)
     app.add_middleware(_cors_middleware_class(), allow_origins=list(settings.cors_origins),
-                       allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                        allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Session-Id"],
                        max_age=600)
 
@@ -140,11 +147,20 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
 
         from ui.gradio_app import CSS, HEAD, build_blocks, theme
 
-        blocks = build_blocks(services, store, settings, memory=app.state.memory)
+        blocks = build_blocks(services, settings)
         gr.mount_gradio_app(app, blocks, path="/", footer_links=[], run_history=False, pwa=False,
                             show_error=False, ssr_mode=False, theme=theme(), css=CSS, head=HEAD,
                             server_name=settings.host, server_port=settings.port)
     return app
+
+
+def app_from_env():
+    """The app of one `serve --workers N` worker: settings from the environment (POLICY_*), the web UI unless
+    POLICY_SERVE_UI=0."""
+    from ui import logsafe
+
+    logsafe.install()
+    return create_app(Settings.from_env(), gradio=os.environ.get("POLICY_SERVE_UI", "1") != "0")
 
 
 def _mount_docs(app) -> None:
@@ -168,11 +184,33 @@ def _mount_docs(app) -> None:
 
 
 def _warm_up(services) -> None:
-    """Build the agent (index, dictionaries) in the background so the first question is fast."""
+    """Open the index and warm the agent (catalog, index, jieba, vectors, encoder, one pass through the pipeline)."""
+    import time
+
+    started = time.perf_counter()
     try:
-        services.assistant  # noqa: B018 - cached_property build
-        warm = getattr(services.assistant, "warm_up", None)
-        if callable(warm):
-            warm()
-    except Exception as exc:  # noqa: BLE001 - a missing index is reported per request, not fatal at start
-        log.warning("warm-up failed: %s", exc)
+        services.index.warm_up()
+    except Exception as exc:  # noqa: BLE001 - a missing or damaged index is reported per request and by /healthz
+        log.warning("index not served at start: %s", getattr(exc, "message_zh", type(exc).__name__))
+    try:
+        services.warm_up()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("agent warm-up failed: %s", type(exc).__name__)
+    else:
+        log.info("warm-up done in %.2f s", time.perf_counter() - started)
+
+
+PURGE_EVERY_S = 6 * 3600
+
+
+def _purge_periodically(services, stop: threading.Event) -> None:
+    """Apply the retention period at start and every few hours while the server runs."""
+    while not stop.is_set():
+        try:
+            removed = services.purge()
+            if any(removed.values()):
+                log.info("retention: removed %(conversations)d conversations, %(turns)d turns, %(feedback)d feedback",
+                         removed)
+        except Exception as exc:  # noqa: BLE001 - retention must never stop the server
+            log.warning("retention purge failed: %s", type(exc).__name__)
+        stop.wait(PURGE_EVERY_S)

@@ -45,14 +45,15 @@ def _parse_date(text: str | None) -> dt.date | None:
         raise gr.Error("基准日期格式应为 YYYY-MM-DD，例如 2024-06-30。") from None
 
 
-def build_blocks(services, store, settings, memory=None) -> gr.Blocks:
-    with gr.Blocks(title="政策通 · 人工智能产业补助政策助手", analytics_enabled=False) as demo:
+def build_blocks(services, settings) -> gr.Blocks:
+    # delete_cache: files Gradio copied for download (eligibility CSVs) are removed after an hour
+    with gr.Blocks(title="政策通 · 人工智能产业补助政策助手", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         gr.HTML('<div class="pa-header"><div class="pa-logo">政策通</div><div class="pa-tagline">'
                 '人工智能产业补助政策 · 智能问答 · 补助测算 · 资格自查 · 坐席速查（金额均为政策上限，以主管部门审核为准）'
                 '</div></div>')
         with gr.Tabs():
             with gr.Tab("智能问答", id="chat", elem_id="tab-chat"):
-                _chat_tab(services, store, settings, memory)
+                _chat_tab(services, settings)
             with gr.Tab("补助测算", id="calc", elem_id="tab-calc"):
                 _calculator_tab(services)
             with gr.Tab("资格自查", id="eligibility", elem_id="tab-eligibility"):
@@ -111,9 +112,16 @@ def _client_api(services) -> None:
 
 
 # --- 智能问答 -------------------------------------------------------------------------------------------
-def _chat_tab(services, store, settings, memory=None) -> None:
+def _chat_tab(services, settings) -> None:
+    from policy_assistant.conversations import ChatSession
+
     session = gr.State(None)
     turns = gr.State([])
+    # What the page shows lives on the server (a State): the page's own events never send the conversation back, so
+    # a long conversation stays far under the body limit and cannot be inflated by the browser. Bounded to
+    # max_history_turns. (The public "chat" endpoint for gradio_client still accepts a history, body-limited.)
+    shown = gr.State([])
+    max_messages = 2 * settings.max_history_turns
     chatbot = gr.Chatbot(label="政策通", height=560, elem_id="pa-chat", layout="bubble", buttons=["copy"],
                          placeholder="您好！我是政策通，可以回答厦门、思明、泉州、安徽人工智能产业补助政策的问题，"
                                      "并帮您测算最高补助金额。")
@@ -133,56 +141,60 @@ def _chat_tab(services, store, settings, memory=None) -> None:
         feedback_status = gr.Markdown("", elem_id="pa-feedback-status")
     with gr.Accordion("高级选项", open=False):
         as_of = gr.Textbox(label="基准日期（可选，YYYY-MM-DD；默认今天）", elem_id="pa-asof")
+    api_trigger = gr.Button(visible=False)  # the public "chat" endpoint's event; the page never fires it
 
     def respond(question, history=None, session_id=None, turn_ids=None, as_of=None):
-        history, turn_ids, as_of_text = list(history or []), list(turn_ids or []), as_of
-        text = (question or "").strip()
-        if not text:
-            yield gr.update(), history, session_id, turn_ids
+        history = list(history or [])[-max_messages + 2:]
+        turn_ids = list(turn_ids or [])[-settings.max_history_turns + 1:]
+        if not (question or "").strip():
+            yield gr.update(), history, history, session_id, turn_ids
             return
-        if len(text) > settings.max_question_chars:
-            raise gr.Error(f"问题过长：最多 {settings.max_question_chars} 个字符。")
-        day = _parse_date(as_of_text)
-        history += [{"role": "user", "content": text}, {"role": "assistant", "content": "正在查询政策条款……"}]
-        yield "", history, session_id, turn_ids
+        try:
+            events = services.chat_stream(question, ChatSession(id=session_id, as_of=_parse_date(as_of)), "web")
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - bad input: the person sees why, in Chinese
+            raise gr.Error(error_for_exception(exc).message) from None
+        history += [{"role": "user", "content": question.strip()}, {"role": "assistant", "content": "正在查询政策条款……"}]
+        yield "", history, history, session_id, turn_ids
         streamed, last = "", 0.0
         try:
-            if memory is not None:
-                memory.ensure(session_id)
-            for event in services.ask_stream(text, session_id=session_id, as_of=day):
-                if event.get("type") == "token":
-                    streamed += event.get("text", "")
+            for event in events:
+                if event["type"] == "token":
+                    streamed += event["text"]
                     if time.monotonic() - last >= STREAM_YIELD_S:
                         history[-1] = {"role": "assistant", "content": streamed}
                         last = time.monotonic()
-                        yield "", history, session_id, turn_ids
-                elif event.get("type") == "answer":
-                    payload = event["answer"].contract_dict()
-                    session_id = payload.get("session_id") or session_id
-                    turn_id = store.record_turn(session_id, text, payload, channel="web") if session_id else None
-                    if memory is not None:
-                        memory.seen(session_id)
-                    turn_ids = [*turn_ids, turn_id]
+                        yield "", history, history, session_id, turn_ids
+                else:
+                    payload = event["answer"]
+                    session_id, turn_ids = payload["session_id"], [*turn_ids, payload.get("turn_id")]
                     history[-1] = {"role": "assistant", "content": answer_markdown(payload)}
-                    yield "", history, session_id, turn_ids
+                    yield "", history, history, session_id, turn_ids
         except Exception as exc:  # noqa: BLE001 - the person sees a Chinese message, never a traceback
             history[-1] = {"role": "assistant", "content": "⚠️ " + error_for_exception(exc).message}
-            yield "", history, session_id, turn_ids
+            turn_ids = [*turn_ids, None]  # one entry per shown answer, so 👍/👎 find the right turn
+            yield "", history, history, session_id, turn_ids
 
-    outputs = [question, chatbot, session, turns]
-    inputs = [question, chatbot, session, turns, as_of]
-    question.submit(respond, inputs, outputs, api_name="chat")
-    send.click(respond, inputs, outputs)
+    outputs = [question, chatbot, shown, session, turns]
+    page_inputs = [question, shown, session, turns, as_of]
+    question.submit(respond, page_inputs, outputs)
+    send.click(respond, page_inputs, outputs)
+    api_trigger.click(respond, [question, chatbot, session, turns, as_of], outputs, api_name="chat")
     for button in example_buttons:
-        button.click(lambda q: q, inputs=button, outputs=question, queue=False).then(respond, inputs, outputs)
-    clear.click(lambda: ([], None, [], "", ""), outputs=[chatbot, session, turns, question, feedback_status], queue=False)
+        button.click(lambda q: q, inputs=button, outputs=question, queue=False).then(respond, page_inputs, outputs)
+    clear.click(lambda: ([], [], None, [], "", ""), outputs=[chatbot, shown, session, turns, question, feedback_status],
+                queue=False)
 
     def rate(rating: int):
         def handler(turn_ids, session_id, text):
             if not turn_ids or turn_ids[-1] is None:
                 return "请先提问，再对回答进行评价。", text
-            store.add_feedback(rating=rating, session_id=session_id, turn_id=turn_ids[-1], comment=(text or "").strip(),
-                               channel="web")
+            try:
+                services.feedback(rating=rating, session_id=session_id, turn_id=turn_ids[-1],
+                                  comment=(text or "").strip()[:2000], channel="web")
+            except Exception as exc:  # noqa: BLE001
+                return "⚠️ " + error_for_exception(exc).message, text
             return "已记录您的评价，谢谢！", ""
         return handler
 
@@ -193,7 +205,7 @@ def _chat_tab(services, store, settings, memory=None) -> None:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         k = int(index) // 2
         if 0 <= k < len(turn_ids) and turn_ids[k] is not None:
-            store.add_feedback(rating=1 if data.liked else -1, session_id=session_id, turn_id=turn_ids[k], channel="web")
+            services.feedback(rating=1 if data.liked else -1, session_id=session_id, turn_id=turn_ids[k], channel="web")
             return "已记录您的评价，谢谢！"
         return ""
 
@@ -299,12 +311,30 @@ def _eligibility_tab(services) -> None:
             raise
         except Exception as exc:  # noqa: BLE001
             return f'<div class="pa-warn">{views.e(error_for_exception(exc).message)}</div>', gr.update(visible=False)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8-sig", newline="", suffix=".csv", prefix="资格自查_",
-                                         delete=False) as fh:
-            fh.write(views.eligibility_csv(report))
-        return views.eligibility_html(report), gr.update(value=fh.name, visible=True)
+        return views.eligibility_html(report), gr.update(value=_write_csv(views.eligibility_csv(report)), visible=True)
 
     run.click(check, [as_of, *components], [result, download])
+
+
+CSV_DIR_NAME = "policy-assistant-csv"
+CSV_MAX_AGE_S = 3600
+
+
+def _write_csv(text: str) -> str:
+    """A download file in our own temp folder; files older than an hour there are removed on each write."""
+    folder = Path(tempfile.gettempdir()) / CSV_DIR_NAME
+    folder.mkdir(mode=0o700, exist_ok=True)
+    cutoff = time.time() - CSV_MAX_AGE_S
+    for old in folder.glob("*.csv"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8-sig", newline="", suffix=".csv", prefix="资格自查_",
+                                     dir=folder, delete=False) as fh:
+        fh.write(text)
+    return fh.name
 
 
 # --- 坐席速查 -------------------------------------------------------------------------------------------

@@ -93,7 +93,8 @@ class ServerProcess:
             raise RuntimeError(f"server did not start; log:\n{self.log()}")
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                # up = answering; 503 is an honest "running but cannot search" (e.g. a damaged index)
+                if httpx.get(self.url + "/healthz", timeout=5).status_code in (200, 503):
                     return self.url
             except httpx.HTTPError:
                 pass

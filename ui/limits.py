@@ -1,59 +1,74 @@
-"""Guards in front of the HTTP API: body size (413), input length (422), per-client rate (429), optional API key (401).
+"""The limits the edge applies: the API key (fail closed), per-client rate, who the client is behind a proxy.
 
-All refusals are JSON `{"error": code, "message": 中文说明}`. The guard is a plain ASGI middleware so streaming
-responses pass through untouched; it only looks at `/api/` and `/v1/` paths (the Gradio app and static files are
-not metered here).
+All pure or self-contained; `ui.edge.Edge` applies them to every route. Refusals are Chinese (`ui.errors.ApiError`).
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
-import json
-import math
+import ipaddress
 import os
 import threading
 import time
-from typing import Any, Iterable
+from collections import OrderedDict
+from typing import Iterable
 
-from starlette.exceptions import HTTPException
-
-from policy_assistant.settings import Settings
-from ui.errors import ApiError, error_for_exception
+from policy_assistant.settings import Settings, SettingsError
+from ui.errors import ApiError
+from ui.inputs import InputRefused, check_text
 
 
 def check_text_length(text: str, settings: Settings, *, field: str = "问题") -> str:
-    """Strip and bound a user's text: empty → 422, longer than max_question_chars → 422."""
-    stripped = (text or "").strip()
-    if not stripped:
-        raise ApiError(422, "empty_question", f"{field}不能为空，请输入您想咨询的内容。")
-    limit = settings.max_question_chars
-    if len(stripped) > limit:
-        raise ApiError(422, "question_too_long",
-                       f"{field}过长：最多 {limit} 个字符，当前 {len(stripped)} 个字符，请精简后再提问。")
-    return stripped
+    """The stripped text, or a 422 ApiError: empty, invisible-only, bad characters, over `max_question_chars`."""
+    try:
+        return check_text(text, field=field, max_chars=settings.max_question_chars)
+    except InputRefused as refused:
+        raise ApiError(422, refused.code, refused.message) from None
 
 
-def expected_api_key(settings: Settings, environ: dict[str, str] | None = None) -> str | None:
-    """The key the API requires, read from the variable named by settings.api_key_env; None when not configured."""
+def required_api_key(settings: Settings, environ: dict[str, str] | None = None) -> str | None:
+    """The key every route requires, read from the variable `settings.api_key_env` names; None when none is configured.
+
+    Fails closed: a configured variable that is unset or empty raises SettingsError (the server refuses to start)
+    instead of silently serving every route without a key.
+    """
     if not settings.api_key_env:
         return None
-    value = (os.environ if environ is None else environ).get(settings.api_key_env)
-    return value or None
+    value = (os.environ if environ is None else environ).get(settings.api_key_env, "")
+    if not value.strip():
+        raise SettingsError(
+            f"已设置 POLICY_API_KEY_ENV={settings.api_key_env}，但环境变量 {settings.api_key_env} 未设置或为空："
+            f"服务拒绝在没有密钥的情况下启动。请设置该变量（如 export {settings.api_key_env}=一个足够长的随机串），"
+            "或取消 POLICY_API_KEY_ENV 以不启用密钥。")
+    return value.strip()
+
+
+def cookie_token(api_key: str) -> str:
+    """What the browser cookie holds after the login form: derived from the key, never the key itself."""
+    return hmac.new(api_key.encode(), b"policy-assistant browser session v1", hashlib.sha256).hexdigest()
 
 
 class RateLimiter:
-    """Token bucket per client: `per_minute` requests a minute with bursts up to the same number. ≤0 disables it."""
+    """Token bucket per client: `per_minute` requests a minute with bursts up to the same number. ≤0 disables it.
 
-    def __init__(self, per_minute: int, *, max_clients: int = 50_000, clock=time.monotonic):
+    At most `max_clients` buckets are kept, least recently used dropped first (O(1), nothing is ever scanned);
+    a dropped bucket was idle longest, so it had refilled anyway unless the table is flooded.
+    """
+
+    def __init__(self, per_minute: int, *, max_clients: int = 20_000, clock=time.monotonic):
         self.capacity = float(per_minute)
         self.refill_per_s = per_minute / 60.0
         self.max_clients = max_clients
         self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return self.capacity > 0
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def acquire(self, client: str) -> float:
         """Take one token; returns 0 when allowed, else the seconds until a token is available."""
@@ -61,123 +76,42 @@ class RateLimiter:
             return 0.0
         now = self._clock()
         with self._lock:
-            tokens, last = self._buckets.get(client, (self.capacity, now))
+            tokens, last = self._buckets.pop(client, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.refill_per_s)
-            if tokens >= 1.0:
-                self._buckets[client] = (tokens - 1.0, now)
-                if len(self._buckets) > self.max_clients:
-                    self._prune(now)
-                return 0.0
-            self._buckets[client] = (tokens, now)
-            return (1.0 - tokens) / self.refill_per_s
-
-    def _prune(self, now: float) -> None:
-        full_after = self.capacity / self.refill_per_s
-        for key in [k for k, (_, last) in self._buckets.items() if now - last >= full_after]:
-            del self._buckets[key]
+            allowed = tokens >= 1.0
+            self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        return 0.0 if allowed else (1.0 - tokens) / self.refill_per_s
 
 
-class BodyTooLarge(HTTPException):
-    """Raised while a streamed body is read; FastAPI re-raises HTTPExceptions from body reading unchanged."""
+class ClientAddress:
+    """The client's address: the peer, or — only when the peer is a configured proxy — the nearest untrusted
+    address in X-Forwarded-For (read right to left, so a client cannot forge its way past the proxy)."""
 
-    code = "payload_too_large"
-
-
-def _json_response_parts(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
-    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    raw_headers = [(b"content-type", b"application/json; charset=utf-8"),
-                   (b"content-length", str(len(payload)).encode())]
-    for k, v in (headers or {}).items():
-        raw_headers.append((k.lower().encode("latin-1"), v.encode("latin-1")))
-    return ({"type": "http.response.start", "status": status, "headers": raw_headers},
-            {"type": "http.response.body", "body": payload})
-
-
-class ApiGuard:
-    """ASGI middleware applying the limits to API paths; OPTIONS (CORS preflight) and /healthz pass freely."""
-
-    def __init__(self, app, *, settings: Settings, prefixes: Iterable[str] = ("/api/", "/v1/"),
-                 environ: dict[str, str] | None = None):
-        self.app = app
-        self.settings = settings
-        self.prefixes = tuple(prefixes)
-        self.max_body = settings.max_body_bytes
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
-        self.api_key = expected_api_key(settings, environ)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not scope["path"].startswith(self.prefixes):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        refusal = self._refusal(scope, headers)
-        if refusal is not None:
-            await self._send_error(send, refusal)
-            return
-
-        received = 0
-        limit = self.max_body
-
-        async def limited_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(413, self._too_large().message)
-            return message
-
-        started = False
-
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._send_error(send, self._too_large())
-        except Exception as exc:  # noqa: BLE001 - service errors become JSON inside CORS, never a traceback
-            if started:
-                raise
-            await self._send_error(send, error_for_exception(exc))
-
-    def _too_large(self) -> ApiError:
-        kb = self.max_body // 1024
-        return ApiError(413, "payload_too_large", f"请求内容过大：单次请求不得超过 {kb} KB，请缩短内容后重试。")
-
-    def _refusal(self, scope, headers: dict[str, str]) -> ApiError | None:
-        # 1) request size, from the declared length (streamed bodies are counted in limited_receive)
-        declared = headers.get("content-length")
-        if declared is not None:
+    def __init__(self, trusted: Iterable[str] = ()):
+        self.networks = []
+        for item in trusted:
             try:
-                if int(declared) > self.max_body:
-                    return self._too_large()
+                self.networks.append(ipaddress.ip_network(item.strip(), strict=False))
             except ValueError:
-                return ApiError(400, "bad_request", "请求头 Content-Length 无效。")
-        # 2) per-client rate
-        client = (scope.get("client") or ("unknown", 0))[0]
-        wait_s = self.limiter.acquire(client)
-        if wait_s > 0:
-            retry = max(1, math.ceil(wait_s))
-            return ApiError(429, "rate_limited", f"请求过于频繁：每分钟最多 {int(self.limiter.capacity)} 次，请 {retry} 秒后再试。",
-                            headers={"Retry-After": str(retry)})
-        # 3) API key, if one is configured (X-API-Key, or Authorization: Bearer for OpenAI-style clients)
-        if self.api_key:
-            given = headers.get("x-api-key", "")
-            auth = headers.get("authorization", "")
-            if not given and auth.lower().startswith("bearer "):
-                given = auth[7:].strip()
-            if not given or not hmac.compare_digest(given.encode(), self.api_key.encode()):
-                return ApiError(401, "unauthorized", "未授权：请在请求头 X-API-Key 中提供有效的 API 密钥。",
-                                headers={"WWW-Authenticate": "Bearer"})
-        return None
+                raise SettingsError(f"POLICY_TRUSTED_PROXIES 中的地址无效：{item!r}（应为 IP 或网段，如 127.0.0.1、10.0.0.0/8）") from None
 
-    @staticmethod
-    async def _send_error(send, error: ApiError) -> None:
-        start, body = _json_response_parts(error.status, error.body(), error.headers)
-        await send(start)
-        await send(body)
+    def _trusted(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in net for net in self.networks)
+
+    def __call__(self, peer: str, forwarded_for: str | None) -> str:
+        if not self.networks or not forwarded_for or not self._trusted(peer):
+            return peer
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    return peer  # garbage in the header: meter the proxy's own address
+        return hops[0] if hops else peer

@@ -280,12 +280,11 @@ def build_server(services, settings) -> PolicyMCPServer:
                                                 description=_described(schemas.ChatRequest, "session_id"))] = None,
         as_of: AsOf = None,
     ) -> AskResult:
+        from policy_assistant.conversations import ChatSession
+
         day = services.as_of(as_of)
-        with _chinese_errors():
-            answer = services.ask(check_text_length(question, settings), session_id=session_id, as_of=day)
-        payload = answer.contract_dict()
-        if payload.get("error"):
-            raise ToolError(payload.get("answer") or "输入无效。")
+        with _chinese_errors():  # one Services.chat: server-issued ids, the same keeping rules as POST /api/chat
+            payload = services.chat(check_text_length(question, settings), ChatSession(id=session_id, as_of=day), "mcp")
         return AskResult(as_of=day, **payload)
 
     return server

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+MAX_TURN_ID = 2**63 - 1  # SQLite's integer range: a larger id is a 422, not an overflow
 
 EXAMPLE_FACTS = {"compute_purchase_yuan": "80万"}
 EXAMPLE_PROFILE = {
@@ -38,13 +39,14 @@ class _Out(BaseModel):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
         {"question": "厦门企业去年购买算力花了80万元，最高能补多少？"},
-        {"question": "那如果是120万呢？", "session_id": "3f2a9c1e", "stream": True}]})
+        {"question": "那如果是120万呢？", "session_id": "Vq3xW0c9JkZ2mHq8RrT1uY4e", "stream": True}]})
 
-    question: str = Field(description="用户的问题（中文），最长 2000 字", examples=["厦门企业去年购买算力花了80万元，最高能补多少？"])
+    question: StrictStr = Field(description="用户的问题（中文），最长 2000 字", examples=["厦门企业去年购买算力花了80万元，最高能补多少？"])
     session_id: str | None = Field(default=None, pattern=SESSION_PATTERN,
-                                   description="多轮对话的会话 ID：留空开始新对话；填上一轮回答中的 session_id 继续对话")
+                                   description="多轮对话的会话 ID：留空开始新对话；填上一轮回答中的 session_id 继续对话"
+                                               "（必须是服务端签发的 ID，否则返回 404）")
     as_of: dt.date | None = Field(default=None, description="按此日期（YYYY-MM-DD）判断政策效力与申报期，默认今天")
-    stream: bool = Field(default=False, description="true 时以 Server-Sent Events 返回：若干 token 事件，最后一个 answer 事件")
+    stream: StrictBool = Field(default=False, description="true 时以 Server-Sent Events 返回：若干 token 事件，最后一个 answer 事件")
 
 
 class CalculateRequest(BaseModel):
@@ -53,7 +55,7 @@ class CalculateRequest(BaseModel):
         {"program_id": "sm-digital-transform", "facts": {"digital_level": "三级", "digital_investment_yuan": "500万"},
          "as_of": "2025-06-30"}]})
 
-    program_id: str = Field(min_length=1, max_length=64, examples=["xm-compute-voucher"],
+    program_id: StrictStr = Field(min_length=1, max_length=64, examples=["xm-compute-voucher"],
                             description="补助项目编号，如 xm-compute-voucher（厦门算力券）；全部编号见 GET /api/programs")
     facts: dict[str, Any] = Field(default_factory=dict, examples=[EXAMPLE_FACTS],
                                   description="企业事实：键为事实名（见 GET /api/programs/{program_id}/inputs），值可为用户原话，"
@@ -98,10 +100,10 @@ class FeedbackRequest(BaseModel):
 
     rating: Literal["up", "down", 1, -1] = Field(description="up 或 1 表示有帮助，down 或 -1 表示没帮助")
     session_id: str | None = Field(default=None, pattern=SESSION_PATTERN, description="被评价回答所在的会话 ID")
-    turn_id: int | None = Field(default=None, ge=1, description="被评价回答的编号（问答接口返回的 turn_id）")
-    comment: str = Field(default="", max_length=2000, description="意见（可选）")
-    question: str = Field(default="", max_length=10000, description="被评价的问题（可选，未给 turn_id 时记录用）")
-    answer: str = Field(default="", max_length=20000, description="被评价的回答（可选，未给 turn_id 时记录用）")
+    turn_id: int | None = Field(default=None, ge=1, le=MAX_TURN_ID, description="被评价回答的编号（问答接口返回的 turn_id）")
+    comment: StrictStr = Field(default="", max_length=2000, description="意见（可选）")
+    question: StrictStr = Field(default="", max_length=10000, description="被评价的问题（可选，未给 turn_id 时记录用）")
+    answer: StrictStr = Field(default="", max_length=20000, description="被评价的回答（可选，未给 turn_id 时记录用）")
 
 
 # --- pieces of results --------------------------------------------------------------------------------------
@@ -198,8 +200,9 @@ class Answer(_Out):
     calculations: list[Calculation] = Field(default_factory=list, description="计算器结果（金额均出自这里）")
     validity: list[AnswerValidity] = Field(default_factory=list, description="所涉文件的效力")
     totals: list[Total] = Field(default_factory=list, description="回答中给出的合计金额（计算器结果之和）")
-    session_id: str = Field(default="", description="会话 ID，下一轮提问时带上以继续对话")
-    turn_id: int | None = Field(default=None, description="本轮回答的编号，用于 POST /api/feedback")
+    session_id: str = Field(default="", description="会话 ID（服务端签发），下一轮提问时带上以继续对话")
+    turn_id: int | None = Field(default=None, description="本轮回答的编号，用于 POST /api/feedback；不带会话 ID 的一次性问答"
+                                                           "在继续对话或评价之前不写入数据库，此时为空")
 
 
 class EligibilityItem(_Out):
@@ -377,6 +380,8 @@ class SearchResult(_Out):
     reason: str = Field(default="", description="no_relevant 时的说明")
     relevance: float | None = Field(default=None, description="诊断：最相关命中的相关度")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="诊断：各检索阶段耗时（毫秒）")
+    dense_skipped: bool = Field(default=False, description="诊断：关键词检索已足够明确（或问题只涉及未收录的地区），"
+                                                           "未做向量编码")
 
 
 class Turn(_Out):
@@ -385,10 +390,10 @@ class Turn(_Out):
         "answer": {"question": "厦门企业去年购买算力花了80万元，最高能补多少？", "answer": "……最高可获得40万元……",
                    "status": "answered", "session_id": "3f2a9c1e"}, "created_at": "2025-06-30T10:00:00+08:00"}]})
 
-    turn_id: int = Field(description="回答编号")
+    turn_id: int | None = Field(description="回答编号；尚未写入数据库的一次性问答为空")
     question: str = Field(description="问题")
     answer: Answer = Field(description="当时的完整回答")
-    created_at: str = Field(description="时间（ISO 8601）")
+    created_at: str | None = Field(description="时间（ISO 8601）；尚未写入数据库时为空")
 
 
 class SessionHistory(_Out):
@@ -406,11 +411,30 @@ class FeedbackAck(_Out):
     message: str = Field(description="提示（中文）")
 
 
-class Health(_Out):
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"status": "ok", "index_built": True, "llm": False, "as_of": "2025-06-30"}]})
+class DeletedAck(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"ok": True, "message": "该对话的全部记录已删除。"}]})
 
-    status: Literal["ok"] = Field(description="服务状态")
-    index_built: bool = Field(description="政策索引是否已构建")
+    ok: bool = Field(description="是否已删除")
+    message: str = Field(description="提示（中文）")
+
+
+class PartHealth(_Out):
+    status: Literal["ok", "degraded", "unavailable", "recovered"] = Field(description="该部分的状态")
+    message: str | None = Field(default=None, description="不是 ok 时的中文说明")
+    build_id: str | None = Field(default=None, description="（索引）正在使用的构建编号")
+    kept_aside: str | None = Field(default=None, description="（会话库）损坏后保留的原文件名")
+
+
+class Health(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"status": "ok", "index": {"status": "ok", "build_id": "20250630-100000-000000-ab12"}, "store": {"status": "ok"},
+         "llm": False, "as_of": "2025-06-30"}]})
+
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="ok 正常；degraded 可用但有问题（见 message）；unavailable 无法检索与问答（HTTP 503）")
+    message: str | None = Field(default=None, description="不是 ok 时的中文说明")
+    index: PartHealth = Field(description="政策索引：已校验的构建、向量库是否可用")
+    store: PartHealth = Field(description="会话数据库：是否曾损坏并已另存")
     llm: bool = Field(description="是否启用了大模型")
     as_of: dt.date = Field(description="服务当前的基准日期")
 
@@ -426,5 +450,5 @@ class ErrorBody(_Out):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the JSON error body at these statuses."""
     text = {401: "未授权（配置了 API 密钥时）", 404: "未找到", 413: "请求内容过大", 422: "请求参数不正确",
-            429: "请求过于频繁", 503: "政策索引尚未构建"}
+            429: "请求过于频繁", 503: "政策索引尚未构建或已损坏"}
     return {s: {"model": ErrorBody, "description": text.get(s, "错误")} for s in statuses}

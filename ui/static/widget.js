@@ -22,7 +22,16 @@
     return v === null || v === "" ? fallback : v;
   }
   var TITLE = attr("title", "政策小助手");
-  var COLOR = attr("color", "#c81e1e");
+  // The colour goes into the widget's CSS, so only a plain colour is accepted: #rgb/#rrggbb(aa), rgb()/hsl() with
+  // numbers, or a CSS colour name. Anything else (quotes, braces, semicolons, url(), expressions) is ignored.
+  function safeColor(value, fallback) {
+    var v = String(value || "").trim();
+    if (/^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/.test(v)) { return v; }
+    if (/^(?:rgb|rgba|hsl|hsla)\(\s*[0-9.]+%?\s*(?:,\s*[0-9.]+%?\s*){2,3}\)$/.test(v)) { return v; }
+    if (/^[a-zA-Z]{3,20}$/.test(v)) { return v; }
+    return fallback;
+  }
+  var COLOR = safeColor(attr("color", "#c81e1e"), "#c81e1e");
   var SIDE = attr("position", "right") === "left" ? "left" : "right";
   var WELCOME = attr("welcome", "您好！我可以解答人工智能产业补助政策问题，并测算最高补助金额。请问有什么可以帮您？");
   var API_KEY = attr("api-key", "");

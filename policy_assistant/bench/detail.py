@@ -1,4 +1,5 @@
-"""`policy-assistant bench`: one bounded run that measures, side by side,
+"""The per-phase benchmark (`policy-assistant bench --detail`; the headline is policy_assistant/bench/headline.py):
+one bounded run that measures, side by side,
 
 - index build time: cold (empty data dir, every chunk embedded), no-op (up to date) and incremental (one document
   added: only its chunks are embedded);
@@ -45,6 +46,12 @@ def register(subparsers) -> None:
     p.add_argument("--quality", action="store_true", help="同时给出检索质量 recall@k/MRR（较慢；亦见 eval --retrieval）")
     p.add_argument("--scale", default="", help="同时运行 index/bench.py 的规模曲线，如 10000,100000（默认不跑）")
     p.add_argument("--quick", action="store_true", help="快速模式：更少问题、更短压测")
+    p.add_argument("--reliability", action="store_true",
+                   help="改为运行可靠性与安全套件（坏输入、限流、密钥、会话隔离、慢连接、kill -9、损坏恢复），输出 reliability.md")
+    p.add_argument("--against", type=Path, default=None,
+                   help="（--reliability）用另一份源码目录启动被测服务，例如旧版本的导出，用于测量“修复前”")
+    p.add_argument("--before", type=Path, default=None,
+                   help="（--reliability）旧版本的 reliability.json，报告中并排给出修复前后的数字")
     p.set_defaults(func=_run)
 
 
@@ -436,6 +443,9 @@ def run_bench(*, settings=None, out_dir: Path = BENCH_DIR, concurrencies: Sequen
 def _run(args: argparse.Namespace) -> int:
     from policy_assistant.settings import Settings
 
+    if args.reliability:
+        return _run_reliability(args)
+
     duration, n_q, repeat = args.duration, args.questions, args.repeat
     if args.quick:
         duration, n_q, repeat = min(duration, 2.0), min(n_q, 40), 1
@@ -447,3 +457,16 @@ def _run(args: argparse.Namespace) -> int:
     print(f"结果：{args.out / 'bench.json'}  {args.out / 'bench.md'}  {args.out / 'bench.png'}")
     api = data.get("api") or {}
     return 1 if api.get("error") else 0
+
+
+def _run_reliability(args: argparse.Namespace) -> int:
+    from policy_assistant.reliability import report
+
+    data = report.run(code_dir=args.against, quick=args.quick, log=lambda s: print(s, file=sys.stderr, flush=True))
+    before = json.loads(args.before.read_text(encoding="utf-8")) if args.before else None
+    name = "reliability-before" if args.against else "reliability"
+    out_dir = args.out if not args.against else args.out / name
+    md = report.write(out_dir, data, before)
+    print(md.read_text(encoding="utf-8"))
+    print(f"结果：{out_dir / 'reliability.json'}  {md}")
+    return 0

@@ -1,0 +1,263 @@
+"""The performance work keeps behaviour identical: each faster path is checked against the slow one it replaces
+(YAML loaders, figure reading, jieba's dictionary, BM25 files, the exact vector store, the catalog cache), plus the
+benchmark's own machinery (never-seen questions, the lean load client, the table). No timing assertions: speed is
+measured by `policy-assistant bench`, never asserted in tests."""
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from policy_assistant.settings import REPO_ROOT, Settings
+
+
+# --- YAML ------------------------------------------------------------------------------------------------------------
+def test_c_loader_reads_every_data_file_as_the_python_loader_does():
+    from corpus.yamlio import load_yaml
+
+    files = [p for p in REPO_ROOT.glob("**/*.yaml") if ".venv" not in p.parts and "test-artifacts" not in p.parts]
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert load_yaml(text) == yaml.load(text, Loader=yaml.SafeLoader), path
+
+
+def test_c_loader_stays_safe():
+    from corpus.yamlio import load_yaml
+
+    with pytest.raises(yaml.YAMLError):
+        load_yaml("!!python/object/apply:os.system ['true']")
+
+
+# --- guard figures -----------------------------------------------------------------------------------------------------
+def _whole(text: str) -> list[tuple]:
+    from tools.money import find_money, find_percents
+
+    found = [("money", Decimal(m.value_yuan), m.raw, m.end) for m in find_money(text)]
+    found += [("percent", Decimal(m.value), m.raw, m.end) for m in find_percents(text)]
+    return [f[:3] for f in sorted(found, key=lambda f: (f[3], f[0]))]
+
+
+@pytest.mark.parametrize("text", [
+    "20至\n50万元", "80\n万元", "人民币\n80万", "RMB\n5万", "五成\n员工", "共计30万\n元", "最高50%\n。", "a\n3万元",
+    "第一行。\n30万元补助\n下一行20%", "按其年度服务收入最高10%给予运营补贴，\n每家企业最高不超过100万元。\n\n",
+    "- 10\n- 20万元", "一、\n（一）30万元；\n（二）百分之五十", "",
+])
+def test_figures_read_segment_by_segment_equal_the_whole_text(text):
+    """Reading figures per memoised segment finds what reading the whole text finds (the cut is only made where no
+    figure can span a line break)."""
+    from agent import guard
+
+    got = [(f.kind, f.value, f.text) for f in sorted(guard.find_figures(text), key=lambda f: (f.end, f.kind))]
+    assert got == _whole(text)
+
+
+def test_figures_of_every_clause_and_random_joins(tmp_path):
+    from agent import guard
+    from tools.catalog import default_catalog
+
+    texts = [c.text for c in default_catalog().clauses.values()]
+    rng = random.Random(7)
+    texts += ["\n".join(rng.sample(texts, 3)) for _ in range(50)]
+    for text in texts:
+        got = [(f.kind, f.value, f.text) for f in sorted(guard.find_figures(text), key=lambda f: (f.end, f.kind))]
+        assert got == _whole(text)
+
+
+# --- jieba's dictionary from SQLite ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def served():
+    from index.testing import built_index
+
+    return built_index("hash")
+
+
+def test_prefix_dictionary_tokenizes_exactly_as_jieba(served, tmp_path):
+    from evals.loadgen import take
+    from evals.retrieval_eval import load_queries
+    from index.build import IndexPaths, load_chunks, prefix_dict_path, read_manifest
+    from index.tokenize import PolicyTokenizer, default_tokenizer
+    from tools.catalog import default_catalog
+
+    paths = IndexPaths(Path(served.index_dir))
+    build = paths.current_build()
+    path = prefix_dict_path(paths, read_manifest(build)["tokenizer"])
+    assert path.exists()  # written by the build
+    lazy, full = PolicyTokenizer(prefix_dict=path), default_tokenizer()
+    positives, negatives = load_queries()
+    texts = [c.indexed_text for c in load_chunks(build)] + [q["query"] for q in positives + negatives]
+    texts += take(default_catalog(), 200) + ["ＧＰＵ算力券　ABC 123", "", "！！！"]
+    for text in texts:
+        assert lazy.tokens(text) == full.tokens(text)
+        assert lazy.query(text) == full.query(text)
+    lazy.add_terms(["测试专用新词"])
+    assert "测试专用新词" in lazy.tokens("这是测试专用新词吗")
+    with pytest.raises(ValueError):
+        lazy.export_prefix_dict(tmp_path / "x.sqlite")
+
+
+def test_bm25_read_without_bm25s_matches_bm25s(served):
+    import bm25s
+
+    from index.bm25 import BM25Index
+    from index.build import IndexPaths
+
+    directory = IndexPaths(Path(served.index_dir)).current_build() / "bm25"
+    ours, theirs = BM25Index.load(directory), bm25s.BM25.load(str(directory), mmap=True)
+    assert ours.vocab == theirs.vocab_dict and ours.num_docs == theirs.scores["num_docs"]
+    for key in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(ours, f"_{key}"), theirs.scores[key])
+    with pytest.raises(ValueError):
+        ours.save(directory)  # only an index built in this process can be saved
+
+
+# --- exact vector store --------------------------------------------------------------------------------------------------
+def test_exact_store_matches_brute_force_with_and_without_filters():
+    from index.vector_store import ExactStore, VectorStore
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"c{i}" for i in range(300)]
+    docs = [f"d{i % 7}" for i in range(300)]
+    store = ExactStore(ids, docs, vectors)
+    assert isinstance(store, VectorStore) and store.exact and store.count() == 300
+    for _ in range(20):
+        q = rng.standard_normal(16).astype(np.float32)
+        q /= np.linalg.norm(q)
+        sims = vectors @ q
+        order = sorted(range(300), key=lambda i: (-sims[i], i))
+        assert [i for i, _ in store.query(q, 10)] == [ids[i] for i in order[:10]]
+        allowed = ["d1", "d4"]
+        kept = [i for i in order if docs[i] in allowed]
+        got = store.query(q, 5, allowed)
+        assert [i for i, _ in got] == [ids[i] for i in kept[:5]]
+        assert all(abs(s - float(sims[int(i[1:])])) < 1e-6 for i, s in got)
+    assert store.query(q, 0) == [] and store.query(q, 5, []) == [] and len(store.query(q, 999)) == 300
+    with pytest.raises(ValueError):
+        ExactStore(ids[:3], docs, vectors)
+
+
+def test_store_choice(tmp_path):
+    from index.vector_store import store_kind
+
+    s = Settings(data_dir=tmp_path)
+    assert store_kind(s, 111) == "exact" and store_kind(s, 10_001) == "chroma"
+    assert store_kind(s.model_copy(update={"chroma_mode": "http"}), 111) == "chroma"
+    assert store_kind(s.model_copy(update={"vector_store": "chroma"}), 111) == "chroma"
+    assert store_kind(s.model_copy(update={"vector_store": "exact"}), 10**6) == "exact"
+
+
+def test_small_index_is_served_without_importing_chromadb(served):
+    """A one-shot search over a small index never imports chromadb (1–1.5 s) nor bm25s/scipy."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from index import open_retriever; from policy_assistant.settings import Settings; "
+            f"r = open_retriever(Settings(data_dir={str(served.data_dir)!r}, embedder='hash')); "
+            "r.search('算力券补助多少'); print(type(r.store).__name__, 'chromadb' in sys.modules, "
+            "'bm25s' in sys.modules, 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert out.stdout.split() == ["ExactStore", "False", "False", "False"], out.stderr
+
+
+# --- catalog cache ------------------------------------------------------------------------------------------------------
+def test_catalog_cache_is_the_loaded_catalog_and_follows_the_data(tmp_path):
+    import shutil
+
+    from tools.catalog import CORPUS_DIR, PolicyCatalog
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS_DIR, corpus, ignore=shutil.ignore_patterns("raw", "*.py", "__pycache__"))
+    cache = tmp_path / "cache"
+    fresh = PolicyCatalog.load(corpus)
+    first = PolicyCatalog.load_cached(corpus, cache_dir=cache)
+    assert len(list(cache.glob("catalog-*.pickle"))) == 1
+    again = PolicyCatalog.load_cached(corpus, cache_dir=cache)
+    for cat in (first, again):
+        assert [p.model_dump() for p in cat.programs] == [p.model_dump() for p in fresh.programs]
+        assert {k: c.text for k, c in cat.clauses.items()} == {k: c.text for k, c in fresh.clauses.items()}
+    rules = corpus / "rules" / "xm-measures.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("每家企业每年最高不超过50万元", "每家企业每年最高不超过50万元。"),
+                     encoding="utf-8")
+    changed = PolicyCatalog.load_cached(corpus, cache_dir=cache)
+    assert changed.program("xm-compute-voucher").formula.phrase.endswith("。")
+    assert len(list(cache.glob("catalog-*.pickle"))) == 1  # the stale one removed
+    next(cache.glob("catalog-*.pickle")).write_bytes(b"not a pickle")
+    assert PolicyCatalog.load_cached(corpus, cache_dir=cache).program("xm-compute-voucher")
+
+
+# --- benchmark machinery ---------------------------------------------------------------------------------------------------
+def test_never_seen_questions_are_distinct_and_come_from_the_catalog():
+    from evals.loadgen import subjects, take
+    from tools.catalog import default_catalog
+
+    catalog = default_catalog()
+    qs = take(catalog, 3000)
+    assert len(set(qs)) == 3000
+    assert take(catalog, 50) == qs[:50]  # deterministic for a seed
+    assert take(catalog, 50, seed=2) != qs[:50]
+    words = {w for _, _, ws in subjects(catalog) for w in ws}
+    assert all(any(w in q for w in words) for q in qs[:200])
+    assert not set(take(catalog, 20, exclude=set(qs[:10]))) & set(qs[:10])
+
+
+def test_lean_client_against_the_hello_world_ceiling():
+    """The load client speaks HTTP/1.1 keep-alive correctly (JSON bodies, Content-Length, chunked, errors counted)."""
+    from policy_assistant.bench import servers
+    from ui.loadtest import cycling, run_level
+
+    hello = servers.start_hello("hello-test", workers=1)
+    try:
+        result = run_level(hello.url, 4, duration_s=1.0, max_requests=200, next_question=cycling(["你好", "再见"]))
+        assert result["errors"] == 0 and 0 < result["requests"] <= 200 and result["p95_ms"] >= result["p50_ms"]
+        bad = run_level(hello.url, 1, duration_s=0.5, max_requests=5, path="/nowhere", next_question=cycling(["x"]))
+        assert bad["errors"] == bad["requests"] == 5 and bad["error_kinds"] == {"HTTP 404": 5}
+    finally:
+        hello.stop()
+    with pytest.raises(ValueError):
+        run_level("http://example.com", 1, duration_s=0.1, max_requests=1, next_question=cycling(["x"]))
+
+
+def test_headline_table_renders_side_by_side_with_ratios(tmp_path):
+    from policy_assistant.bench import table
+
+    def load(rps: float) -> dict:
+        return {kind: {str(c): {"rps": rps * c, "p50_ms": 5.0, "p95_ms": 20.0 / c, "errors": 0, "requests": 100}
+                       for c in (1, 10)} for kind in ("unseen", "repeated")}
+
+    figures = {"retrieval_p50_ms": 20.0, "retrieval_p95_ms": 40.0, "encode_p50_ms": 15.0, "cached_p50_ms": 3.0,
+               "encodes_skipped_share": 0.5, "all_p50_ms": 3.0, "all_p95_ms": 30.0, "first_answer_ms": 50.0,
+               "oneshot_retrieval_s": 0.4, "oneshot_plain_s": 0.25, "rss_warm": {"max_rss_mb": 130.0},
+               "rss_load": {"max_rss_mb": 140.0}}
+    data = {"meta": {"generated": "2026-11-30 12:00:00", "cpus": 2, "workers": 2, "levels": [1, 10],
+                     "duration_s": 4.0, "rounds": 3, "load_before": [1.0, 1.0, 1.0], "load_after": [1.2, 1.1, 1.0]},
+            "figures": {"new": {**figures, "load": load(100.0)}},
+            "ceiling": {"new": {"1": {"rps": 1000.0}, "10": {"rps": 2000.0}}, "today": {}},
+            "dense": {"vectors": 111, "queries": 159, "identical_top10": 159, "hnsw_ms": 0.5, "exact_ms": 0.05},
+            "today": {"commit": "0b2ad6f", "measured": "2026-11-30", "note": "x",
+                      "figures": {**figures, "retrieval_p50_ms": 40.0, "load": load(50.0)},
+                      "ceiling": {"1": {"rps": 900.0}, "10": {"rps": 1800.0}}, "dense": {"hnsw_ms": 0.5}}}
+    md = table.render(data)
+    assert "| 项目 | 今天 | 本次 | 本次/今天 | 目标 |" in md
+    assert "50 / 500 | 100 / 1000 | ×2.00 / ×2.00" in md  # never-seen req/s, today and now, and the ratios
+    assert "6% / 28% | 10% / 50%" in md  # shares of the hello-world ceiling measured with each
+    assert "×0.50" in md and "0b2ad6f" in md
+    readme = tmp_path / "README.md"
+    readme.write_text(f"前\n{table.README_START}\n旧\n{table.README_END}\n后\n", encoding="utf-8")
+    assert table.update_readme(readme, md)
+    text = readme.read_text(encoding="utf-8")
+    assert "旧" not in text and text.startswith("前\n") and text.endswith("后\n") and md in text
+    assert not table.update_readme(tmp_path / "x.md", md) if (tmp_path / "x.md").write_text("无标记") else True
+
+
+def test_baseline_record_is_well_formed():
+    from policy_assistant.bench.headline import BASELINE_FILE
+
+    data = json.loads(BASELINE_FILE.read_text(encoding="utf-8"))
+    assert data["commit"] and data["figures"]["load"]["unseen"] and data["ceiling"]
