@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from tools.calculator import calculate, describe_formula, program_facts
+from tools.vocab import parse_fact
 from tools.errors import InvalidFactError, UnknownProgramError
 from tools.catalog import default_catalog
 
@@ -599,3 +600,15 @@ def test_the_programs_own_place_counts_in_whichever_field_it_was_typed():
     assert region_status(program, {"city": "思明区"}) == (True, "")
     assert region_status(program, {"city": "厦门市", "district": "湖里区"})[0] is False
     assert region_status(program, {"city": "厦门市"})[0] is None
+
+
+@pytest.mark.parametrize("raw, expected", [("120P", 120), ("30台", 30), ("一百二十", 120), ("1,200", 1200), (" 80 ", 80)])
+def test_quantity_facts_read_a_number_with_its_unit_word(raw, expected):
+    assert parse_fact(default_catalog().facts["ah_compute_used"], raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["500%", "100P; DROP TABLE", "约100P左右吧!", "P100"])
+def test_quantity_facts_refuse_anything_else_after_the_number(raw):
+    with pytest.raises(InvalidFactError) as err:
+        parse_fact(default_catalog().facts["ah_compute_used"], raw)
+    assert raw.strip() in err.value.message_zh

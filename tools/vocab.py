@@ -285,8 +285,15 @@ def parse_fact(fd: FactDef, value: Any) -> Any:
             parsed = _as_fraction(parse_pflops(value))
         else:  # quantity
             if isinstance(value, str):
-                value = re.sub(r"[^\d.,，零〇一二两三四五六七八九十百千万亿点]+$", "", value)
-            parsed = _as_fraction(parse_number(value))
+                # a unit word may follow the number (“120P”, “30台”); anything else after it (“500%”,
+                # “100P; DROP TABLE”) is not a quantity and is refused below
+                number = re.sub(r"\s*(?:(?![零〇一二两三四五六七八九十百千万亿点])[A-Za-z\u4e00-\u9fff])+$", "", value)
+                try:
+                    parsed = _as_fraction(parse_number(number))
+                except MoneyParseError:
+                    raise MoneyParseError(f"无法识别数字：“{value}”。") from None
+            else:
+                parsed = _as_fraction(parse_number(value))
     except MoneyParseError as exc:
         raise InvalidFactError(f"“{fd.label}”的取值有误：{exc.message_zh}") from None
     if fd.min is not None and parsed < Fraction(Decimal(str(fd.min))):
