@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from agent.reading import Mention, Reading
+from agent.reading import Mention, Reading, received_award
 from tools.lexicon import Lexicon
 from tools.money import format_yuan
 from tools.vocab import FactDef, StatedDate
@@ -563,10 +563,7 @@ class FactBinder:
             out.set(fd.name, best[2], source, span=(best[0], best[1]))
 
     def _received_award(self, reading: Reading, pos: int) -> bool:
-        """The clause at `pos` reports an award already received: a history word and a money figure in it."""
-        seg = reading.segments[reading.segment_of(pos)]
-        return any(w in seg.text for w in self.lexicon.words.history) and any(
-            m.kind == "money" and seg.start <= m.start < seg.end for m in reading.mentions)
+        return received_award(reading, pos, self.lexicon)
 
     def _stated_none(self, text: str, fd: FactDef) -> bool:
         """“以前没拿过规模奖励”: an amount stated as none."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.facts import BoundFacts, FactBinder, FactMention, _negated
+from agent.reading import received_award
 from agent.session import SessionState
 from agent.understand import Reader, Understanding
 from tools.catalog import PolicyCatalog
@@ -415,6 +416,8 @@ class Planner:
                 for m in re.finditer(re.escape(alias), text):
                     if reading.in_hearsay(m.start()) or _negated(text, m.start(), self.catalog.lexicon):
                         continue
+                    if fd.multiple and received_award(reading, m.start(), self.catalog.lexicon):
+                        continue  # a stage already rewarded is history, not an item of this question
                     if any(pm.program_id != program.id and pm.span[0] <= m.start() < pm.span[1] for pm in u.programs):
                         continue  # “国家级专精特新小巨人” names another program, not this program's 国家级 option
                     hits.append((m.start(), m.end(), c.key))

@@ -299,6 +299,27 @@ def _own_label(before: str, lexicon: Lexicon) -> bool:
     return len(re.findall(r"[\u4e00-\u9fff]", rest)) >= 2
 
 
+def received_award(reading: Reading, pos: int, lexicon: Lexicon) -> bool:
+    """The clause at `pos` reports an award already received: a history word and, beside it, a money figure or a word
+    naming an award (“新三板挂牌的时候拿过30万奖励”, “三个阶段的奖励我们都已经领过了”)."""
+    words = lexicon.words
+
+    def reports(start: int, end: int, after: int) -> bool:
+        part = reading.text[start:end]
+        return any(w in reading.text[after:end] for w in words.history) and (
+            any(w in part for w in words.award_words)
+            or any(m.kind == "money" and start <= m.start < end for m in reading.mentions))
+
+    seg = reading.segments[reading.segment_of(pos)]
+    if reports(seg.start, seg.end, seg.start):
+        return True
+    # a list of options ahead of the verb (“新三板、辅导备案、交易所受理三个阶段的奖励都已经领过了”)
+    text = reading.text
+    start = max(text.rfind(ch, 0, pos) for ch in "，,。；;！!？?\n") + 1
+    end = min([e for e in (text.find(ch, pos) for ch in "，,。；;！!？?\n") if e >= 0] or [len(text)])
+    return reports(start, end, pos)
+
+
 def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
     segs = segments(text)
     reading = Reading(text=text, segments=segs)

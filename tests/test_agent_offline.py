@@ -481,6 +481,19 @@ def test_a_stage_already_rewarded_is_history(catalog):
     assert facts["listing_stage"] == ["accepted"]
 
 
+def test_stages_listed_before_a_received_verb_are_history(catalog, agent):
+    """“A、B、C三个阶段的奖励都已经领过了”: every option of the list was rewarded already — none is computed again."""
+    facts = bind(catalog, "xm-listing", "新三板、辅导备案、交易所受理三个阶段的奖励我们都已经领过了")
+    assert "listing_stage" not in facts
+    a = agent.ask("厦门上市那条，新三板、辅导备案、交易所受理三个阶段的奖励我们都已经领过了，上市融资还能奖多少？",
+                  as_of=dt.date(2025, 6, 30))
+    assert all(c.amount_yuan is None for c in a.calculations if c.program_id == "xm-listing")
+    assert "180万" not in a.answer and "80万" not in a.answer
+    # a stage reached this year in its own clause is still an item
+    facts = bind(catalog, "xm-listing", "新三板的奖励已经领过了，今年辅导备案了")
+    assert facts["listing_stage"] == ["counseling"]
+
+
 def test_a_month_does_not_decide_a_condition_that_falls_inside_it(agent):
     """入选 2023年10月 against “2023年10月10日起”: the month alone does not decide, so the day is asked for."""
     a = agent.ask("厦门，我们是技术提供方，已在厦打造标杆应用，2023年10月入选福建省人工智能典型应用场景，"

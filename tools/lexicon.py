@@ -85,6 +85,7 @@ class WordsFile(Strict):
     breakdown: list[str]
     corrections: list[str]
     history: list[str]
+    award_words: list[str] = []
     spend_verbs: list[str]
     amount_words: list[str]
     zero_words: list[str] = []
