@@ -155,6 +155,8 @@ class Planner:
         # options only listed (“二级、三级、四级…上限分别多少”) ask for the standards
         computes = bool(plan.bound and set(plan.bound.values) & {n for p in plan.programs for n in p.formula.inputs()}
                         and u.reading and any(m.kind in ("rank", "count", "date") for m in u.reading.mentions))
+        # (“12月20日刚完成辅导备案，上市奖励能拿多少？措施今天还有效吗”: the option stated is computed, its status first)
+        stated_inputs = bool(plan.bound and set(plan.bound.values) & {n for p in plan.programs for n in p.formula.inputs()})
         if intent in ("compare", "method") and not u.has_figures and not (computes and u.has("amount")):
             # (“2项国家标准分别排第2和第6…一共最多多少”: the options and ranks it states are computed, not described)
             plan.kind = "lookup"
@@ -169,7 +171,8 @@ class Planner:
         elif plan.bound and any(plan.bound.values.get(c.fact) is False for p in programs for c in p.conditions):
             pass  # a condition stated as not met (“被列入了经营异常名录…可以吗”) is checked whatever else is asked
         elif intent in ("validity", "can_apply", "deadline", "channel", "materials", "contacts", "interpreter") \
-                and not (states_facts and u.has_figures) and not (computes and u.has("amount")):
+                and not (states_facts and u.has_figures) and not (computes and u.has("amount")) \
+                and not (intent in ("validity", "can_apply") and u.has("amount") and stated_inputs):
             plan.kind = "lookup"
         elif intent in ("conditions", "definition") and not states_facts:
             plan.kind = "lookup"

@@ -494,6 +494,17 @@ def test_stages_listed_before_a_received_verb_are_history(catalog, agent):
     assert facts["listing_stage"] == ["counseling"]
 
 
+def test_an_amount_asked_with_validity_is_computed_from_the_stated_option(agent):
+    """“…刚完成辅导备案，上市奖励能拿多少？这个措施今天还有效吗？”: both parts answered — the amount and the validity line."""
+    a = agent.ask("我们公司12月20日刚在厦门证监局完成辅导备案，厦门上市挂牌奖励能拿多少？这个措施今天还有效吗？",
+                  as_of=dt.date(2025, 12, 31))
+    calc = next(c for c in a.calculations if c.program_id == "xm-listing")
+    assert calc.amount_yuan == 500_000 and "50万元" in a.answer
+    assert "2025年12月31日" in a.answer and "有效期内" in a.answer
+    later = agent.ask("我们公司刚完成辅导备案，厦门上市挂牌奖励能拿多少？这个措施现在还有效吗？", as_of=dt.date(2026, 6, 1))
+    assert "已失效" in later.answer
+
+
 def test_a_month_does_not_decide_a_condition_that_falls_inside_it(agent):
     """入选 2023年10月 against “2023年10月10日起”: the month alone does not decide, so the day is asked for."""
     a = agent.ask("厦门，我们是技术提供方，已在厦打造标杆应用，2023年10月入选福建省人工智能典型应用场景，"
