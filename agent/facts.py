@@ -65,7 +65,10 @@ class BoundFacts:
 def _cue_hit(cues: Iterable[str], before: str, after: str) -> tuple[int, int]:
     """(score, distance) of the best cue before the figure in its clause (or just after it); (0, 99) if none."""
     best = (0, 99)
-    reach = 20 if re.search(r"[A-Za-z]{2,}", after[:20]) else 6  # English puts the noun after: “3百万 yuan of 算力”
+    # the noun after a figure (“22万登记过的语料数据产品”, “90万平台上架的算法模型服务”) is read up to the next figure;
+    # English puts the noun after too (“3百万 yuan of 算力”)
+    after = re.split(r"\d", after, maxsplit=1)[0]
+    reach = 20 if re.search(r"[A-Za-z]{2,}", after[:20]) else 10
     for cue in cues:
         if not cue:
             continue
@@ -80,11 +83,18 @@ def _cue_hit(cues: Iterable[str], before: str, after: str) -> tuple[int, int]:
     return best[0], -best[1]
 
 
-def _scores(fd: FactDef, reading: Reading, m: Mention) -> tuple[int, int, str]:
+def _scores(fd: FactDef, reading: Reading, m: Mention, local: bool = False) -> tuple[int, int, str]:
     """(score, distance, how): 'own' clause cue, 'topic' cue earlier in the sentence, or nothing."""
     seg = reading.segments[m.segment]
     before = reading.text[seg.start:m.start]
     after = m.unit_word + reading.text[m.end:seg.end] if m.kind == "count" else reading.text[m.end:seg.end]
+    if local:
+        # a cue standing before an earlier figure of the clause names that figure (“买了22万语料数据产品和35万算法模型
+        # 服务”): the caller reads this figure's own words first, the whole clause only when they name nothing
+        prev = [o.end for o in reading.mentions if o.kind == m.kind and seg.start <= o.end <= m.start and o is not m]
+        if prev:
+            # “22万语料数据产品和35万…”: the words before a joiner are the earlier figure's noun
+            before = re.split(r"和|及|与|、|还有|另外|以及", reading.text[max(prev):m.start])[-1]
     score, dist = _cue_hit(fd.cues, before, after)
     if score > 0:
         return score + _topic_bonus(fd, reading, m), dist, "own"
@@ -190,7 +200,9 @@ class FactBinder:
             if m.threshold:
                 self._tier_mention(reading, m, list(tiers), out, used)
                 continue
-            scored = {fd.name: _scores(fd, reading, m) for fd in everyone}
+            scored = {fd.name: _scores(fd, reading, m, local=True) for fd in everyone}
+            if not any(sc[2] == "own" for sc in scored.values()):
+                scored = {fd.name: _scores(fd, reading, m) for fd in everyone}
             own_best = max(((s[0], n) for n, s in scored.items() if s[2] == "own"), default=(0, ""))
             any_hit = False
             for fd in facts:

@@ -540,3 +540,16 @@ def test_money_paid_to_individuals_is_named_in_a_total(agent):
     a = agent.ask("思明区的软件企业，今年买了平台上架的公共智能算力100万，另有1名员工2026年4月新取得人工智能专业中级职称，"
                   "能享受哪些补助？一共多少", as_of=AS_OF)
     assert "拨付给个人" in a.answer
+
+
+def test_a_figure_is_named_by_the_noun_after_it_not_by_the_earlier_figures_noun(catalog):
+    """“买了22万登记过的语料数据产品和35万算法模型服务”: each figure goes with the noun after it; the words before a joiner
+    belong to the earlier figure."""
+    text = "今年还买了22万登记过的语料数据产品和35万算法模型服务，都是平台上架的"
+    assert bind(catalog, "sm-corpus-data", text)["corpus_purchase_yuan"] == 220_000
+    assert bind(catalog, "sm-model-algorithm", text)["model_purchase_yuan"] == 350_000
+    text = "今年买了150万平台上架的公共智能算力，还买了90万平台上架的算法模型服务"
+    assert bind(catalog, "sm-compute", text)["compute_purchase_yuan"] == 1_500_000
+    assert bind(catalog, "sm-model-algorithm", text)["model_purchase_yuan"] == 900_000
+    # a cue before both figures still names them when nothing else does (“算力服务一共买了30万和20万”)
+    assert bind(catalog, "sm-compute", "公共智能算力上半年买了30万，下半年20万")["compute_purchase_yuan"] == 500_000
