@@ -306,6 +306,8 @@ def received_award(reading: Reading, pos: int, lexicon: Lexicon) -> bool:
 
     def reports(start: int, end: int, after: int) -> bool:
         part = reading.text[start:end]
+        if any(m.kind == "money" and m.history and after <= m.start < end for m in reading.mentions):
+            return True  # “挂牌新三板拿了30万”
         return any(w in reading.text[after:end] for w in words.history) and (
             any(w in part for w in words.award_words)
             or any(m.kind == "money" and start <= m.start < end for m in reading.mentions))
@@ -381,7 +383,8 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
         # continues the same list (“分别拿了10万、20万”)
         bare = len(seg.text.replace(m.raw, "").strip()) <= 2
         prev = segs[m.segment - 1] if m.segment > 0 else None
-        m.history = any(w in seg.text for w in words.history) or bool(
+        m.history = any(w in seg.text for w in words.history) or (
+            m.kind == "money" and bool(re.search(r"(?:拿|领|获得|得)了\s*$", before))) or bool(
             bare and prev is not None and prev.sentence == seg.sentence and any(w in prev.text for w in words.history))
         m.add_on = any(w in before for w in words.add_on)
         m.own_label = _own_label(before, lexicon)

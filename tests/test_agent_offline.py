@@ -553,3 +553,11 @@ def test_a_figure_is_named_by_the_noun_after_it_not_by_the_earlier_figures_noun(
     assert bind(catalog, "sm-model-algorithm", text)["model_purchase_yuan"] == 900_000
     # a cue before both figures still names them when nothing else does (“算力服务一共买了30万和20万”)
     assert bind(catalog, "sm-compute", "公共智能算力上半年买了30万，下半年20万")["compute_purchase_yuan"] == 500_000
+
+
+def test_a_figure_right_after_got_is_an_award_received(catalog):
+    """“挂牌新三板拿了30万”: money right after 拿了/领了 is history; “拿了高级” (a title) is not."""
+    facts = bind(catalog, "xm-listing", "我们2024年挂牌新三板拿了30万，2025年已经在厦门证监局辅导备案了")
+    assert facts["listing_stage"] == ["counseling"]
+    facts = bind(catalog, "sm-talent-title", "我们软件信息业企业今年有两个人拿了高级")
+    assert facts["title_level"] == "senior"
