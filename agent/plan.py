@@ -267,7 +267,7 @@ class Planner:
                 m.origin == "earlier_turn" for m in merged.values()):
             from agent.reading import _date_labels
 
-            spans = _date_labels(u.text)
+            spans = _date_labels(u.text, as_of)
             if spans:
                 plan.when = (spans[-1][2], spans[-1][3])
         facts = {n: m.value for n, m in merged.items() if m.value is not None}

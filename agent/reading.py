@@ -145,8 +145,8 @@ def _year_labels(text: str, lexicon: Lexicon, as_of: dt.date) -> list[tuple[int,
     return sorted(labels)
 
 
-_DAY_RANGE_RE = re.compile(r"(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]\s*(?:-|—|~|～|至|到)\s*"
-                           r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+_DAY_RANGE_RE = re.compile(r"(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?\s*(?:-|—|~|～|至|到)\s*"
+                           r"(?:(\d{1,2})\s*月\s*)?(\d{1,2})\s*[日号]")  # 10月10日到12月31日, 6月20号到28号
 _MONTH_RE = re.compile(
     r"(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*(?:月份?)?\s*(?:-|—|~|～|至|到)\s*(\d{1,2})\s*月份?"  # 2024年1-5月
     r"|(?:(20\d{2})\s*年)?\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?(?:\s*(以后|之后|以来|起|后|以前|之前|前))?"
@@ -159,21 +159,28 @@ def _month_end(year: int, month: int) -> dt.date:
     return nxt - dt.timedelta(days=1)
 
 
-def _date_labels(text: str) -> list[tuple[int, int, dt.date, dt.date]]:
+def _date_labels(text: str, as_of: dt.date | None = None) -> list[tuple[int, int, dt.date, dt.date]]:
     """(start, end, from, to) for dated phrases: 2024年, 2023年9月, 11月 (year of the label before), 2024年1-5月,
-    10月10号以后. A phrase without a year takes the year of the nearest dated phrase before it."""
+    10月10号以后. A phrase without a year takes the year of the nearest dated phrase before it; with none, the latest
+    year that does not put it after the as-of date (“6月20号到28号”, asked on 2024-06-29, is 2024)."""
     out: list[tuple[int, int, dt.date, dt.date]] = []
     last_year: int | None = None
     days = []
+
+    def as_of_year(month: int, day: int = 1) -> int | None:
+        if as_of is None:
+            return None
+        return as_of.year if (month, day) <= (as_of.month, as_of.day) else as_of.year - 1
+
     for d in _DAY_RANGE_RE.finditer(text):  # 10月10日到12月31日
         year = int(d.group(1)) if d.group(1) else None
         if year is None:
             prior = re.findall(r"(20\d{2})\s*年", text[:d.start()])
-            year = int(prior[-1]) if prior else None
+            year = int(prior[-1]) if prior else as_of_year(int(d.group(2)), int(d.group(3)))
         try:
             if year:
                 days.append((d.start(), d.end(), dt.date(year, int(d.group(2)), int(d.group(3))),
-                             dt.date(year, int(d.group(4)), int(d.group(5)))))
+                             dt.date(year, int(d.group(4) or d.group(2)), int(d.group(5)))))
         except ValueError:
             continue
     for m in _MONTH_RE.finditer(text):
@@ -189,8 +196,12 @@ def _date_labels(text: str) -> list[tuple[int, int, dt.date, dt.date]]:
                     continue
                 span = (dt.date(year, a, 1), _month_end(year, b))
             elif m.group(5):  # a month (and day)
-                year = int(m.group(4)) if m.group(4) else last_year
                 month = int(m.group(5))
+                if not 1 <= month <= 12:
+                    continue
+                year = int(m.group(4)) if m.group(4) else last_year
+                if year is None and m.group(6):  # a bare month alone is too often a duration or a count
+                    year = as_of_year(month, int(m.group(6)))
                 if year is None or not 1 <= month <= 12:
                     continue
                 day = int(m.group(6)) if m.group(6) else None
@@ -327,7 +338,7 @@ def read_mentions(text: str, lexicon: Lexicon, as_of: dt.date) -> Reading:
     reading = Reading(text=text, segments=segs)
     labels = _year_labels(text, lexicon, as_of)
     reading.year_labels = labels
-    dated = _date_labels(text)
+    dated = _date_labels(text, as_of)
     hearsay = _hearsay_spans(text, lexicon)
     reading.hearsay = hearsay
     words = lexicon.words

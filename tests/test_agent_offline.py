@@ -561,3 +561,20 @@ def test_a_figure_right_after_got_is_an_award_received(catalog):
     assert facts["listing_stage"] == ["counseling"]
     facts = bind(catalog, "sm-talent-title", "我们软件信息业企业今年有两个人拿了高级")
     assert facts["title_level"] == "senior"
+
+
+def test_a_yearless_date_takes_the_latest_year_not_after_the_as_of_date():
+    from agent.reading import _date_labels
+
+    spans = _date_labels("6月20号到28号通过平台用了省内算力", dt.date(2024, 6, 29))
+    assert [(a, b) for _, _, a, b in spans] == [(dt.date(2024, 6, 20), dt.date(2024, 6, 28))]
+    spans = _date_labels("12月5日签的协议", dt.date(2024, 6, 29))  # a December before June is last year's
+    assert [(a, b) for _, _, a, b in spans] == [(dt.date(2023, 12, 5), dt.date(2023, 12, 5))]
+    assert _date_labels("6月20号到28号", None) == []  # no as-of date, no year: not dated
+
+
+def test_activity_after_a_batchs_period_gets_no_amount(agent):
+    a = agent.ask("安徽降低算力使用成本：我们是合肥的AI企业，6月20号到28号通过算力调度平台统一入口用了省内算力，花了150万，"
+                  "这批兑现能报吗？", as_of=dt.date(2024, 6, 29))
+    calc = next(c for c in a.calculations if c.program_id == "ah-compute-cost")
+    assert calc.eligible is False and not calc.amount_yuan and "2024年6月15日" in a.answer
