@@ -578,3 +578,19 @@ def test_activity_after_a_batchs_period_gets_no_amount(agent):
                   "这批兑现能报吗？", as_of=dt.date(2024, 6, 29))
     calc = next(c for c in a.calculations if c.program_id == "ah-compute-cost")
     assert calc.eligible is False and not calc.amount_yuan and "2024年6月15日" in a.answer
+
+
+def test_a_chinese_question_naming_latin_terms_is_not_english(catalog):
+    has = catalog.normalizer.has_english
+    assert not has("我们2025年3月买了一个OCR算法服务6万，8月又采购了大模型API调用服务9.5万，MaaS收入也有")
+    assert has("We bought RMB 800,000 of computing power in Xiamen, how much is the voucher?")
+
+
+def test_a_company_wide_figure_is_not_a_projects_figure(catalog):
+    facts = bind(catalog, "xm-key-tech", "省级重点攻关项目，项目研发投入总额680万；公司当年全部研发投入是2300万")
+    assert facts["key_tech_rd_investment_yuan"] == 6_800_000
+
+
+def test_a_breakdown_named_by_place_replaces_the_whole(catalog):
+    facts = bind(catalog, "xm-scenario", "这个应用2024年销售收入一共860万，其中厦门市内320万，省外540万")
+    assert facts["scenario_city_sales_yuan"] == 3_200_000

@@ -261,8 +261,10 @@ class Normalizer:
 
     @staticmethod
     def has_english(text: str) -> bool:
-        """Mostly an English sentence (at least three Latin words)."""
-        return len(re.findall(r"[A-Za-z]{2,}", text)) >= 3
+        """Mostly an English sentence: at least three Latin words and more Latin letters than Chinese characters (a
+        Chinese question naming OCR, API and MaaS is still Chinese)."""
+        latin = len(re.findall(r"[A-Za-z]", text))
+        return len(re.findall(r"[A-Za-z]{2,}", text)) >= 3 and latin > len(re.findall(r"[\u3400-\u9fff]", text))
 
     def normalize(self, text: str) -> str:
         from tools.money import plain_numerals
