@@ -378,12 +378,19 @@ class Renderer:
                 times = f" × {item.count} = {format_yuan(each.amount_yuan)}" if item.count > 1 else ""
                 if item.count > 1:
                     turn.totals.append(each)
-                lines.append(f"- {item.label}：最高{format_yuan(calc.amount_yuan)}{times}")
+                # the item's own arithmetic (“74万元 × 50% = 37万元，未超过上限50万元”), the formula said once above
+                work = [st for st in calc.steps[1:] if "=" in st and not st.startswith(("结论", "若其余"))]
+                how = f"（{work[0].rstrip('。')}）" if len(work) == 1 else ""
+                lines.append(f"- {item.label}：最高{format_yuan(calc.amount_yuan)}{times}{how}")
             elif calc.eligible is False:
                 self._cite_period_if_outside(program, calc, turn)
                 lines.append(f"- {item.label}：不符合条件（{join_zh(calc.unmet)}）")
             else:
                 lines.append(f"- {item.label}：还需要提供{join_zh(calc.missing, '、')}")
+        formula = next((c.steps[0] for c in calcs if c.amount_yuan and c.steps
+                        and c.steps[0].startswith(("计算公式", "奖励标准"))), None)
+        if formula:
+            lines.insert(1, f"- 计算方法：{formula.split('：', 1)[-1]}")
         v = calcs[0].validity if calcs else None
         if v is not None and not claimable(v):
             lines.insert(1, f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。{validity_sentence(self.catalog, v, turn.as_of)}")

@@ -594,3 +594,10 @@ def test_a_company_wide_figure_is_not_a_projects_figure(catalog):
 def test_a_breakdown_named_by_place_replaces_the_whole(catalog):
     facts = bind(catalog, "xm-scenario", "这个应用2024年销售收入一共860万，其中厦门市内320万，省外540万")
     assert facts["scenario_city_sales_yuan"] == 3_200_000
+
+
+def test_items_show_the_formula_once_and_each_items_arithmetic(agent):
+    a = agent.ask("厦门算力券：2024年上半年买算力服务花了31万，下半年又买了43万；2025年买了40万。每年最多能补多少？",
+                  as_of=dt.date(2025, 6, 30))
+    assert "计算方法：年度购买算力服务总额 × 50%" in a.answer
+    assert "74万元 × 50% = 37万元" in a.answer and "40万元 × 50% = 20万元" in a.answer
