@@ -297,7 +297,8 @@ class Renderer:
         lines = [head]
         live = v is None or claimable(v)
         if v is not None and not live:
-            lines.append(f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。{validity_sentence(self.catalog, v, turn.as_of)}")
+            lines.append(f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。{validity_sentence(self.catalog, v, turn.as_of)}"
+                         f"{self._status_marker(v, turn)}")
         for note in turn.notes.get(program.id, []):
             lines.append(f"- 说明：{note}")
         period = self.catalog.activity_period(program)
@@ -393,7 +394,8 @@ class Renderer:
             lines.insert(1, f"- 计算方法：{formula.split('：', 1)[-1]}")
         v = calcs[0].validity if calcs else None
         if v is not None and not claimable(v):
-            lines.insert(1, f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。{validity_sentence(self.catalog, v, turn.as_of)}")
+            lines.insert(1, f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。{validity_sentence(self.catalog, v, turn.as_of)}"
+                            f"{self._status_marker(v, turn)}")
         total = sum_total(parts, f"{program.name}合计", in_force=None if v is None else claimable(v))
         if (len(items) > 1 or any(i.count > 1 for i in items)) and total.amount_yuan:
             turn.totals.append(total)
@@ -603,6 +605,11 @@ class Renderer:
                 lines.append("- " + self.deadline_line(program, turn))
             sections.append("\n".join(lines))
         return "answered", "\n\n".join(sections)
+
+    def _status_marker(self, v, turn: Turn) -> str:
+        """The clause that decides a program's standing: the validity period when expired, else the window."""
+        role = "period" if v.status in ("expired", "not_yet") or v.replaced_by else "window"
+        return turn.cites.mark(self.catalog.role_clause(v.doc_id, role))
 
     def _role_marker(self, doc_id: str, turn: Turn, intent: str) -> str:
         role = "period" if intent == "validity" else "window"

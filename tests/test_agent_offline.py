@@ -601,3 +601,10 @@ def test_items_show_the_formula_once_and_each_items_arithmetic(agent):
                   as_of=dt.date(2025, 6, 30))
     assert "计算方法：年度购买算力服务总额 × 50%" in a.answer
     assert "74万元 × 50% = 37万元" in a.answer and "40万元 × 50% = 20万元" in a.answer
+
+
+def test_a_status_line_cites_the_clause_that_decides_it(agent):
+    a = agent.ask("2025年我们在厦门买算力服务一共58万，厦门算力券现在还能申请吗？能补多少？", as_of=dt.date(2026, 1, 2))
+    assert "已失效" in a.answer and "xm-measures:closing" in {c.id for c in a.citations}
+    b = agent.ask("厦门2023年度人工智能补助申报指南那个，今天还能交材料吗？", as_of=dt.date(2024, 7, 16))
+    assert "截止" in b.answer and "xm-guide:6.1" in {c.id for c in b.citations}
