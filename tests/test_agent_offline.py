@@ -608,3 +608,15 @@ def test_a_status_line_cites_the_clause_that_decides_it(agent):
     assert "已失效" in a.answer and "xm-measures:closing" in {c.id for c in a.citations}
     b = agent.ask("厦门2023年度人工智能补助申报指南那个，今天还能交材料吗？", as_of=dt.date(2024, 7, 16))
     assert "截止" in b.answer and "xm-guide:6.1" in {c.id for c in b.citations}
+
+
+def test_an_english_figure_followed_by_its_year_is_read_by_that_year(catalog):
+    facts = bind(catalog, "xm-rd-investment", catalog.normalizer.normalize(
+        "Our in-house R&D expenses were RMB 9.4 million in 2024 and RMB 8.9 million in 2023."), dt.date(2025, 6, 30))
+    assert facts["rd_expense_yuan"] == 9_400_000 and facts["rd_expense_last_year_yuan"] == 8_900_000
+
+
+def test_what_a_peer_told_me_is_hearsay(catalog):
+    facts = bind(catalog, "xm-rd-investment", "同行跟我说是按研发费用的10%给的。2024年自主研发费用870万，2023年是760万",
+                 dt.date(2025, 6, 30))
+    assert "rd_growth_percent" not in facts and facts["rd_expense_yuan"] == 8_700_000

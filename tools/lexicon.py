@@ -317,6 +317,9 @@ def _english_dates(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z\d])(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r",?\s+(?P<year>20\d{2})", ymd, text,
                   flags=flags)
     text = re.sub(r"(?<![A-Za-z])" + _MONTH_RE + r",?\s+(?:of\s+)?(?P<year>20\d{2})", ymd, text, flags=flags)
+    # “RMB 9.4 million in 2024 and RMB 8.9 million in 2023”: the year goes before its figure, as Chinese puts it
+    text = re.sub(r"((?:RMB|CNY|¥|\$)?\s*\d[\d.,]*\s*(?:million|billion|thousand|mn|bn|k|m|wan)?(?:\s*(?:yuan|RMB|CNY))?)"
+                  r"\s+(?:in|for|during)\s+(20\d{2})(?![\d年])", r"\2年 \1", text, flags=flags)
     text = re.sub(r"(?<![A-Za-z])(?:in|since|during|for|from|of)\s+(20\d{2})(?![\d年])", r"\1年", text, flags=flags)
     # “two of our engineers” → 2名员工 (a count of people the reader can bind)
     numbers = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine ten".split())}
