@@ -170,6 +170,11 @@ class FactBinder:
         self._bind_dates(reading, [fd for fd in wanted if fd.unit == "date"], out)
         self._bind_ranks(reading, [fd for fd in wanted if fd.ordinal], out, used)
         for fd in wanted:
+            hit = next(((p, v) for p, v in fd.overriding_phrases.items() if p in reading.text
+                        and not reading.in_hearsay(reading.text.find(p))), None)
+            if hit:
+                out.set(fd.name, hit[1], _clause_around(reading.text, reading.text.find(hit[0])))
+                continue
             if fd.name not in out.values and fd.value_phrases:
                 hit = next(((p, v) for p, v in fd.value_phrases.items() if p in reading.text
                             and not reading.in_hearsay(reading.text.find(p))), None)

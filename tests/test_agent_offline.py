@@ -620,3 +620,20 @@ def test_what_a_peer_told_me_is_hearsay(catalog):
     facts = bind(catalog, "xm-rd-investment", "同行跟我说是按研发费用的10%给的。2024年自主研发费用870万，2023年是760万",
                  dt.date(2025, 6, 30))
     assert "rd_growth_percent" not in facts and facts["rd_expense_yuan"] == 8_700_000
+
+
+def test_phrases_that_deny_a_figure_override_it(catalog):
+    facts = bind(catalog, "sm-filing", "2025年实际服务了6家企业，不过都是集团内的兄弟公司（关联企业）", dt.date(2025, 12, 1))
+    assert facts["filing_served_unrelated_enterprises"] == 0
+    facts = bind(catalog, "sm-filing", "2025年实际服务了6家非关联企业", dt.date(2025, 12, 1))
+    assert facts["filing_served_unrelated_enterprises"] == 6
+
+
+def test_a_title_in_another_field_is_not_an_ai_title(catalog):
+    facts = bind(catalog, "sm-talent-title", "财务主管2025年新拿了中级会计师职称", dt.date(2025, 12, 1))
+    assert facts["title_ai_major"] is False
+
+
+def test_a_subsidy_promised_but_not_paid_is_zero(catalog):
+    facts = bind(catalog, "ah-key-enterprise", "县里承诺给800万装修补助，但到现在一分钱还没拨", dt.date(2024, 6, 20))
+    assert facts["ah_city_recruit_subsidy_yuan"] == 0

@@ -89,6 +89,8 @@ class FactDef(Strict):
     same_as: str | None = None
     # phrases that state a value without a figure (“单独报，不拉医院一起” → 联合体成员 1 家)
     value_phrases: dict[str, Any] = {}
+    # phrases that state the value whatever figure is given beside them (“服务了6家企业，不过都是关联企业” → 0 家非关联企业)
+    overriding_phrases: dict[str, Any] = {}
 
     def choice(self, key: str) -> Choice:
         for c in self.choices:
