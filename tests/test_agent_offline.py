@@ -637,3 +637,10 @@ def test_a_title_in_another_field_is_not_an_ai_title(catalog):
 def test_a_subsidy_promised_but_not_paid_is_zero(catalog):
     facts = bind(catalog, "ah-key-enterprise", "县里承诺给800万装修补助，但到现在一分钱还没拨", dt.date(2024, 6, 20))
     assert facts["ah_city_recruit_subsidy_yuan"] == 0
+
+
+def test_conditions_and_materials_asked_together_get_both(agent):
+    a = agent.ask("厦门2023年度拓展智能场景应用补助，申报条件和材料是什么？", as_of=dt.date(2024, 6, 20))
+    assert "条件" in a.answer and "申请表" in a.answer and "销售合同" in a.answer
+    b = agent.ask("厦门2023年度关键核心技术突破补助要准备什么材料？审计报告有啥要求？", as_of=dt.date(2024, 6, 20))
+    assert "近2年内认可" in b.answer and "xm-guide:7.2" in {c.id for c in b.citations}
