@@ -90,6 +90,13 @@ class Planner:
         named = self.named_clause(u.text, regions)
         if named is not None and not cat.programs_citing(named):
             return Plan("clause", clause_id=named, regions=regions)
+        term = self.asked_term(u, regions)
+        if term is not None:  # “AI券是什么？能抵扣什么？有效期多久？”: the defining clause, then the further lookups
+            topical = self.topic_programs(u.text, regions, whole_document=False) if u.has("list") and regions else []
+            return Plan("clause", clause_id=term, regions=regions, note="term", programs=topical,
+                        also=(["standards"] if topical else []) + [i for i in u.intents
+                                                                   if i in SECOND_LOOKUPS and i != "list"],
+                        docs=[cat.clause(term).doc_id])
         programs = self.reader.programs_in(u, regions, explicit_regions=bool(u.regions))
         if programs and not u.programs and state.program_ids and not u.regions:
             # named by a figure's cue only (“漏了，县区那边还实际补了900万”): when the program under discussion reads
@@ -571,6 +578,14 @@ class Planner:
                    and (docs is None or p.doc_id == docs)]
             if len(out) > 1:
                 return out
+        # “AI券有哪些”: the programs paid in a form the question names
+        forms = sorted({p.payment_form for p in cat.programs if len(p.payment_form) >= 2}, key=len, reverse=True)
+        form = next((f for f in forms if f in text), None)
+        if form:
+            out = [p for p in cat.programs if cat.region_of(p) in keys and not p.implements and p.payment_form == form
+                   and (docs is None or p.doc_id == docs)]
+            if len(out) > 1:
+                return out
         m = re.search(r"(?:跟|和|与|关于|有关)?([\u4e00-\u9fffA-Za-z]{2,6}?)(?:相关|有关|方面|类)的", text) or \
             re.search(r"(?:用|以|通过)[“\"]?([\u4e00-\u9fffA-Za-z]{2,6}?)[”\"]?(?:形式)?(?:兑现|发放|支付)", text)  # “哪些补助用AI券兑现”
         if not m:
@@ -582,6 +597,19 @@ class Planner:
                and (docs is None or p.doc_id == docs)
                and (any(topic in n for n in p.names()) or any(topic in cat.clauses[c].text for c in p.clause_ids[:1]))]
         return out if len(out) > 1 else []
+
+    def asked_term(self, u: Understanding, regions: list[str]) -> str | None:
+        """The defining clause of a term the question asks about (documents' `terms`), when it names no program and
+        states no figure."""
+        if u.programs or u.has_figures or not any(w in u.text for w in self.catalog.lexicon.words.term_questions):
+            return None
+        keys = {k for r in regions for k in self.catalog.ancestors(r)} if regions else None
+        docs = [d for d in self.catalog.documents.values()
+                if keys is None or self.catalog.region_of_doc.get(d.id) in keys]
+        hits = [(t, cid) for d in docs for t, cid in d.terms.items() if t in u.text]
+        if not hits:
+            return None
+        return max(hits, key=lambda h: len(h[0]))[1]
 
     def named_document(self, text: str, doc_ids: list[str]) -> str | None:
         """The one document among `doc_ids` the question names by a keyword no other of them shares."""

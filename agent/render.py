@@ -808,11 +808,17 @@ class Renderer:
         marker = turn.cites.mark(clause.id)
         lines = [f"{self.catalog.doc_label(clause.doc_id)} {clause.label_path}{marker}：", f"> {excerpt(clause.text, u.text)}"]
         turn.evidence.append(clause.text)
-        if not self.has_money_rule(clause.id):
+        if not self.has_money_rule(clause.id) and plan.note != "term":
             lines.append("该条款没有规定具体的补助金额或比例，文件未规定的金额无法测算。")
-        v = self._validity(clause.doc_id, turn)
-        lines.append(validity_sentence(self.catalog, v, turn.as_of))
-        return "answered", "\n".join(lines)
+        text = "\n".join(lines)
+        for extra in plan.also:  # “…券有没有有效期”: each further lookup the question asks for
+            _, more = self._one_lookup(extra, plan, u, state, turn)
+            if more and more not in text:
+                text += "\n\n" + more
+        if not plan.also:
+            v = self._validity(clause.doc_id, turn)
+            text += "\n" + validity_sentence(self.catalog, v, turn.as_of)
+        return "answered", text
 
     def _cite_period_if_outside(self, program: Program, calc: Calculation, turn: Turn) -> None:
         """Activity outside the period a program covers: the clause that sets the period is cited."""

@@ -139,6 +139,9 @@ class Document(Strict):
     activity_period: ActivityPeriod | None = None
     application_note: DocumentNote | None = None
     contacts_note: DocumentNote | None = None
+    # terms the document defines, each with the clause that defines it (“AI券” → 思明 第一条): “AI券是什么/能抵扣什么”
+    # is answered from that clause; the term must occur in the clause's text
+    terms: dict[str, str] = {}
     supersedes: list[Replacement] = []  # earlier versions this one revises, each from a date
     repeals: list[Replacement] = []  # documents this one repeals, each from a date
 

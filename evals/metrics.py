@@ -127,6 +127,21 @@ def _doc(clause_id: str) -> str:
     return clause_id.split(":", 1)[0]
 
 
+def _status_clauses(answer) -> set[str]:
+    """The clauses that set the validity period or the application window of each document the answer states a
+    status for (已失效 / 申报已截止 / 有效期…): citing them for that statement is precise, whatever the case lists."""
+    text = answer.answer
+    if not any(w in text for w in ("已失效", "截止", "有效期", "到期")):
+        return set()
+    from tools.catalog import default_catalog
+
+    catalog = default_catalog()
+    docs = {c.validity.doc_id for c in answer.calculations if getattr(c, "validity", None) is not None}
+    docs |= {_doc(c.id) for c in answer.citations}
+    return {cid for d in docs if d in catalog.documents for role in ("period", "window")
+            if (cid := catalog.role_clause(d, role))}
+
+
 def _allowed(expect: Expect, clause_id: str) -> bool:
     pool = {x for group in expect.cite for x in group} | set(expect.cite_ok)
     if clause_id in pool or _doc(clause_id) in expect.cite_docs:
@@ -229,7 +244,8 @@ def score_turn(expect: Expect, run: TurnRun, history: Sequence[str] = ()) -> Tur
         if not all(satisfied):
             d["citation_recall"] = {"missing": [list(g) for g, ok in zip(groups, satisfied) if not ok], "cited": ts.cited}
         if ts.cited:
-            ts.citation_precision = sum(_allowed(expect, i) for i in ts.cited) / len(ts.cited)
+            status = _status_clauses(answer)
+            ts.citation_precision = sum(_allowed(expect, i) or i in status for i in ts.cited) / len(ts.cited)
 
     if expect.phrases:
         hits = [any(norm(alt) in text for alt in g) for g in expect.phrases]

@@ -644,3 +644,25 @@ def test_conditions_and_materials_asked_together_get_both(agent):
     assert "条件" in a.answer and "申请表" in a.answer and "销售合同" in a.answer
     b = agent.ask("厦门2023年度关键核心技术突破补助要准备什么材料？审计报告有啥要求？", as_of=dt.date(2024, 6, 20))
     assert "近2年内认可" in b.answer and "xm-guide:7.2" in {c.id for c in b.citations}
+
+
+def test_a_term_a_document_defines_is_answered_from_its_defining_clause(agent):
+    a = agent.ask("思明的AI券能用来抵扣什么？券有没有有效期？", as_of=dt.date(2026, 6, 1))
+    ids = [c.id for c in a.citations]
+    assert ids[0] == "siming:art1" and "语料数据" in a.answer and "发放时所在年度" in a.answer
+    assert "没有规定具体的补助金额" not in a.answer
+    b = agent.ask("思明区的“AI券”是什么？哪些补助用AI券兑现？", as_of=dt.date(2026, 6, 1))
+    assert {"siming:art1", "siming:art2", "siming:art3", "siming:art4"} <= {c.id for c in b.citations}
+
+
+def test_a_term_must_occur_in_its_defining_clause(catalog):
+    from tools.catalog import PolicyCatalog
+    from tools.rules import RulesError
+
+    doc = catalog.documents["siming"]
+    bad = doc.model_copy(update={"terms": {"AI券": "siming:art5"}})
+    broken = object.__new__(PolicyCatalog)
+    broken.__dict__.update(catalog.__dict__)
+    broken.documents = {**catalog.documents, "siming": bad}
+    with pytest.raises(RulesError, match="术语"):
+        broken.check()

@@ -422,3 +422,18 @@ def test_bench_report_renders(tmp_path):
     md = render_markdown(data)
     assert "索引构建 冷启动" in md and "并发 50" in md and "仅 BM25" in md
     assert render_chart(data, tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_citing_the_clause_that_sets_a_stated_status_is_precise():
+    """An answer that says 已失效 may cite the document's period clause without the case listing it; an unrelated
+    clause still counts against precision, and without a status statement the period clause does too."""
+    expired = answer("政策状态：已失效（2025年12月31日到期）[2]。按原规定最高可获得40万元[1]。",
+                     calcs=[calc("xm-compute-voucher", 400000, cites=[cite("xm-measures:1.3", XM13)])],
+                     cites=[cite("xm-measures:1.3", XM13), cite("xm-measures:closing")])
+    assert score(VOUCHER_CASE, expired).citation_precision == 1.0
+    stray = answer(expired.answer, calcs=expired.calculations,
+                   cites=[cite("xm-measures:1.3", XM13), cite("xm-measures:closing"), cite("xm-measures:2.6")])
+    assert score(VOUCHER_CASE, stray).citation_precision == pytest.approx(2 / 3)
+    plain = answer("最高可获得40万元[1]。", calcs=expired.calculations,
+                   cites=[cite("xm-measures:1.3", XM13), cite("xm-measures:closing")])
+    assert score(VOUCHER_CASE, plain).citation_precision == 0.5

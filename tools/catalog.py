@@ -140,6 +140,9 @@ class PolicyCatalog:
                 for rep in reps:
                     if rep.doc_id not in self.documents or rep.doc_id == doc.id:
                         raise RulesError(f"文件 {doc.id} 的 {kind} 指向不存在的文件 {rep.doc_id}")
+            for term, cid in doc.terms.items():
+                if cid not in self.clauses or term not in self.clauses[cid].text:
+                    raise RulesError(f"文件 {doc.id} 的术语“{term}”应指向原文中出现该术语的条款（{cid}）")
             for note in (doc.application_note, doc.contacts_note):
                 if note and note.clause_id not in self.clauses:
                     raise RulesError(f"文件 {doc.id} 的说明引用了不存在的条款 {note.clause_id}")

@@ -86,6 +86,7 @@ class WordsFile(Strict):
     corrections: list[str]
     history: list[str]
     award_words: list[str] = []
+    term_questions: list[str] = []
     spend_verbs: list[str]
     amount_words: list[str]
     zero_words: list[str] = []
