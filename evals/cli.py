@@ -20,8 +20,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="运行评测集（金额、资格、引用、拒答、数字可溯源、时延），生成报告",
                               description="运行评测集并在 evals/report/ 写出 report.json、summary.md、chart.png 与基线对比")
     p.add_argument("--agent", choices=("offline", "llm"), default="offline", help="离线智能体（默认）或已配置的大模型智能体")
-    p.add_argument("--set", dest="case_set", choices=("gold", "blind", "blind2", "blind3", "blind4", "blind5"), default="gold",
-                   help="用例集：gold（默认）或按文件原文盲写的 blind / blind2 / blind3 / blind4 / blind5（单独报告、单独阈值）")
+    p.add_argument("--set", dest="case_set", choices=("gold", "blind", "blind2", "blind3", "blind4", "blind5", "blind6"), default="gold",
+                   help="用例集：gold（默认）或按文件原文盲写的 blind / blind2 … blind6（单独报告、单独阈值）")
     p.add_argument("--split", choices=("tune", "frozen", "all"), default="all", help="数据划分（默认 all）")
     p.add_argument("--stratum", action="append", default=None, help="只跑某一分层，可重复")
     p.add_argument("--case", action="append", default=None, help="只跑某个用例 id（可用前缀*），可重复")

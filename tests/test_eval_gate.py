@@ -114,7 +114,7 @@ def blind_reports(gate, artifacts_dir):
     return reports
 
 
-@pytest.mark.parametrize("name", ["blind", "blind2", "blind3", "blind4", "blind5"])
+@pytest.mark.parametrize("name", ["blind", "blind2", "blind3", "blind4", "blind5", "blind6"])
 def test_blind_split_meets_its_thresholds(blind_reports, name):
     thresholds = (load_thresholds().get("blind_sets") or {}).get(name)
     assert thresholds, f"evals/thresholds.yaml has no blind_sets.{name}"
