@@ -529,7 +529,11 @@ class FactBinder:
                      name_spans: tuple = ()) -> None:
         text = scan = reading.text
         for w in self.region_words:
-            scan = scan.replace(w, "#" * len(w))
+            # a region's name is no option, but its level is (“厦门市级”, “福建省级” keep 市级 / 省级)
+            scan = re.sub(re.escape(w) + r"(?=级)", lambda m: "#" * (len(m.group(0)) - 1) + m.group(0)[-1], scan)
+            level = re.search(r"(?:国家|省|市|区|县)级$", w)  # a place alias that carries a level (福建省级)
+            keep = level.group(0) if level else ""
+            scan = scan.replace(w, "#" * (len(w) - len(keep)) + keep)
         hits: list[tuple[int, int, str]] = []
         denied: list[int] = []
         for choice in fd.choices:

@@ -666,3 +666,15 @@ def test_a_term_must_occur_in_its_defining_clause(catalog):
     broken.documents = {**catalog.documents, "siming": bad}
     with pytest.raises(RulesError, match="术语"):
         broken.check()
+
+
+def test_a_level_written_with_its_place_is_read(catalog):
+    """“福建省级…示范应用场景”, “厦门市级…”: the place is no option, the level it carries is."""
+    for text, level in (("2025年我们的场景入选福建省级人工智能示范应用场景，在平台推介了", "province"),
+                        ("2025年1月3日入选了厦门市级人工智能示范应用场景，已在平台推介", "city")):
+        assert bind(catalog, "sm-scenario-benchmark", text, dt.date(2025, 12, 1))["sm_scenario_level"] == level
+
+
+def test_never_above_the_lowest_tier_means_no_tier_award_received(catalog):
+    facts = bind(catalog, "xm-scale-up", "2024年营收5600万，2023年4100万，之前营收从来没过5000万", dt.date(2025, 6, 30))
+    assert facts["scale_up_received_yuan"] == 0
