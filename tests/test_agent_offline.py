@@ -678,3 +678,14 @@ def test_a_level_written_with_its_place_is_read(catalog):
 def test_never_above_the_lowest_tier_means_no_tier_award_received(catalog):
     facts = bind(catalog, "xm-scale-up", "2024年营收5600万，2023年4100万，之前营收从来没过5000万", dt.date(2025, 6, 30))
     assert facts["scale_up_received_yuan"] == 0
+
+
+def test_projects_named_by_their_kind_are_each_computed(agent):
+    """“②…签约引进的智能芯片项目，市县两级已拨付补助700万；③…核心算法项目，市里已拨付1600万”: each project of the
+    program is computed on its own, beside the other program named."""
+    a = agent.ask("蚌埠市这批想报三个项目：①一个新建智算中心，新增单体算力450P，2024年4月建成验收，市里实质参与建设并给了"
+                  "运营补贴960万（5月已拨付）；②2024年1月签约引进的智能芯片项目，市县两级已拨付补助700万；③2024年3月签约的"
+                  "核心算法项目，市里已拨付1600万。省级分别最多给多少，合计多少？", as_of=dt.date(2024, 7, 1))
+    got = sorted((c.program_id, c.amount_yuan) for c in a.calculations)
+    assert got == [("ah-computing-center", 3_200_000), ("ah-key-enterprise", 2_100_000), ("ah-key-enterprise", 4_800_000)]
+    assert "1010万元" in a.answer
