@@ -689,3 +689,9 @@ def test_projects_named_by_their_kind_are_each_computed(agent):
     got = sorted((c.program_id, c.amount_yuan) for c in a.calculations)
     assert got == [("ah-computing-center", 3_200_000), ("ah-key-enterprise", 2_100_000), ("ah-key-enterprise", 4_800_000)]
     assert "1010万元" in a.answer
+
+
+def test_english_people_counted_by_a_bare_number_before_the_verb(catalog):
+    text = catalog.normalizer.normalize("two of our engineers newly obtained senior professional titles in artificial "
+                                        "intelligence, and one obtained an intermediate AI title")
+    assert "2名员工" in text and "1名员工" in text and "人工智能中级职称" in text

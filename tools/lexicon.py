@@ -329,5 +329,9 @@ def _english_dates(text: str) -> str:
         n = m.group(1).lower()
         return f"{numbers.get(n, n)}名员工"
 
-    return re.sub(r"(?<![A-Za-z])(one|two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:of\s+(?:our|the)\s+)?"
+    text = re.sub(r"(?<![A-Za-z])(one|two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:of\s+(?:our|the)\s+)?"
                   r"(?:engineers?|employees?|staff|people|persons?)(?![A-Za-z])", people, text, flags=flags)
+    # “…, and one obtained an intermediate title”: a bare number word before the verb counts people too
+    return re.sub(r"(?<![A-Za-z])(one|two|three|four|five|six|seven|eight|nine|ten)\s+(?=(?:more\s+)?(?:newly\s+)?"
+                  r"(?:obtained|got|received|gained|earned|was awarded|were awarded)\b)", lambda m: people(m) + " ",
+                  text, flags=flags)
