@@ -44,9 +44,6 @@ class Citations:
         return {c.id for c in self.items}
 
 
-WARN_DAYS = 60  # "即将到期" within this many days of a document's end
-
-
 def _replaced(catalog: PolicyCatalog | None, v: Validity) -> str:
     if not (v.replaced_by and v.replaced_from):
         return ""
@@ -72,7 +69,7 @@ def status_tag(v: Validity, as_of: dt.date, catalog: PolicyCatalog | None = None
         return "通知未规定有效期"
     if v.effective_to is None:
         return f"自{zh_date(v.effective_from)}起施行" if v.effective_from else "有效"
-    if (v.effective_to - as_of).days <= WARN_DAYS:
+    if v.expiring_soon:  # tools.validity: in force and ending within EXPIRING_SOON_DAYS
         return f"即将到期（有效至{zh_date(v.effective_to)}）"
     return f"有效至{zh_date(v.effective_to)}"
 
@@ -107,7 +104,7 @@ def validity_sentence(catalog: PolicyCatalog, v: Validity, as_of: dt.date) -> st
         return f"《{doc.title}》适用期为{span}，截至{zh_date(as_of)}已失效。"
     if v.status == "not_yet":
         return f"《{doc.title}》自{zh_date(doc.effective_from)}起施行，截至{zh_date(as_of)}尚未生效。"
-    soon = "，即将到期" if doc.effective_to and (doc.effective_to - as_of).days <= WARN_DAYS else ""
+    soon = "，即将到期" if v.expiring_soon else ""
     return f"《{doc.title}》有效期为{span}，截至{zh_date(as_of)}仍在有效期内{soon}。"
 
 

@@ -296,9 +296,15 @@ class Renderer:
         head = f"**{program.name}**{marker}"
         lines = [head]
         live = v is None or claimable(v)
-        if v is not None and not live:
-            lines.append(f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。{validity_sentence(self.catalog, v, turn.as_of)}"
-                         f"{self._status_marker(v, turn)}")
+        led = v is not None and (not live or v.expiring_soon)  # the status leads the amount (已失效 / 即将到期)
+        if led:
+            if not live:  # the clause that decides it cannot be applied for
+                marker = self._status_marker(v, turn)
+            else:  # 即将到期: the period clause when the question is about validity
+                marker = turn.cites.mark(self.catalog.role_clause(program.doc_id, "period")) \
+                    if u.has("validity") or u.has("can_apply") else ""
+            lines.append(f"- 政策状态：**{status_tag(v, turn.as_of, self.catalog)}**。"
+                         f"{validity_sentence(self.catalog, v, turn.as_of)}" + marker)
         for note in turn.notes.get(program.id, []):
             lines.append(f"- 说明：{note}")
         period = self.catalog.activity_period(program)
@@ -353,7 +359,7 @@ class Renderer:
             lines.append("- 说明：" + join_zh(calc.assumptions))
         if program.application and program.application.deadline:
             lines.append("- " + self.deadline_line(program, turn))
-        if v is not None and live:
+        if v is not None and live and not led:
             marker = ""
             if u.has("validity") or u.has("can_apply"):
                 marker = turn.cites.mark(self.catalog.role_clause(program.doc_id, "period"))

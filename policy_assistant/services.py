@@ -49,8 +49,11 @@ class Services:
         """The offline agent by default; the LLM agent (guarded, falling back to offline) when configured."""
         from agent import build_assistant
 
+        # the catalog is fetched before taking our lock: on Python 3.11 cached_property holds its own lock while it
+        # computes, so a request reading `catalog` while the warm-up builds the assistant would otherwise deadlock
+        catalog = self.catalog
         with self._lock:
-            return build_assistant(self.settings, self.catalog, retriever_factory=lambda: self.index)
+            return build_assistant(self.settings, catalog, retriever_factory=lambda: self.index)
 
     @cached_property
     def store(self):

@@ -416,12 +416,13 @@ def test_eligibility_csv_files_do_not_pile_up(tmp_path, monkeypatch):
     from ui import gradio_app
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    first = gradio_app._write_csv("a,b\n")
+    first = gradio_app._write_csv("a,b\n", "资格自查_2026-11-30.csv")
     old = _time.time() - gradio_app.CSV_MAX_AGE_S - 5
-    os.utime(first, (old, old))
-    second = gradio_app._write_csv("c,d\n")
+    os.utime(os.path.dirname(first), (old, old))  # each download sits in a folder of its own, named as offered
+    second = gradio_app._write_csv("c,d\n", "资格自查_2026-11-30.csv")
     folder = tmp_path / gradio_app.CSV_DIR_NAME
-    assert sorted(p.name for p in folder.iterdir()) == [os.path.basename(second)]
+    assert os.path.basename(second) == "资格自查_2026-11-30.csv"
+    assert sorted(p.name for p in folder.iterdir()) == [os.path.basename(os.path.dirname(second))]
 
 
 def test_purge_and_delete_commands(tmp_path):

@@ -125,6 +125,7 @@ def test_calculation_views():
             "citations": [CITE], "validity": {"status": "expired", "window_open": None, "message": "已失效"}}
     html = views.calculation_html(calc)
     assert "40万元" in html and "<table" in html and "已失效" in html and "厦府办规" in html
+    assert "pa-amount-num" not in html and "政策已失效（按原规定可获" in html  # expired: muted, never red
     md = fmt.calculation_markdown(calc)
     assert "| 1 | 80万元 × 50% = 40万元 |" in md
 
@@ -140,7 +141,9 @@ def test_eligibility_views_and_csv():
     html = views.eligibility_html(report)
     assert html.index("甲") < html.index("乙") and "就高不重复" in html and "地域不符" in html
     rows = views.eligibility_csv(report).splitlines()
-    assert rows[0].startswith("项目编号,项目,地区,结论") and rows[1].startswith("a,甲,厦门市,符合条件,100000")
+    header = next(i for i, r in enumerate(rows) if r.startswith("项目编号"))
+    assert rows[header].startswith("项目编号,项目,地区,结论,效力,当前能否申报")
+    assert rows[header + 1].startswith("a,甲,厦门市,符合条件,有效,可申报,100000")
 
 
 def test_snippet_is_copy_ready():

@@ -64,6 +64,22 @@ def program_facts(program_id: str, catalog: "PolicyCatalog | None" = None) -> li
     return out
 
 
+def missing_details(program: Program, names: list[str], catalog: "PolicyCatalog") -> list[str]:
+    """Each missing fact with the threshold its clause sets (“新增单体智能算力规模（P）（新增单体智能算力规模400P（含）
+    以上）”): the label alone when the program sets no condition on it (an amount the formula reads)."""
+    vocab = catalog.facts
+    out = []
+    for name in names:
+        fd = vocab[name]
+        conds = [c.description for c in program.conditions if c.fact == name or c.ref_fact == name]
+        # a fact a derived one is computed from: the derived fact's condition says what it must reach
+        conds += [c.description for c in program.conditions
+                  if (d := vocab[c.fact].derived) is not None and name in (d.current, d.previous)]
+        conds = list(dict.fromkeys(c for c in conds if c and c != fd.label))
+        out.append(f"{fd.label}（{'，'.join(conds)}）" if conds else fd.label)
+    return out
+
+
 # --- region and period -----------------------------------------------------------------------------------------
 def _norm_place(name: str | None) -> str | None:
     import re
@@ -255,6 +271,7 @@ def calculate(program_id: str | Program, facts: Mapping[str, Any], as_of: dt.dat
         steps=steps,
         missing=[table.label(n) for n in missing_names],
         missing_facts=missing_names,
+        missing_details=missing_details(program, missing_names, catalog),
         unmet=unmet,
         assumptions=list(dict.fromkeys(assumptions)),
         citations=[catalog.citation(c) for c in clause_ids],

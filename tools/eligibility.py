@@ -95,6 +95,9 @@ class EligibilityReport(BaseModel):
     items: list[EligibilityItem]
     stacking: list[StackingNote] = Field(default_factory=list)
     summary: str = ""
+    # the headline total split by standing: programs that can still be applied for / expired or window closed
+    total_in_force_yuan: int = 0
+    total_expired_yuan: int = 0
 
     def by_status(self, status: Status) -> list[EligibilityItem]:
         return [i for i in self.items if i.status == status]
@@ -142,7 +145,7 @@ def profile_facts(profile: Profile, catalog: "PolicyCatalog") -> dict[str, Any]:
 # --- the check -------------------------------------------------------------------------------------------
 def _item(program, calc: Calculation, region_ok: bool | None, region_msg: str, applicant: str) -> EligibilityItem:
     reasons: list[str] = []
-    ask = list(calc.missing)
+    ask = list(calc.missing_details or calc.missing)
     ask_facts = list(calc.missing_facts)
     if region_ok is False:
         status: Status = "not_eligible"
@@ -245,18 +248,30 @@ def check_eligibility(profile: Mapping[str, Any] | Profile, as_of: dt.date,
     items.sort(key=_sort_key)
     eligible = [i for i in items if i.status == "eligible"]
     needs = [i for i in items if i.status == "needs_info"]
-    # one figure per clause: a guide program and the measure it implements are the same support
-    per_clause: dict[str, int] = {}
+    # one figure per clause: a guide program and the measure it implements are the same support; totals are split
+    # into programs that can still be applied for and those whose document expired or whose window closed
+    per_clause: dict[str, tuple[int, bool]] = {}
     for i in eligible:
         if i.amount_kind == "award" and i.amount_yuan:
             key = catalog.program(i.program_id).implements or i.program_id
-            per_clause[key] = max(per_clause.get(key, 0), i.amount_yuan)
-    total = sum(per_clause.values())
+            # as agent.compose.claimable: in force, or a call stating no validity, with no closed window
+            live = i.validity_status in ("in_force", "unstated") and i.window_open is not False
+            best = per_clause.get(key)
+            if best is None or (live, i.amount_yuan) > (best[1], best[0]):
+                per_clause[key] = (i.amount_yuan, live)
+    live_total = sum(a for a, live in per_clause.values() if live)
+    dead_total = sum(a for a, live in per_clause.values() if not live)
 
     summary = (f"共{len(items)}个项目：符合条件{len(eligible)}个，需要补充信息{len(needs)}个，"
                f"不符合条件{len(items) - len(eligible) - len(needs)}个。")
     if eligible:
-        summary += (f"符合条件项目的补助上限合计{format_yuan(total)}（申报指南与其对应措施条款只计一次；"
-                    f"未扣除“就高不重复”等不可叠加部分，仅供参考）。")
+        parts = []
+        if live_total or not dead_total:
+            parts.append(f"现行有效项目的补助上限合计{format_yuan(live_total)}")
+        if dead_total:
+            parts.append(f"已失效或申报已截止的项目按原规定合计{format_yuan(dead_total)}，现已不能申报")
+        summary += ("；".join(parts) + "（申报指南与其对应措施条款只计一次；"
+                    "未扣除“就高不重复”等不可叠加部分，仅供参考）。")
     return EligibilityReport(as_of=as_of, profile_name=prof.name, location=prof.location.label(), items=items,
-                             stacking=_stacking_notes(items, catalog), summary=summary)
+                             stacking=_stacking_notes(items, catalog), summary=summary,
+                             total_in_force_yuan=live_total, total_expired_yuan=dead_total)

@@ -45,6 +45,7 @@ class Validity(BaseModel):
     replaced_from: dt.date | None = None
     replaced_kind: Literal["supersede", "repeal"] | None = None
     message: str = ""
+    expiring_soon: bool = Field(default=False, description="in force and ending within EXPIRING_SOON_DAYS (即将到期)")
 
 
 class Calculation(BaseModel):
@@ -71,6 +72,8 @@ class Calculation(BaseModel):
     # added by tools.calculator (additive): fact names behind `missing`, the amount if unknown conditions hold,
     # the formula in words, required materials and application info from the rules
     missing_facts: list[str] = Field(default_factory=list)
+    # `missing` with the threshold the rule sets for each (“新增单体智能算力规模（P）：400P（含）以上”)
+    missing_details: list[str] = Field(default_factory=list)
     potential_amount_yuan: int | None = None
     formula: str = ""
     materials: list[str] = Field(default_factory=list)
@@ -115,7 +118,6 @@ class Answer(BaseModel):
             calc.pop("validity", None)
         for v in data["validity"]:
             v.pop("doc_id", None)
-            v.pop("window_closes", None)
             v.pop("message", None)
         if data.get("error") is None:
             data.pop("error", None)

@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from tools.catalog import PolicyCatalog
 
 STATUS_ZH = {"in_force": "有效", "expired": "已失效", "not_yet": "尚未生效", "unstated": "未规定有效期"}
+# A document in force that ends within this many days is flagged 即将到期 wherever its amounts are shown.
+EXPIRING_SOON_DAYS = 60
+
+
+def expiring_soon(effective_to: dt.date | None, as_of: dt.date) -> bool:
+    """In force on `as_of` and ending within EXPIRING_SOON_DAYS days (the end date itself counts)."""
+    return effective_to is not None and 0 <= (effective_to - as_of).days <= EXPIRING_SOON_DAYS
 
 
 def _status(start: dt.date | None, end: dt.date | None, as_of: dt.date) -> str:
@@ -65,6 +72,8 @@ def validity_for(doc_id: str, as_of: dt.date, catalog: "PolicyCatalog | None" = 
         else:
             span = f"有效期至{date_zh(doc.effective_to)}"
         parts.append(f"{title}{span}。" if replaced else f"{title}{span}，截至{date_zh(as_of)}{state}。")
+        if not replaced and status == "in_force" and expiring_soon(doc.effective_to, as_of):
+            parts.append(f"即将到期（{date_zh(doc.effective_to)}到期），请尽早申报。")
     else:
         parts.append(f"{title}通知未规定有效期。" if doc.deadline else f"{title}文件未规定有效期。")
     if doc.deadline is not None:
@@ -89,12 +98,13 @@ def validity_for(doc_id: str, as_of: dt.date, catalog: "PolicyCatalog | None" = 
                      f"（原文：“{rep.phrase}”），截至{date_zh(as_of)}不再适用。")
         status = "expired"
         window_open = False if window_open is not None else None
+    soon = status == "in_force" and expiring_soon(doc.effective_to, as_of)
     return Validity(document=doc.title, doc_id=doc.id, status=status, effective_from=doc.effective_from,
                     effective_to=doc.effective_to, window_open=window_open, window_closes=doc.deadline,
                     window_closes_time=doc.deadline_time, replaced_by=replaced[1].id if replaced else None,
                     replaced_from=replaced[2].from_ if replaced else None,
                     replaced_kind=replaced[0] if replaced else None,  # type: ignore[arg-type]
-                    message="".join(parts))
+                    message="".join(parts), expiring_soon=soon)
 
 
 def document_overview(as_of: dt.date, catalog: "PolicyCatalog | None" = None) -> list[dict]:
@@ -123,6 +133,7 @@ def document_overview(as_of: dt.date, catalog: "PolicyCatalog | None" = None) ->
             "validity_stated": doc.validity_stated,
             "status": v.status,
             "status_zh": STATUS_ZH[v.status],
+            "expiring_soon": v.expiring_soon,
             "window_open": v.window_open,
             "window_closes": v.window_closes.isoformat() if v.window_closes else None,
             "window_closes_time": v.window_closes_time,

@@ -297,7 +297,8 @@ def parse_fact(fd: FactDef, value: Any) -> Any:
             else:
                 parsed = _as_fraction(parse_number(value))
     except MoneyParseError as exc:
-        raise InvalidFactError(f"“{fd.label}”的取值有误：{exc.message_zh}") from None
+        typed = "" if str(value) in exc.message_zh else f"（您填写的是“{value}”）"
+        raise InvalidFactError(f"“{fd.label}”的取值有误：{exc.message_zh}{typed}") from None
     if fd.min is not None and parsed < Fraction(Decimal(str(fd.min))):
         raise InvalidFactError(f"“{fd.label}”不能小于{fd.min}：您填写的是“{value}”。")
     if fd.max is not None and parsed > Fraction(Decimal(str(fd.max))):

@@ -145,12 +145,14 @@ def create_app(settings: Settings | None = None, services=None, *, store=None, g
     if gradio:
         import gradio as gr
 
-        from ui.gradio_app import CSS, HEAD, build_blocks, theme
+        from ui.gradio_app import CSS, HEAD, build_blocks, i18n, theme
+        from ui.page import IndexPage
 
         blocks = build_blocks(services, settings)
         gr.mount_gradio_app(app, blocks, path="/", footer_links=[], run_history=False, pwa=False,
-                            show_error=False, ssr_mode=False, theme=theme(), css=CSS, head=HEAD,
+                            show_error=False, ssr_mode=False, theme=theme(), css=CSS, head=HEAD, i18n=i18n(),
                             server_name=settings.host, server_port=settings.port)
+        app.add_middleware(IndexPage, path="/")  # lang="zh-CN", Chinese Gradio strings, our link previews
     return app
 
 

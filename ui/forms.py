@@ -1,11 +1,18 @@
 """Form descriptions for the calculator and the eligibility profile, read from the rules' fact vocabulary."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# Money fields are in 万元: a bare number means 万元; a typed unit (元, 万, 亿) is read as written.
+MONEY_UNIT = "万元"
+BARE_NUMBER = re.compile(r"\s*\d[\d,，]*(?:\.\d+)?\s*")
+# An amount in yuan below this is asked about (“是80元还是80万元？”): every money threshold in the rules is in 万元.
+IMPLAUSIBLE_YUAN = 1000
+
 UNIT_HINT = {
-    "yuan": "金额，可写“80万”“1.5亿”“300000元”",
+    "yuan": "单位：万元。只填数字按万元计（80 即 80万元）；也可写“300000元”“1.5亿”",
     "percent": "百分比，如“25%”",
     "count": "数量（个/家/项）",
     "pflops": "算力规模（P），如“500P”",
@@ -38,10 +45,15 @@ class FieldSpec:
             return "choice"
         return "text"
 
+    @property
+    def shown_label(self) -> str:
+        """The label as the form shows it: money fields carry their unit (年度购买算力服务总额（万元））."""
+        return f"{self.label}（{MONEY_UNIT}）" if self.unit == "yuan" else self.label
+
 
 def _spec(fd) -> FieldSpec:
     choices = [(c.label, c.key) for c in getattr(fd, "choices", []) or []]
-    hint = getattr(fd, "description", "") or UNIT_HINT.get(fd.unit, "")
+    hint = UNIT_HINT["yuan"] if fd.unit == "yuan" else (getattr(fd, "description", "") or UNIT_HINT.get(fd.unit, ""))
     return FieldSpec(name=fd.name, label=fd.label, unit=fd.unit, choices=choices,
                      multiple=bool(getattr(fd, "multiple", False)), hint=hint,
                      profile_key=getattr(fd, "profile_key", None))
@@ -63,11 +75,33 @@ def collect_values(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
             if value not in (YES, NO):
                 continue
             facts[spec.name] = value == YES
+        elif spec.unit == "yuan" and isinstance(value, str) and BARE_NUMBER.fullmatch(value):
+            facts[spec.name] = value.strip() + "万"  # the field is in 万元
         elif isinstance(value, str):
             facts[spec.name] = value.strip()
         else:
             facts[spec.name] = value
     return facts
+
+
+def implausible_amounts(specs: list[FieldSpec], values: list[Any]) -> list[str]:
+    """Questions about money typed so small it is probably a unit slip: “是80元还是80万元？” (the value as typed)."""
+    from tools.errors import PolicyError
+    from tools.money import parse_money
+
+    asks = []
+    for spec, value in zip(specs, values):
+        if spec.unit != "yuan" or not isinstance(value, str) or not value.strip() or BARE_NUMBER.fullmatch(value):
+            continue
+        try:
+            amount = parse_money(value.strip())
+        except PolicyError:
+            continue  # the calculator reports it, repeating what was typed
+        if 0 < amount < IMPLAUSIBLE_YUAN:
+            number = re.sub(r"[^\d.]", "", str(amount))
+            asks.append(f"“{spec.label}”填写的是“{value.strip()}”，金额很小：是{number}元还是{number}万元？"
+                        f"如是{number}万元，请改填“{number}”或“{number}万”。")
+    return asks
 
 
 def _locations(catalog) -> tuple[list[str], list[str], list[str]]:

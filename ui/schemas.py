@@ -131,6 +131,7 @@ class Validity(_Out):
     replaced_from: dt.date | None = Field(default=None, description="修订或废止的生效日期")
     replaced_kind: Literal["supersede", "repeal"] | None = Field(default=None, description="supersede 修订 / repeal 废止")
     message: str | None = Field(default=None, description="效力与申报期说明（中文）")
+    expiring_soon: bool = Field(default=False, description="仍有效但60天内到期（即将到期）")
 
 
 class Calculation(_Out):
@@ -158,6 +159,8 @@ class Calculation(_Out):
     notes: list[str] = Field(default_factory=list, description="其他说明")
     validity: Validity | None = Field(default=None, description="所依据文件在基准日期的效力")
     missing_facts: list[str] = Field(default_factory=list, description="还需提供的事实名（与 missing 一一对应）")
+    missing_details: list[str] = Field(default_factory=list,
+                                       description="还需提供的信息及条款规定的门槛（与 missing 一一对应），如“新增单体智能算力规模（P）（400P（含）以上）”")
     potential_amount_yuan: int | None = Field(default=None, description="补充信息且满足条件后最高可获得的金额（整数元）")
     formula: str = Field(default="", description="计算公式（中文）")
     materials: list[str] = Field(default_factory=list, description="申报材料")
@@ -180,10 +183,12 @@ class AnswerValidity(_Out):
     effective_from: dt.date | None = Field(default=None, description="文件写明的施行日期；未写明时为空")
     effective_to: dt.date | None = Field(default=None, description="文件写明的有效期截止日；未写明时为空")
     window_open: bool | None = Field(default=None, description="基准日期是否在申报期内")
+    window_closes: dt.date | None = Field(default=None, description="申报截止日期（文件规定了申报期时）")
     window_closes_time: str | None = Field(default=None, description="申报截止时刻（文件写明时，如 17:00）")
     replaced_by: str | None = Field(default=None, description="修订或废止本文件的文件编号（基准日期已生效时）")
     replaced_from: dt.date | None = Field(default=None, description="修订或废止的生效日期")
     replaced_kind: Literal["supersede", "repeal"] | None = Field(default=None, description="supersede 修订 / repeal 废止")
+    expiring_soon: bool = Field(default=False, description="仍有效但60天内到期（即将到期）")
 
 
 class Answer(_Out):
@@ -259,6 +264,8 @@ class EligibilityReport(_Out):
     items: list[EligibilityItem] = Field(description="全部项目：符合的按金额从高到低，其后为需补充信息、不符合")
     stacking: list[StackingNote] = Field(default_factory=list, description="叠加规则提示")
     summary: str = Field(default="", description="结论摘要（中文）")
+    total_in_force_yuan: int = Field(default=0, description="现行有效（仍可申报）的符合条件项目补助上限合计（整数元）")
+    total_expired_yuan: int = Field(default=0, description="已失效或申报已截止的符合条件项目按原规定的合计（整数元），现已不能申报")
 
 
 class ProgramSummary(_Out):
@@ -347,6 +354,7 @@ class DocumentOverview(_Out):
     validity_stated: bool = Field(default=True, description="文件是否写明了有效期（申报通知通常只写申报截止）")
     status: Literal["in_force", "expired", "not_yet", "unstated"] = Field(description="基准日期时的效力")
     status_zh: str = Field(description="效力（中文）")
+    expiring_soon: bool = Field(default=False, description="仍有效但60天内到期（即将到期）")
     window_open: bool | None = Field(default=None, description="是否在申报期内")
     window_closes: dt.date | None = Field(default=None, description="申报截止日期")
     window_closes_time: str | None = Field(default=None, description="申报截止时刻（文件写明时）")

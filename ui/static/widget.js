@@ -108,7 +108,8 @@
     ".panel.open{display:flex}",
     ".head{background:" + COLOR + ";color:#fff;padding:12px 14px;display:flex;align-items:center;gap:8px}",
     ".head .t{flex:1;font-size:16px;font-weight:600}",
-    ".head button{background:rgba(255,255,255,.18);border:none;color:#fff;border-radius:6px;padding:4px 8px;font-size:13px;cursor:pointer}",
+    ".head button{background:rgba(255,255,255,.18);border:none;color:#fff;border-radius:8px;min-width:44px;min-height:44px;padding:0 10px;font-size:14px;cursor:pointer}",
+    ".head button.close{font-size:20px;line-height:1}",
     ".msgs{flex:1;overflow-y:auto;padding:12px;background:#f5f6f8;-webkit-overflow-scrolling:touch}",
     ".m{margin:8px 0;display:flex}.m.u{justify-content:flex-end}",
     ".b{max-width:86%;padding:9px 12px;border-radius:12px;font-size:14px;line-height:1.65;word-break:break-word;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.06)}",
@@ -123,19 +124,21 @@
     "details{margin:4px 0;background:#fef2f2;border-left:3px solid " + COLOR + ";border-radius:4px;padding:3px 8px}",
     "summary{cursor:pointer;font-size:12px;font-weight:600;color:#7f1d1d}",
     "details div{font-size:12px;color:#374151;padding:4px 0;white-space:pre-wrap}",
-    ".badges{margin-top:6px}.badge{display:inline-block;font-size:11px;padding:0 7px;border-radius:99px;margin:2px 4px 0 0;line-height:18px}",
+    ".badges{margin:0 0 6px}.badge{display:inline-block;font-size:12px;padding:0 7px;border-radius:99px;margin:2px 4px 0 0;line-height:20px}",
     ".badge.ok{background:#dcfce7;color:#166534}.badge.bad{background:#fee2e2;color:#991b1b}.badge.closed{background:#fef3c7;color:#92400e}",
-    ".fb{margin-top:6px;font-size:12px;color:#9ca3af;display:flex;align-items:center;gap:2px}",
-    ".fb button{background:none;border:none;cursor:pointer;color:#9ca3af;padding:2px 4px;line-height:0}.fb button:hover{color:" + COLOR + "}",
+    ".badge.soon{background:#ffedd5;color:#9a3412}.badge.info{background:#e0f2fe;color:#075985}.doc{font-size:12px;color:#374151}",
+    ".fb{margin-top:6px;font-size:12px;color:#4b5563;display:flex;align-items:center;gap:2px}",
+    ".fb button{background:none;border:none;cursor:pointer;color:#4b5563;min-width:44px;min-height:44px;padding:0;line-height:0;display:inline-flex;align-items:center;justify-content:center}.fb button:hover{color:" + COLOR + "}",
     ".fb button.down svg{transform:rotate(180deg)}",
     ".chips{display:flex;gap:6px;flex-wrap:wrap;padding:6px 12px 0;background:#f5f6f8}",
-    ".chips button{border:1px solid #e5e7eb;background:#fff;border-radius:99px;padding:4px 10px;font-size:12px;color:#374151;cursor:pointer}",
+    ".chips button{border:1px solid #d1d5db;background:#fff;border-radius:99px;padding:0 12px;min-height:44px;font-size:14px;color:#374151;cursor:pointer}",
     ".bar{display:flex;gap:8px;padding:10px 12px calc(10px + env(safe-area-inset-bottom));border-top:1px solid #eee;background:#fff}",
-    ".bar textarea{flex:1;resize:none;border:1px solid #d1d5db;border-radius:10px;padding:8px 10px;font-size:15px;height:40px;max-height:96px;outline:none}",
+    ".bar textarea{flex:1;resize:none;border:1px solid #9ca3af;border-radius:10px;padding:10px;font-size:16px;height:44px;max-height:96px;outline:none}",
+    ".bar textarea::placeholder{color:#6b7280}",
     ".bar textarea:focus{border-color:" + COLOR + "}",
-    ".bar button{background:" + COLOR + ";color:#fff;border:none;border-radius:10px;padding:0 16px;font-size:15px;cursor:pointer}",
+    ".bar button{background:" + COLOR + ";color:#fff;border:none;border-radius:10px;padding:0 16px;min-width:44px;min-height:44px;font-size:16px;cursor:pointer}",
     ".bar button:disabled{opacity:.5}",
-    ".typing{color:#9ca3af}",
+    ".typing{color:#4b5563}",
     "@media (max-width:600px){.panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:100%;height:100%;max-height:none;border-radius:0}",
     ".panel.open~.bubble{display:none}}"
   ].join("");
@@ -145,7 +148,9 @@
   root.innerHTML = "<style>" + css + "</style>" +
     '<div class="panel" role="dialog" aria-label="' + esc(TITLE) + '">' +
     '<div class="head"><span class="t">' + esc(TITLE) + '</span><button class="new" type="button">新对话</button>' +
-    '<button class="close" type="button" aria-label="关闭">✕</button></div>' +
+    '<button class="close" type="button" aria-label="关闭" title="关闭（Esc）"><svg viewBox="0 0 24 24" width="20" height="20" ' +
+    'fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/>' +
+    "</svg></button></div>" +
     '<div class="msgs" aria-live="polite"></div><div class="chips"></div>' +
     '<form class="bar"><textarea rows="1" placeholder="请输入您的问题" aria-label="问题"></textarea>' +
     '<button type="submit" class="send">发送</button></form></div>' +
@@ -165,7 +170,13 @@
     chips.appendChild(b);
   });
 
-  function scroll() { msgs.scrollTop = msgs.scrollHeight; }
+  // The latest question at the top with the start of its answer below it (never the answer's end).
+  function scroll() {
+    var rows = msgs.querySelectorAll(".m.u");
+    var last = rows[rows.length - 1];
+    if (!last) { msgs.scrollTop = 0; return; }
+    msgs.scrollTop += last.getBoundingClientRect().top - msgs.getBoundingClientRect().top - 8;
+  }
   function bubble(kind, html) {
     var row = document.createElement("div");
     row.className = "m " + kind;
@@ -183,17 +194,37 @@
   var THUMB = '<svg viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" stroke-width="2" ' +
     'stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M7 10v12"/><path d="M15 5.88 14 10h5.83a2 2 0 0 1 ' +
     '1.92 2.56l-2.33 8A2 2 0 0 1 17.5 22H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.76a2 2 0 0 0 1.79-1.11L12 2a3.13 3.13 0 0 1 3 3.88Z"/></svg>';
-  var STATUS = { in_force: ["有效", "ok"], expired: ["已失效", "bad"], not_yet: ["未生效", "bad"] };
+  function zhDate(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(iso || ""));
+    return m ? m[1] + "年" + parseInt(m[2], 10) + "月" + parseInt(m[3], 10) + "日" : String(iso || "");
+  }
+  // The status that leads every amount (same rule and order as ui/format.py status_text).
+  function statusOf(v) {
+    var closes = v.window_closes ? zhDate(v.window_closes) + (v.window_closes_time || "") : "";
+    if (v.replaced_by) {
+      var word = v.replaced_kind === "supersede" ? "修订替代" : v.replaced_kind ? "废止" : "修订或废止";
+      return ["已被" + word + (v.replaced_from ? "（" + zhDate(v.replaced_from) + "起）" : ""), "bad"];
+    }
+    if (v.status === "expired") { return [v.effective_to ? "已失效（" + zhDate(v.effective_to) + "到期）" : "已失效", "bad"]; }
+    if (v.status === "not_yet") { return ["尚未生效（" + zhDate(v.effective_from) + "起施行）", "bad"]; }
+    if (v.window_open === false) { return [closes ? "申报已截止（" + closes + "）" : "申报已截止", "closed"]; }
+    if (v.window_open === true) { return [closes ? "申报中（截止" + closes + "）" : "申报中", "ok"]; }
+    if (v.status === "unstated") { return ["通知未规定有效期", "info"]; }
+    if (!v.effective_to) { return [v.effective_from ? "自" + zhDate(v.effective_from) + "起施行" : "有效", "ok"]; }
+    if (v.expiring_soon) { return ["即将到期（有效至" + zhDate(v.effective_to) + "）", "soon"]; }
+    return ["有效至" + zhDate(v.effective_to), "ok"];
+  }
 
   function renderAnswer(el, a) {
-    var html = markdown(a.answer);
-    (a.validity || []).forEach(function (v, i) {
+    var html = "";
+    (a.validity || []).forEach(function (v, i) {  // the documents' status first, before any amount
       if (i === 0) { html += '<div class="badges">'; }
-      var s = STATUS[v.status] || [v.status, "bad"];
-      html += '<span class="badge ' + s[1] + '" title="' + esc(v.document) + '">' + esc(s[0]) + "</span>";
-      if (v.window_open === false) { html += '<span class="badge closed">申报已截止</span>'; }
+      var s = statusOf(v);
+      html += '<div><span class="badge ' + s[1] + '">' + esc(s[0]) + '</span><span class="doc">《' + esc(v.document) +
+        "》</span></div>";
       if (i === a.validity.length - 1) { html += "</div>"; }
     });
+    html += markdown(a.answer);
     var cites = a.citations || [];
     if (cites.length) {
       html += '<div class="cites"><div class="ct">引用条款（点击查看原文）</div>';
@@ -203,7 +234,9 @@
       });
       html += "</div>";
     }
-    if (a.turn_id) {
+    // a one-off answer has no turn_id until the conversation is kept: rating it keeps the conversation (the server
+    // links the rating to its last turn), so the thumbs are offered whenever the answer belongs to a conversation
+    if (a.turn_id || a.session_id) {
       html += '<div class="fb">有帮助吗？<button type="button" data-r="up" aria-label="有帮助" title="有帮助">' + THUMB +
         '</button><button type="button" data-r="down" aria-label="没帮助" title="没帮助" class="down">' + THUMB + "</button></div>";
     }
@@ -221,7 +254,10 @@
     for (var j = 0; j < fbs.length; j++) {
       fbs[j].addEventListener("click", function () {
         var box = this.parentNode;
-        post("/api/feedback", { rating: this.getAttribute("data-r"), session_id: state.sessionId, turn_id: a.turn_id })
+        var body = { rating: this.getAttribute("data-r"), session_id: a.session_id || state.sessionId };
+        if (a.turn_id) { body.turn_id = a.turn_id; }
+        else { body.question = String(a.question || "").slice(0, 10000); body.answer = String(a.answer || "").slice(0, 20000); }
+        post("/api/feedback", body)
           .then(function () { box.textContent = "感谢您的反馈！"; }, function () { box.textContent = "反馈未能提交。"; });
       });
     }
@@ -358,6 +394,9 @@
 
   root.querySelector(".bubble").addEventListener("click", function () { state.open ? closePanel() : openPanel(); });
   root.querySelector(".close").addEventListener("click", closePanel);
+  document.addEventListener("keydown", function (ev) {  // Escape closes the panel
+    if ((ev.key === "Escape" || ev.key === "Esc") && state.open) { closePanel(); root.querySelector(".bubble").focus(); }
+  });
   root.querySelector(".new").addEventListener("click", function () {
     state.sessionId = null;
     try { window.localStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
