@@ -40,8 +40,11 @@ def _safe_ask(services, question: str, session_id: str | None, as_of):
 
 
 def render_text(answer) -> str:
-    lines = [answer.answer]
-    return "\n".join(lines)
+    """The facts read first (so a misread number shows before its amount), then the answer."""
+    from agent.facts import facts_block_text
+
+    block = facts_block_text(answer.facts_read)
+    return "\n\n".join(p for p in (block, answer.answer) if p)
 
 
 def cmd_ask(args) -> int:

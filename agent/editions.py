@@ -30,13 +30,17 @@ class EditionAssistant:
                 self._editions[key] = self._build(self.catalog.at(as_of))
             return self._editions[key]
 
-    def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None):
+    def ask(self, question: str | None, *, session_id: str | None = None, as_of: dt.date | None = None,
+            facts_override=None):
         as_of = as_of or self._today()
-        return self.for_date(as_of).ask(question, session_id=session_id, as_of=as_of)
+        extra = {} if facts_override is None else {"facts_override": facts_override}
+        return self.for_date(as_of).ask(question, session_id=session_id, as_of=as_of, **extra)
 
-    def ask_stream(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Iterator[dict]:
+    def ask_stream(self, question: str | None, *, session_id: str | None = None, as_of: dt.date | None = None,
+                   facts_override=None) -> Iterator[dict]:
         as_of = as_of or self._today()
-        return self.for_date(as_of).ask_stream(question, session_id=session_id, as_of=as_of)
+        extra = {} if facts_override is None else {"facts_override": facts_override}
+        return self.for_date(as_of).ask_stream(question, session_id=session_id, as_of=as_of, **extra)
 
     # conversation memory as data: the editions share one session store, so today's assistant speaks for all
     def export_session(self, session_id: str) -> dict[str, Any] | None:

@@ -15,9 +15,11 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from agent.reading import Mention, Reading, received_award
+from tools.errors import InvalidFactError
 from tools.lexicon import Lexicon
-from tools.money import format_yuan
-from tools.vocab import FactDef, StatedDate
+from tools.money import format_number, format_yuan
+from tools.schema import FactRead
+from tools.vocab import FactDef, StatedDate, parse_fact
 
 KIND_OF_UNIT = {"yuan": "money", "percent": "percent", "count": "count", "pflops": "pflops", "quantity": "quantity",
                 "date": "date"}
@@ -619,3 +621,66 @@ def show_value(fd: FactDef, value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     return str(value)
+
+
+# --- facts as read, and corrections ------------------------------------------------------------------------------
+def normalize_value(fd: FactDef, raw: Any) -> Any:
+    """A value a person typed (a fact chip, `facts_override`) in the form the binder binds: integer yuan, '25%', '500P',
+    true/false, choice key(s), a date. Raises InvalidFactError (Chinese, naming what was typed) when unreadable."""
+    typed = parse_fact(fd, raw)
+    if typed is None:  # a yes/no fact answered with neither
+        raise InvalidFactError(f"“{fd.label}”请填写“是”或“否”（您填写的是“{raw}”）。")
+    if fd.unit == "yuan":
+        return int(typed) if typed.denominator == 1 else Decimal(typed.numerator) / Decimal(typed.denominator)
+    if fd.unit == "count":
+        return int(typed)
+    if fd.unit == "percent":
+        return f"{format_number(typed)}%"
+    if fd.unit == "pflops":
+        return f"{format_number(typed)}P"
+    if fd.unit == "quantity":
+        return format_number(typed)
+    if fd.unit == "choice":
+        return list(typed) if isinstance(typed, tuple) else typed
+    return typed
+
+
+def json_value(value: Any) -> Any:
+    """A bound value as JSON carries it (Decimal yuan as text, dates in ISO form, tuples as lists)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    return value
+
+
+def fact_read(fd: FactDef, mention: FactMention | None, origin: str, value: Any = None) -> FactRead:
+    """What the answer shows for one fact: label, value as used, the year, the question's words, the origin."""
+    value = mention.value if mention is not None else value
+    choices = [{"key": c.key, "label": c.label} for c in fd.choices] if fd.unit == "choice" else []
+    return FactRead(fact=fd.name, label=fd.label, value=json_value(value), display=show_value(fd, value),
+                    unit=fd.unit, year=mention.year if mention is not None else None,
+                    source_text=mention.source_text if mention is not None else "", origin=origin,  # type: ignore
+                    choices=choices)
+
+
+ORIGIN_NOTE = {"earlier_turn": "上文所述", "assumed": "按规定推定，如不符请更正", "corrected": "已更正"}
+
+
+def facts_block_text(facts: list[FactRead] | list[dict]) -> str:
+    """The compact block an answer shows first: “我读到的信息：年度购买算力服务总额 80万元（“去年买算力花了80万”，2025年）；
+    具有独立法人资格：是（按规定推定，如不符请更正）”. Empty when the answer used no facts."""
+    parts = []
+    for f in facts:
+        f = f.model_dump() if hasattr(f, "model_dump") else f
+        notes = []
+        if f.get("source_text") and f.get("origin") in ("question", "earlier_turn", "corrected"):
+            notes.append(f"原话“{f['source_text']}”" if f.get("origin") == "corrected" else f"“{f['source_text']}”")
+        if f.get("year"):
+            notes.append(f"{f['year']}年")
+        if f.get("origin") in ORIGIN_NOTE:
+            notes.append(ORIGIN_NOTE[f["origin"]])
+        parts.append(f"{f['label']}：{f['display']}" + (f"（{'，'.join(notes)}）" if notes else ""))
+    return "我读到的信息：" + "；".join(parts) if parts else ""

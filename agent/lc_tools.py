@@ -44,10 +44,12 @@ class EvidenceLedger:
     eligibility: list[Any] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # the facts the model passed to the calculator this turn
     catalog: Any = None  # tools.catalog.PolicyCatalog: where clause ids are looked up (the default corpus if None)
 
     def start_turn(self) -> None:
         self.calculations.clear()
+        self.facts.clear()
         self.eligibility.clear()
         self.tool_calls.clear()
 
@@ -216,6 +218,7 @@ def make_tools(backend: PolicyTools, ledger: EvidenceLedger, as_of: dt.date) -> 
         except PolicyError as exc:
             return _dump({"error": exc.message_zh, "code": exc.code})
         ledger.add_calculation(calc)
+        ledger.facts.update({k: v for k, v in dict(facts or {}).items() if isinstance(k, str)})
         data = calc.model_dump(mode="json")
         data["cite_as"] = {c.id: f"[{ledger.refs[c.id]}]" for c in calc.citations if c.id in ledger.refs}
         for citation in data.get("citations", []):

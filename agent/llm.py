@@ -68,6 +68,7 @@ class _Session:
     history: deque
     ledger: EvidenceLedger = field(default_factory=EvidenceLedger)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last_question: str | None = None  # what a correction (facts_override) recomputes
 
 
 def _injection_check(catalog) -> Callable[[str], bool]:
@@ -113,22 +114,39 @@ class LLMAssistant:
         if callable(warm):
             warm()
 
-    def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Answer:
+    def ask(self, question: str | None, *, session_id: str | None = None, as_of: dt.date | None = None,
+            facts_override=None) -> Answer:
         answer = None
-        for event in self.ask_stream(question, session_id=session_id, as_of=as_of):
+        for event in self.ask_stream(question, session_id=session_id, as_of=as_of, facts_override=facts_override):
             if event["type"] == "answer":
                 answer = event["answer"]
         assert answer is not None
         return answer
 
-    def ask_stream(self, question: str, *, session_id: str | None = None,
-                   as_of: dt.date | None = None) -> Iterator[dict]:
+    def ask_stream(self, question: str | None, *, session_id: str | None = None,
+                   as_of: dt.date | None = None, facts_override=None) -> Iterator[dict]:
         """Yields {"type": "token", "text"} while the model writes, then {"type": "answer", "answer": Answer}.
 
-        The final answer is authoritative: if the guard repairs or replaces what was streamed, it differs.
+        The final answer is authoritative: if the guard repairs or replaces what was streamed, it differs. Corrected
+        facts (`facts_override`) are never handed to the model: the offline pipeline recomputes with them through the
+        calculator (`question=None` recomputes the session's last question).
         """
         as_of = as_of or dt.date.today()
         session_id = session_id or uuid.uuid4().hex
+        if facts_override is not None:
+            session = self._session(session_id)
+            offline = getattr(self.fallback, "sessions", None)
+            offline_state = offline.peek(session_id) if offline is not None else None
+            if question is None and not (offline_state and offline_state.last_question == session.last_question):
+                question = session.last_question  # the offline pipeline has not seen it: ask it with the corrections
+            answer = self.fallback.ask(question, session_id=session_id, as_of=as_of, facts_override=facts_override)
+            if not answer.error:
+                self._remember(session, answer.question, answer.answer)
+            yield {"type": "token", "text": answer.answer}
+            yield {"type": "answer", "answer": answer}
+            return
+        if question is None:
+            question = ""
         text = question if isinstance(question, str) else ""
         if not text.strip() or len(text) > self.max_question_chars:
             answer = self.fallback.ask(question, session_id=session_id, as_of=as_of)
@@ -243,7 +261,25 @@ class LLMAssistant:
             calculations=calculations,
             validity=self._validity(calculations, citations, as_of),
             session_id=session_id,
+            facts_read=self._facts_read(ledger),
         )
+
+    def _facts_read(self, ledger: EvidenceLedger) -> list:
+        """The facts the model handed the calculator, as the calculator read them (no words of the question: the
+        model chose them)."""
+        from agent.facts import fact_read, normalize_value
+
+        vocab = self.backend.catalog.facts
+        out = []
+        for name, raw in ledger.facts.items():
+            fd = vocab.get(name)
+            if fd is None or raw is None:
+                continue
+            try:
+                out.append(fact_read(fd, None, "question", normalize_value(fd, raw)))
+            except PolicyError:
+                continue
+        return out
 
     def _validity(self, calculations: list[Calculation], citations: list[Citation], as_of: dt.date) -> list[Validity]:
         found: dict[str, Validity] = {}
@@ -284,6 +320,7 @@ class LLMAssistant:
 
         session.history.append(HumanMessage(question))
         session.history.append(AIMessage(re.sub(r"\[\d+\]", "", answer_text)))
+        session.last_question = question
 
     def _redact(self, text: str) -> str:
         key = os.environ.get(self.api_key_env) if self.api_key_env else None

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from agent import guard
 from agent.compose import Citations
 from agent.execute import PolicyTools
+from agent.facts import fact_read, json_value, normalize_value
 from agent.plan import Planner
 from agent.render import Renderer, Turn
 from agent.session import SessionState, SessionStore
@@ -21,13 +22,14 @@ from agent.understand import Reader, check_input
 from tools.catalog import PolicyCatalog
 from tools.errors import InvalidFactError, PolicyError
 from tools.money import format_yuan
-from tools.schema import Answer
+from tools.schema import Answer, FactRead
 
 log = logging.getLogger("policy_assistant.agent")
 
 _NEGATIVE_MONEY = re.compile(r"(?:-|－|−|负)\s*[\d一二两三四五六七八九十百千][\d,.一二两三四五六七八九十百千]*\s*(?:万|元|亿|块)")
 _LATIN_MONEY = re.compile(r"(?<![A-Za-z])([A-Za-z]{1,8})\s*(?:万元|万|元|亿)(?![A-Za-z])")
 INTERNAL_ERROR_TEXT = "抱歉，处理这个问题时出现内部错误，已记录。请换个说法，或直接说明地区、补助项目和相关金额。"
+NOTHING_TO_CORRECT_TEXT = "没有可更正的回答：请先提问（例如“去年买算力花了80万，能补多少？”），再修改读到的信息。"
 GUARD_FALLBACK = "抱歉，这个回答未能通过数字核对，为避免给出无法溯源的金额，请换个说法或直接说明补助项目和金额。"
 
 
@@ -79,25 +81,46 @@ class OfflineAssistant:
                 self.ask(examples[key], session_id=session_id)
         self.sessions.drop(session_id)
 
-    def ask_stream(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Iterator[dict]:
-        answer = self.ask(question, session_id=session_id, as_of=as_of)
+    def ask_stream(self, question: str | None, *, session_id: str | None = None, as_of: dt.date | None = None,
+                   facts_override: Mapping[str, Any] | None = None) -> Iterator[dict]:
+        answer = self.ask(question, session_id=session_id, as_of=as_of, facts_override=facts_override)
         text = answer.answer
         for i in range(0, len(text), 24):
             yield {"type": "token", "text": text[i:i + 24]}
         yield {"type": "answer", "answer": answer}
 
-    def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Answer:
+    def ask(self, question: str | None, *, session_id: str | None = None, as_of: dt.date | None = None,
+            facts_override: Mapping[str, Any] | None = None) -> Answer:
+        """Answer `question` in the session. `facts_override` (fact name → value as a person types it; None removes
+        the fact) corrects the facts read: with a question, that question is answered with them; without one
+        (`question=None`), the session's last question is recomputed with them, through the calculator."""
         as_of = as_of or self.settings.today()
-        problem = check_input(question, self.settings.max_question_chars, self.catalog.lexicon.words.examples)
         state = self.sessions.get(session_id)
+        recompute = question is None
+        if recompute:
+            question = state.last_question
+            if not question:
+                return Answer(question="", answer=NOTHING_TO_CORRECT_TEXT, status="needs_info",
+                              session_id=state.session_id, error="nothing_to_correct")
+        problem = check_input(question, self.settings.max_question_chars, self.catalog.lexicon.words.examples)
         if problem:
             text = question if isinstance(question, str) else ""
             return Answer(question=text[:200], answer=problem.message, status=problem.status,  # type: ignore[arg-type]
                           session_id=state.session_id, error=problem.code)
+        try:
+            overrides = self.normalize_overrides(facts_override or {})
+        except PolicyError as exc:
+            return Answer(question=question, answer=exc.message_zh, status="needs_info", session_id=state.session_id,
+                          error=exc.code)
+        before = (state.last_question, dict(state.corrections))
+        state.corrections = {**state.corrections, **overrides} if recompute else overrides
+        state.last_question = question
         turn = Turn(as_of=as_of, cites=Citations(self.catalog))
         try:
             status, text = self._answer(question, state, turn)
         except PolicyError as exc:
+            if overrides:  # a refused correction leaves the conversation as it was
+                state.last_question, state.corrections = before
             return Answer(question=question, answer=exc.message_zh, status="needs_info", session_id=state.session_id,
                           error=exc.code)
         except Exception:  # a bug must not reach the user as a traceback; the evals count these as errors
@@ -107,8 +130,30 @@ class OfflineAssistant:
         state.turns += 1
         answer = Answer(question=question, answer=text, status=status,  # type: ignore[arg-type]
                         citations=turn.cites.items, calculations=turn.calculations, totals=turn.totals,
-                        validity=list(turn.validity.values()), session_id=state.session_id)
+                        validity=list(turn.validity.values()), session_id=state.session_id,
+                        facts_read=turn.facts_read,
+                        facts_override={n: json_value(v) for n, v in overrides.items()} if overrides else None)
         return self._guarded(answer, turn)
+
+    def recompute(self, session_id: str, facts_override: Mapping[str, Any], *, as_of: dt.date | None = None) -> Answer:
+        """The session's last question again, with corrected facts (a fact chip, `facts_override`)."""
+        return self.ask(None, session_id=session_id, as_of=as_of, facts_override=facts_override)
+
+    def normalize_overrides(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """Fact name → value in the binder's form (None removes); unknown names and unreadable values are refused
+        with a Chinese message naming what was sent."""
+        vocab = self.catalog.facts
+        out: dict[str, Any] = {}
+        for name, raw in overrides.items():
+            fd = vocab.get(str(name))
+            if fd is None or fd.derived:
+                raise InvalidFactError(f"没有名为“{name}”的可更正信息。请使用回答中 facts_read 列出的事实名（fact）。",
+                                       code="unknown_fact")
+            if raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []:
+                out[fd.name] = None
+                continue
+            out[fd.name] = normalize_value(fd, raw)
+        return out
 
     # ------------------------------------------------------------------------------------------------------------
     def _answer(self, question: str, state: SessionState, turn: Turn) -> tuple[str, str]:
@@ -116,10 +161,23 @@ class OfflineAssistant:
         self._reject_bad_amounts(u.text)
         plan = self.planner.plan(u, state, turn.as_of)
         status, text = self.renderer.render(plan, u, state, turn)
+        turn.facts_read = self._facts_read(plan)
         turn.retrieved.update(plan.retrieved)
         if u.english and status in ("answered", "needs_info"):
             text += "\n\n" + self._english_summary(turn)
         return status, text
+
+    def _facts_read(self, plan) -> list[FactRead]:
+        """The facts the calculations used, in the order a person reads them: this question's (in question order),
+        corrected ones, those carried from earlier turns, then those presumed by a rule."""
+        if plan.kind not in ("calculate", "profile"):
+            return []
+        vocab = self.catalog.facts
+        rank = {"question": 0, "corrected": 1, "earlier_turn": 2}
+        used = sorted(((n, m) for n, m in plan.mentions.items() if m.value is not None and n in vocab),
+                      key=lambda nm: (rank.get(nm[1].origin, 3), nm[1].span[0] if nm[1].span else 10**6))
+        out = [fact_read(vocab[n], m, m.origin) for n, m in used]
+        return out + [fact_read(vocab[n], None, "assumed", True) for n in plan.presumed_names]
 
     def _reject_bad_amounts(self, text: str) -> None:
         m = _NEGATIVE_MONEY.search(text)

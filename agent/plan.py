@@ -13,6 +13,7 @@ from agent.reading import received_award
 from agent.session import SessionState
 from agent.understand import Reader, Understanding
 from tools.catalog import PolicyCatalog
+from tools.errors import InvalidFactError
 from tools.rules import Program
 
 # The retriever's calibrated "nothing relevant" decision is trusted, except that a question plainly about subsidies
@@ -57,6 +58,8 @@ class Plan:
     bound: BoundFacts | None = None
     reading: Any = None  # the question's mentions (dates of the activity when no dated amount is given)
     presumed: list[str] = field(default_factory=list)  # facts presumed true (stated as assumptions)
+    presumed_names: list[str] = field(default_factory=list)
+    mentions: dict[str, FactMention] = field(default_factory=dict)  # the facts used, as read (origin marked)
     items: dict[str, list[Item]] = field(default_factory=dict)  # program id → items capped on their own
     clause_id: str | None = None
     retrieved: list[str] = field(default_factory=list)
@@ -264,9 +267,10 @@ class Planner:
         for name in bound.unknown:
             merged.pop(name, None)
         self._reseat_series(merged, names, displaced)
+        removed = self._apply_corrections(state, names, merged)
         # remember everything this turn stated (for later turns), whatever the programs
         for name, m in merged.items():
-            if m.origin == "question" or name not in state.facts:
+            if m.origin in ("question", "corrected") or name not in state.facts:
                 state.facts[name] = FactMention(name, m.value, m.source_text, m.year)
         for name in bound.unknown:
             state.facts.pop(name, None)
@@ -278,12 +282,36 @@ class Planner:
             if spans:
                 plan.when = (spans[-1][2], spans[-1][3])
         facts = {n: m.value for n, m in merged.items() if m.value is not None}
-        presumed = [n for n in names if vocab[n].presumed and n not in facts and n not in bound.unknown]
+        presumed = [n for n in names if vocab[n].presumed and n not in facts and n not in bound.unknown
+                    and n not in removed]
         for n in presumed:
             facts[n] = True
         plan.presumed = [vocab[n].label for n in presumed]
+        plan.presumed_names = presumed
+        plan.mentions = merged
         plan.facts = facts
         plan.items = self.items_for(plan, bound, u)
+
+    def _apply_corrections(self, state: SessionState, names: list[str], merged: dict[str, FactMention]) -> set[str]:
+        """The person's corrections of this question's facts (a fact chip, `facts_override`) win over what was read;
+        None removes a fact (and its presumption). A correction of a fact no program in play uses is refused."""
+        vocab = self.catalog.facts
+        unused = [n for n in state.corrections if n not in names]
+        if unused:
+            usable = "、".join(vocab[n].label for n in names if not vocab[n].derived)
+            raise InvalidFactError(f"“{'、'.join(vocab[n].label for n in unused)}”不是这次测算用到的信息，无法据此更正。"
+                                   f"可以更正的有：{usable}。", code="unrelated_fact")
+        removed: set[str] = set()
+        for name, value in state.corrections.items():
+            old = merged.get(name)
+            if value is None:
+                merged.pop(name, None)
+                state.facts.pop(name, None)
+                removed.add(name)
+            else:
+                merged[name] = FactMention(name, value, old.source_text if old else "", old.year if old else None,
+                                           origin="corrected")
+        return removed
 
     def equivalents(self, name: str) -> list[str]:
         vocab = self.catalog.facts

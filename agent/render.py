@@ -45,6 +45,7 @@ class Turn:
     evidence: list[str] = field(default_factory=list)
     retrieved: set[str] = field(default_factory=set)
     question: str = ""
+    facts_read: list = field(default_factory=list)  # tools.schema.FactRead: the facts the calculations used
 
 
 def _date_span(m) -> tuple[dt.date, dt.date]:
@@ -243,6 +244,9 @@ class Renderer:
             if spans:
                 facts["activity_from"], facts["activity_to"] = min(w[0] for w in spans), max(w[1] for w in spans)
             break
+        for name, m in plan.mentions.items():  # a value the person corrected is used as corrected
+            if m.origin == "corrected" and m.value is not None:
+                facts[name] = m.value
         return facts
 
     def _calculate(self, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> tuple[str, str]:

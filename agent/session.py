@@ -26,6 +26,8 @@ class SessionState:
     facts: dict[str, FactMention] = field(default_factory=dict)
     pending: bool = False  # the last turn asked for facts
     last_intent: str | None = None  # what the last question asked (a bare follow-up asks the same)
+    last_question: str | None = None  # the question a correction recomputes
+    corrections: dict[str, Any] = field(default_factory=dict)  # facts corrected for that question (None: removed)
     turns: int = 0
     touched: float = field(default_factory=time.monotonic)
 
@@ -47,6 +49,7 @@ class SessionState:
         return {
             "session_id": self.session_id, "region": self.region, "program_ids": list(self.program_ids),
             "pending": self.pending, "turns": self.turns, "last_intent": self.last_intent,
+            "last_question": self.last_question, "corrections": {n: plain(v) for n, v in self.corrections.items()},
             "facts": {n: {"value": plain(m.value), "source_text": m.source_text, "year": m.year}
                       for n, m in self.facts.items()},
         }
@@ -60,7 +63,9 @@ class SessionState:
 
         state = cls(session_id=str(data["session_id"]), region=data.get("region"),
                     program_ids=list(data.get("program_ids") or []), pending=bool(data.get("pending")),
-                    turns=int(data.get("turns") or 0), last_intent=data.get("last_intent"))
+                    turns=int(data.get("turns") or 0), last_intent=data.get("last_intent"),
+                    last_question=data.get("last_question"),
+                    corrections={n: value(v) for n, v in (data.get("corrections") or {}).items()})
         for name, f in (data.get("facts") or {}).items():
             state.facts[name] = FactMention(name, value(f.get("value")), f.get("source_text", ""), f.get("year"),
                                             origin="earlier_turn")

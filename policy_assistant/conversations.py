@@ -133,6 +133,16 @@ class OneOffWriter:
         self._thread.join(timeout_s)
 
 
+def _replay(turn: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """How a stored turn is replayed into an agent: its question; a correction (facts_override) with the question it
+    was asked with, or None when it recomputed the conversation's last question (recorded as “更正：…”)."""
+    answer = turn.get("answer") or {}
+    override = answer.get("facts_override")
+    if not override:
+        return turn["question"], None
+    return (turn["question"] if turn["question"] == answer.get("question") else None), override
+
+
 class Conversations:
     # how long a process waits for another process's one-off chat to be written before refusing an id it does not know
     WAIT_FOR_SHARED_S = 1.0
@@ -270,17 +280,20 @@ class Conversations:
             if state is not None and callable(importer):
                 importer(conversation_id, state)
                 return
-            questions = self.store.questions(conversation_id, limit=limit)
+            replays = [_replay(t) for t in self.store.conversation(conversation_id, limit=limit)]
         else:
-            questions = list(prior_questions[-limit:])
-        for question in questions:
+            replays = [(q, None) for q in prior_questions[-limit:]]
+        for question, override in replays:
             try:
-                assistant.ask(question, session_id=conversation_id, as_of=as_of)
+                if override is None:
+                    assistant.ask(question, session_id=conversation_id, as_of=as_of)
+                else:  # a correction: recomputed (or asked with the corrections) as it was then
+                    assistant.ask(question, session_id=conversation_id, as_of=as_of, facts_override=override)
             except Exception as exc:  # noqa: BLE001 - a failed replay only loses context, never the answer
                 log.warning("conversation restore stopped: %s", type(exc).__name__)
                 break
-        if questions:
-            log.info("restored a conversation from %d earlier questions", len(questions))
+        if replays:
+            log.info("restored a conversation from %d earlier questions", len(replays))
 
     def finish(self, turn: Turn, question: str, payload: dict[str, Any], channel: str) -> dict[str, Any]:
         """Record the answered turn (or hold it in memory for a one-off) and return the payload with `turn_id`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from policy_assistant.conversations import ChatSession, Conversations
 from policy_assistant.settings import Settings
@@ -80,38 +80,86 @@ class Services:
     def as_of(self, as_of: dt.date | None) -> dt.date:
         return as_of or self.settings.today()
 
-    def chat(self, question: str, session: ChatSession, channel: str) -> dict[str, Any]:
+    def chat(self, question: str | None, session: ChatSession, channel: str, *,
+             facts_override: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Answer `question` in `session` and record it: the answer's contract JSON plus `turn_id`.
 
-        Raises `InputRefused` (bad text), `ConversationNotFound` (an id the server did not issue), `ChatRefused`
-        (the agent refused the input), or what the tools raise (`PolicyError`, `IndexCorrupt`).
+        `facts_override` (fact name → value as a person types it; None removes the fact) corrects the facts read and
+        recomputes through the calculator, never a language model: with a question, that question is answered with
+        the corrections; without one, the conversation's last question is recomputed (the conversation's id, issued
+        by this server, is then required). The conversation keeps the corrections; the turn is recorded as what
+        was corrected (“更正：年度购买算力服务总额改为120万元”).
+
+        Raises `InputRefused` (bad text, a correction without a conversation), `ConversationNotFound` (an id the
+        server did not issue), `ChatRefused` (the agent refused the input or the correction), or what the tools
+        raise (`PolicyError`, `IndexCorrupt`).
         """
-        question = self._check_question(question)
+        question = self._chat_question(question, session, facts_override)
         day = self.as_of(session.as_of)
         turn = self.conversations.begin(session, channel, day)
-        answer = self.assistant.ask(question, session_id=turn.id, as_of=day)
-        return self.conversations.finish(turn, question, answer.contract_dict(), channel)
+        payload = self._ask(question, turn.id, day, facts_override).contract_dict()
+        return self.conversations.finish(turn, self._recorded_question(question, payload), payload, channel)
 
-    def chat_stream(self, question: str, session: ChatSession, channel: str) -> Iterator[dict[str, Any]]:
+    def chat_stream(self, question: str | None, session: ChatSession, channel: str, *,
+                    facts_override: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Like `chat`, streamed: {"type": "token", "text"} events, then {"type": "answer", "answer": payload}
         (recorded before it is yielded). Input problems raise before the first event."""
-        question = self._check_question(question)
+        question = self._chat_question(question, session, facts_override)
         day = self.as_of(session.as_of)
         turn = self.conversations.begin(session, channel, day)
-        return self._stream(question, turn, day, channel)
+        return self._stream(question, turn, day, channel, facts_override)
 
-    def _stream(self, question, turn, day, channel) -> Iterator[dict[str, Any]]:
-        for event in self.assistant.ask_stream(question, session_id=turn.id, as_of=day):
+    def _ask(self, question: str | None, session_id: str, day: dt.date, facts_override) -> Answer:
+        if facts_override is None:
+            return self.assistant.ask(question, session_id=session_id, as_of=day)
+        return self.assistant.ask(question, session_id=session_id, as_of=day, facts_override=dict(facts_override))
+
+    def _stream(self, question, turn, day, channel, facts_override=None) -> Iterator[dict[str, Any]]:
+        if facts_override is None:
+            events = self.assistant.ask_stream(question, session_id=turn.id, as_of=day)
+        else:
+            events = self.assistant.ask_stream(question, session_id=turn.id, as_of=day,
+                                               facts_override=dict(facts_override))
+        for event in events:
             if event.get("type") == "token":
                 yield {"type": "token", "text": event.get("text", "")}
             elif event.get("type") == "answer":
-                payload = self.conversations.finish(turn, question, event["answer"].contract_dict(), channel)
+                payload = event["answer"].contract_dict()
+                payload = self.conversations.finish(turn, self._recorded_question(question, payload), payload, channel)
                 yield {"type": "answer", "answer": payload}
+
+    def _chat_question(self, question: str | None, session: ChatSession,
+                       facts_override: Mapping[str, Any] | None) -> str | None:
+        """The question to answer; None when `facts_override` alone recomputes the conversation's last question."""
+        from ui.inputs import InputRefused
+
+        if facts_override is not None and (question is None or (isinstance(question, str) and not question.strip())):
+            if not session.id:
+                raise InputRefused("session_required", "用 facts_override 更正读到的信息时，请填写 session_id（上一轮回答中的"
+                                                       "会话 ID，由服务端签发），或同时给出 question。")
+            return None
+        if question is None:  # neither a question nor a correction
+            raise InputRefused("invalid_request", "请求参数不正确：缺少必填字段“问题”。")
+        return self._check_question(question)
 
     def _check_question(self, question: str) -> str:
         from ui.inputs import check_text
 
         return check_text(question, field="问题", max_chars=self.settings.max_question_chars)
+
+    def _recorded_question(self, question: str | None, payload: dict[str, Any]) -> str:
+        """What the conversation records as the turn's question: the question, or what a correction changed."""
+        return question if question is not None else self.describe_override(payload)
+
+    def describe_override(self, answer: dict[str, Any]) -> str:
+        """What a correction did, as the conversation records it: “更正：年度购买算力服务总额改为120万元”."""
+        vocab = self.catalog.facts
+        shown = {f["fact"]: f["display"] for f in answer.get("facts_read") or []}
+        parts = []
+        for name, value in (answer.get("facts_override") or {}).items():
+            label = vocab[name].label if name in vocab else name
+            parts.append(f"删除“{label}”" if value is None else f"{label}改为{shown.get(name, value)}")
+        return "更正：" + "；".join(parts) if parts else "更正"
 
     def conversation(self, conversation_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """The turns of a conversation the server issued; ConversationNotFound otherwise."""
@@ -133,12 +181,22 @@ class Services:
         return self.conversations.purge(days=days)
 
     # --- one-shot answers (CLI, evals) -----------------------------------------------------------------
-    def ask(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Answer:
-        return self.assistant.ask(question, session_id=session_id, as_of=self.as_of(as_of))
+    def ask(self, question: str | None, *, session_id: str | None = None, as_of: dt.date | None = None,
+            facts_override: Mapping[str, Any] | None = None) -> Answer:
+        """`facts_override` (fact name → value as typed; None removes it) corrects the facts read: with a question,
+        it is answered with them; with `question=None`, the session's last question is recomputed with them."""
+        if facts_override is None:
+            return self.assistant.ask(question, session_id=session_id, as_of=self.as_of(as_of))
+        return self.assistant.ask(question, session_id=session_id, as_of=self.as_of(as_of),
+                                  facts_override=dict(facts_override))
 
-    def ask_stream(self, question: str, *, session_id: str | None = None, as_of: dt.date | None = None) -> Iterator[dict]:
+    def ask_stream(self, question: str | None, *, session_id: str | None = None, as_of: dt.date | None = None,
+                   facts_override: dict[str, Any] | None = None) -> Iterator[dict]:
         """Yields {"type": "token", "text": str} events, then one {"type": "answer", "answer": Answer}."""
-        return self.assistant.ask_stream(question, session_id=session_id, as_of=self.as_of(as_of))
+        if facts_override is None:
+            return self.assistant.ask_stream(question, session_id=session_id, as_of=self.as_of(as_of))
+        return self.assistant.ask_stream(question, session_id=session_id, as_of=self.as_of(as_of),
+                                         facts_override=facts_override)
 
     # --- tools -----------------------------------------------------------------------------------------
     def calculate(self, program_id: str, facts: dict[str, Any], *, as_of: dt.date | None = None) -> Calculation:

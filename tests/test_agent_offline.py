@@ -444,6 +444,8 @@ def test_ask_json_stdin_one_object_per_line(tmp_path):
     assert set(first) >= {"question", "answer", "status", "citations", "calculations", "validity", "session_id"}
     assert first["calculations"][0]["amount_yuan"] == 400000 and first["citations"][0]["doc_number"] == "厦府办规〔2023〕10号"
     assert first["validity"][0]["status"] == "expired"
+    spend = next(f for f in first["facts_read"] if f["fact"] == "compute_purchase_yuan")  # what was read, and from where
+    assert (spend["value"], spend["unit"], spend["year"], spend["origin"]) == (800000, "yuan", 2025, "question")
     assert empty["error"] == "empty_question" and outside["status"] == "not_found"
     assert huge["error"] == "question_too_long" and not huge["calculations"]
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -248,7 +248,10 @@ def test_copy_gives_clean_text_with_citation_lines(browser, server, artifacts_di
         pg.locator(f"{CHAT} .message-buttons-left button[aria-label='复制回答（纯文本）']").last.click()
         copied = pg.evaluate("navigator.clipboard.readText()")
         assert "<" not in copied and "pa-validity" not in copied and "**" not in copied
-        assert copied.startswith("【已失效（2025年12月31日到期）】《厦门市促进人工智能产业发展若干措施》")
+        # the facts read come first (issue 15), then each document's status, before any amount it could pay
+        assert copied.startswith("我读到的信息：年度购买算力服务总额：80万元")
+        status = copied.index("\n\n【已失效（2025年12月31日到期）】《厦门市促进人工智能产业发展若干措施》\n")
+        assert status == copied.index("\n\n") and status < copied.index("40万元")
         assert "参考条款：\n[1] 《厦门市促进人工智能产业发展若干措施》（厦府办规〔2023〕10号）" in copied
         pg.screenshot(path=str(artifacts_dir / "ui11-copy.png"))
         (artifacts_dir / "ui11-copied-text.txt").write_text(copied, encoding="utf-8")
@@ -327,6 +330,7 @@ def test_conversation_survives_reload_and_recent_list_reopens(page, server, arti
     follow = _last_answer(page).inner_text()
     assert "50万元" in follow and "120万元" in follow
     page.locator("#pa-new").click()
+    page.wait_for_function("() => document.querySelectorAll('#pa-chat .message-row').length === 0")
     _ask(page, SM_QUESTION)
     _last_answer(page)
     recent = page.locator("#pa-recent label")

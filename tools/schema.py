@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,6 +93,28 @@ class Total(BaseModel):
     in_force: bool | None = Field(default=None, description="all summed programs can still be applied for")
 
 
+FactOrigin = Literal["question", "earlier_turn", "assumed", "corrected"]
+
+
+class FactRead(BaseModel):
+    """One fact an answer computed with, as read: the rules' label, the value as used (unit, year), the words of the
+    question it came from, and where it came from (this question, an earlier turn, a rule's presumption, or a
+    correction the person made)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fact: str
+    label: str
+    value: Any = Field(description="as the calculator used it: integer yuan, '25%', '500P', true/false, a choice key "
+                                   "(or keys), an ISO date")
+    display: str = Field(description="the value in Chinese, e.g. 80万元, 是, 三级")
+    unit: str
+    year: int | None = None
+    source_text: str = ""
+    origin: FactOrigin
+    choices: list[dict[str, str]] = Field(default_factory=list, description="for choice facts: key and label")
+
+
 Status = Literal["answered", "needs_info", "not_found", "refused"]
 
 
@@ -110,6 +132,9 @@ class Answer(BaseModel):
     totals: list[Total] = Field(default_factory=list, description="sums of calculator ceilings stated in the answer")
     session_id: str = ""
     error: str | None = Field(default=None, description="machine code for bad input, e.g. empty_question")
+    facts_read: list[FactRead] = Field(default_factory=list, description="the facts the calculations used, as read")
+    facts_override: dict[str, Any] | None = Field(
+        default=None, description="corrections applied in this answer (fact name → value as used; null removes it)")
 
     def contract_dict(self) -> dict:
         """The JSON contract of issue #4 (calculation items trimmed to the documented keys plus extras)."""
@@ -121,4 +146,6 @@ class Answer(BaseModel):
             v.pop("message", None)
         if data.get("error") is None:
             data.pop("error", None)
+        if data.get("facts_override") is None:
+            data.pop("facts_override", None)
         return data

@@ -100,12 +100,15 @@ def _session_header(request: Request) -> str | None:
 async def chat(body: ChatRequest, request: Request):
     session = ChatSession(id=body.session_id, as_of=body.as_of)
     services = _services(request)
+    override = body.facts_override  # corrections: recomputed through the calculator (see Services.chat)
     if body.stream:
-        events = await run_blocking(request, lambda: services.chat_stream(body.question, session, "api"))
+        events = await run_blocking(request, lambda: services.chat_stream(body.question, session, "api",
+                                                                          facts_override=override))
         return StreamingResponse(_chat_events(events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     # the payload is already JSON-ready: skip FastAPI's re-encoding of a large nested dict
-    return JSONResponse(await run_blocking(request, lambda: services.chat(body.question, session, "api")))
+    return JSONResponse(await run_blocking(request, lambda: services.chat(body.question, session, "api",
+                                                                          facts_override=override)))
 
 
 def _chat_events(events: Iterator[dict]) -> Iterator[str]:

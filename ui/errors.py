@@ -42,7 +42,7 @@ STATUS_MESSAGES = {
     504: ("gateway_timeout", "上游服务超时，请稍后再试。"),
 }
 
-_FIELD_ZH = {"question": "问题", "session_id": "会话 ID", "as_of": "日期", "program_id": "项目", "facts": "事实",
+_FIELD_ZH = {"question": "问题", "facts_override": "更正的信息", "session_id": "会话 ID", "as_of": "日期", "program_id": "项目", "facts": "事实",
              "profile": "企业情况", "rating": "评价", "comment": "意见", "messages": "消息", "q": "检索词", "k": "条数",
              "turn_id": "回答编号", "stream": "stream", "query": "检索词", "clause_id": "条款编号", "region": "地区",
              "doc_id": "文件编号", "location": "所在地", "legal_person": "独立法人资格", "above_scale": "规上企业",
@@ -87,7 +87,9 @@ def validation_message(errors: list[dict]) -> str:
         # a nested field reads “企业情况”中的“独立法人资格”
         name = "中的".join(f"“{_FIELD_ZH.get(part, part)}”" for part in loc) if loc else "“请求体”"
         kind = err.get("type", "")
-        if "content" in loc and kind != "missing":
+        if kind == "zh_invalid":  # a request model's own check, already said in Chinese
+            parts.append(str(err.get("msg", "")).rstrip("。"))
+        elif "content" in loc and kind != "missing":
             parts.append("消息内容应为文字：字符串，或由 {\"type\": \"text\", \"text\": 文字} 组成的列表（不支持图片等其他类型）")
         elif kind == "missing":
             parts.append(f"缺少必填字段{name}")

@@ -194,10 +194,54 @@ def citations_html(citations: list[dict[str, Any]]) -> str:
     return "\n".join(items)
 
 
+ORIGIN_ZH = {"question": "", "earlier_turn": "上文", "assumed": "推定", "corrected": "已更正"}
+
+
+def _missing_facts(answer: dict[str, Any]) -> list[tuple[str, str]]:
+    """Facts the calculations still need (name, label), not among those read: shown as 未说明 chips to fill in."""
+    read = {f.get("fact") for f in answer.get("facts_read") or []}
+    out: list[tuple[str, str]] = []
+    for calc in answer.get("calculations") or []:
+        for name, label in zip(calc.get("missing_facts") or [], calc.get("missing") or []):
+            if name not in read and all(name != n for n, _ in out):
+                out.append((name, label))
+    return out
+
+
+def _chip(fact: str, unit: str, origin: str, label: str, shown: str, note: str = "") -> str:
+    """One fact chip. Gradio's sanitizer keeps classes but drops data- attributes, so the fact name, unit and origin
+    ride in classes (pa-f--name, pa-u--unit, pa-o--origin) and the label and value in child elements."""
+    classes = f"pa-fact pa-fact-{origin} pa-f--{fact} pa-u--{unit or 'any'} pa-o--{origin}"
+    return (f'<span class="{html.escape(classes)}" role="button" tabindex="0">'
+            f'<span class="pa-fact-label">{html.escape(label)}</span> <b class="pa-fact-value">{html.escape(shown)}</b>'
+            + (f'<small class="pa-fact-note">{html.escape(note)}</small>' if note else "")
+            + '<span class="pa-sr">（点击修改）</span></span>')
+
+
+def facts_block_html(answer: dict[str, Any]) -> str:
+    """“我读到的信息” first in an answer: one chip per fact (label, value as used, the question's words, the year; marked
+    上文 / 推定 / 已更正), then 未说明 chips for what the calculation still needs. The page makes the chips of the latest
+    answer editable (ui/static/app.js)."""
+    facts = answer.get("facts_read") or []
+    missing = _missing_facts(answer)
+    if not facts and not missing:
+        return ""
+    chips = []
+    for f in facts:
+        origin = f.get("origin", "question")
+        note = " · ".join(x for x in (f"“{f['source_text']}”" if f.get("source_text") else "",
+                                      f"{f['year']}年" if f.get("year") else "", ORIGIN_ZH.get(origin, "")) if x)
+        chips.append(_chip(f.get("fact", ""), f.get("unit", ""), origin, f.get("label", ""), f.get("display", ""), note))
+    chips += [_chip(name, "", "missing", label, "未说明") for name, label in missing]
+    return ('<div class="pa-facts"><span class="pa-facts-title">我读到的信息</span>' + " ".join(chips)
+            + '<span class="pa-facts-hint">点击修改或补充，立即重新计算</span></div>')
+
+
 def answer_markdown(answer: dict[str, Any]) -> str:
-    """The full chat bubble for the Gradio app: the documents' status first, then the answer (its worked steps are
-    in the text: shown once), the citations, and the clean text the copy button puts on the clipboard."""
-    parts = []
+    """The full chat bubble for the Gradio app: the facts read first (a misread number shows before any amount), the
+    documents' status, then the answer (its worked steps are in the text: shown once), the citations, and the clean
+    text the copy button puts on the clipboard."""
+    parts = [facts_block_html(answer)]
     if answer.get("validity"):
         parts.append(validity_html(answer["validity"]))
     parts.append(answer.get("answer", ""))
@@ -219,10 +263,13 @@ def plain_markdown(text: str) -> str:
 
 
 def answer_plain_text(answer: dict[str, Any]) -> str:
-    """What hotline staff paste: each document's status, the answer as plain text, then the numbered citation lines."""
+    """What hotline staff paste: the facts read, each document's status, the answer as plain text, then the numbered
+    citation lines."""
+    from agent.facts import facts_block_text
+
     lines = [f"【{status_text(v)}】《{v.get('document', '')}》" for v in answer.get("validity") or []]
     body = plain_markdown(answer.get("answer", ""))
-    parts = ["\n".join(lines), body]
+    parts = [facts_block_text(answer.get("facts_read") or []), "\n".join(lines), body]
     citations = answer.get("citations") or []
     if citations:
         parts.append("参考条款：\n" + "\n".join(citation_line(c, i) for i, c in enumerate(citations, 1)))

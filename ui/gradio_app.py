@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
 import tempfile
@@ -133,6 +134,19 @@ def _client_api(services) -> None:
     gr.api(eligibility, api_name="eligibility", api_description=PUBLIC_API["eligibility"])
 
 
+def _checked_override(override: dict[str, Any]) -> dict[str, Any]:
+    """A fact chip's correction checked as POST /api/chat checks `facts_override` (plain values only)."""
+    from pydantic import ValidationError
+
+    from ui.errors import validation_message
+    from ui.schemas import ChatRequest
+
+    try:
+        return ChatRequest.model_validate({"facts_override": override}).facts_override or {}
+    except ValidationError as exc:
+        raise _error(validation_message([{**e, "loc": ("facts_override", *e["loc"][1:])} for e in exc.errors()])) from None
+
+
 # --- 智能问答 -------------------------------------------------------------------------------------------
 def _browser_secret(settings) -> str:
     """A key for the browser-kept conversation list that survives restarts (kept in the data directory): without it
@@ -227,6 +241,9 @@ def _chat_tab(demo, services, settings) -> None:
                     down = gr.Button("没帮助", icon=str(STATIC / "thumb-down.svg"), scale=1, elem_id="pa-down")
             with gr.Accordion("高级选项", open=False):
                 as_of = gr.Textbox(label="基准日期（可选，如 2024-06-30；默认今天）", elem_id="pa-asof")
+            # a fact chip's correction arrives here (ui/static/app.js): {"fact": name, "value": text or null}
+            fact_edit = gr.Textbox(label="更正的信息", show_label=False, container=False, elem_id="pa-fact-edit", elem_classes="pa-offscreen")
+            fact_apply = gr.Button("重新计算", elem_id="pa-fact-apply", elem_classes="pa-offscreen")
 
     def start(text, history, is_busy, *, clear_box: bool = True):
         """Send: the question leaves the box (only now), the send button is disabled and 停止 shown. A question
@@ -337,6 +354,45 @@ def _chat_tab(demo, services, settings) -> None:
     api_trigger = gr.Button(visible=False, elem_id="pa-chat-api")  # the public "chat" endpoint's event
     api_trigger.click(respond, [question, chatbot, session, turns, as_of], [question, chatbot, session, turns],
                       api_name="chat")
+
+    def apply_fact(edit, history, session_id, turn_ids, as_of_text, saved_state, is_busy):
+        """A fact chip corrected: the conversation's last question recomputed with it through Services.chat (the
+        calculator, never a model); the conversation keeps the correction and records it as a turn."""
+        skip = gr.skip()
+        if is_busy or not session_id or not (edit or "").strip():
+            return skip, skip, skip, skip, skip, skip, ""
+        history = list(history or [])[-max_messages + 2:]
+        turn_ids = list(turn_ids or [])[-settings.max_history_turns + 1:]
+        try:
+            data = json.loads(edit)
+            fact, value = str(data["fact"]), data.get("value")
+        except (ValueError, KeyError, TypeError):
+            return skip, skip, skip, skip, skip, skip, ""
+        fd = services.catalog.facts.get(fact)
+        tried = f"更正：{fd.label if fd else fact}" + (f"改为{value}" if value is not None else "（删除）")
+        try:
+            override = _checked_override({fact: value})
+            payload = services.chat(None, ChatSession(id=session_id, as_of=_parse_date(as_of_text)), "web",
+                                    facts_override=override)
+        except ConversationNotFound:
+            history += [{"role": "user", "content": tried},
+                        {"role": "assistant", "content": f'<div class="pa-warn">{views.e(EXPIRED_CONVERSATION)}</div>'}]
+            saved_state = {**(saved_state or {}), "current": None}
+            return history, history, [*turn_ids, None], saved_state, gr.update(value=None), None, ""
+        except Exception as exc:  # noqa: BLE001 - refused (unreadable value, unrelated fact): said in Chinese, nothing changes
+            message = exc.message if isinstance(exc, gr.Error) else error_for_exception(exc).message
+            history += [{"role": "user", "content": tried},
+                        {"role": "assistant", "content": f'<div class="pa-warn">{views.e(message)}</div>'}]
+            return history, history, [*turn_ids, None], skip, skip, skip, ""
+        asked = services.describe_override(payload)
+        history += [{"role": "user", "content": asked}, {"role": "assistant", "content": answer_markdown(payload)}]
+        saved_state = _remember(saved_state, session_id, asked)
+        return (history, history, [*turn_ids, payload.get("turn_id")], saved_state,
+                gr.update(choices=_recent_choices(saved_state), value=session_id), skip, "")
+
+    fact_apply.click(apply_fact, [fact_edit, shown, session, turns, as_of, saved, busy],
+                     [chatbot, shown, turns, saved, recent, session, fact_edit], show_progress="hidden") \
+        .then(None, js=scroll)
 
     def new_conversation(saved_state):
         """One control starts afresh: a new session (the old one stays under 最近对话)."""
@@ -574,6 +630,7 @@ def _hotline_tab(services) -> None:
         with gr.Column(scale=2):
             snippet = gr.Textbox(label="可复制的答复片段（含出处）", lines=10, buttons=["copy"], interactive=False,
                                  elem_id="pa-snippet")
+    _relay_section(services)
     gr.Markdown("### 联系方式与申报时间")
     cards = gr.HTML(show_cards, elem_id="pa-doc-cards")
 
@@ -582,6 +639,67 @@ def _hotline_tab(services) -> None:
     for control in (region, doc):
         control.change(do_search, [query, region, doc], [hits, snippet], trigger_mode="always_last")
         control.change(show_cards, [region, doc], cards)
+
+
+def _relay_section(services) -> None:
+    """来电问题速答: the operator types the caller's question, checks the facts read (each chip can be corrected, and
+    the answer is recomputed by the calculator) and reads the answer out; the plain text is ready to paste."""
+    from policy_assistant.conversations import ChatSession
+    from ui.format import answer_plain_text
+
+    gr.Markdown("### 来电问题速答")
+    gr.Markdown("转述来电人的问题后，先核对“我读到的信息”（点击可修改或补充），再读出答复。", elem_classes="pa-muted")
+    session = gr.State(None)
+    last = gr.State(None)
+    with gr.Row():
+        relay = gr.Textbox(label="来电人的问题", placeholder="如：思明区企业，去年在平台上买算力花了80万，能补多少？", scale=5,
+                           elem_id="pa-relay")
+        run = gr.Button("读取并测算", variant="primary", scale=1, elem_id="pa-relay-run", min_width=120)
+    with gr.Row():
+        with gr.Column(scale=3):
+            shown = gr.Markdown("", elem_id="pa-hotline-answer")
+        with gr.Column(scale=2):
+            copy = gr.Textbox(label="可读出 / 可复制的答复（纯文本）", lines=12, buttons=["copy"], interactive=False,
+                              elem_id="pa-relay-copy")
+    edit = gr.Textbox(label="更正的信息", show_label=False, container=False, elem_id="pa-hotline-fact-edit", elem_classes="pa-offscreen")
+    apply = gr.Button("重新计算", elem_id="pa-hotline-fact-apply", elem_classes="pa-offscreen")
+
+    def show(payload: dict[str, Any], warning: str = ""):
+        warn = f'<div class="pa-warn">{views.e(warning)}</div>\n\n' if warning else ""
+        return warn + answer_markdown(payload), answer_plain_text(payload)
+
+    def ask(question):
+        """Each relayed question is a new conversation (kept in memory unless corrected, like a one-off API chat)."""
+        text = (question or "").strip()
+        if not text:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            payload = services.chat(text, ChatSession(), "hotline")
+        except Exception as exc:  # noqa: BLE001 - the operator sees a Chinese message, never a traceback
+            return f'<div class="pa-warn">{views.e(error_for_exception(exc).message)}</div>', "", None, None
+        page, plain = show(payload)
+        return page, plain, payload.get("session_id"), payload
+
+    def correct(edit_text, session_id, previous):
+        """A fact chip corrected: the relayed question recomputed by the calculator with it."""
+        if not session_id or not (edit_text or "").strip():
+            return gr.skip(), gr.skip(), gr.skip(), ""
+        try:
+            data = json.loads(edit_text)
+            override = {str(data["fact"]): data.get("value")}
+        except (ValueError, KeyError, TypeError):
+            return gr.skip(), gr.skip(), gr.skip(), ""
+        try:
+            payload = services.chat(None, ChatSession(id=session_id), "hotline", facts_override=_checked_override(override))
+        except Exception as exc:  # noqa: BLE001 - refused: the last answer stays, with why above it
+            message = exc.message if isinstance(exc, gr.Error) else error_for_exception(exc).message
+            page, plain = show(previous or {}, message)
+            return page, plain, previous, ""
+        page, plain = show(payload)
+        return page, plain, payload, ""
+
+    gr.on([relay.submit, run.click], ask, relay, [shown, copy, session, last])
+    apply.click(correct, [edit, session, last], [shown, copy, last, edit], show_progress="hidden")
 
 
 def _overview(services) -> list[dict[str, Any]]:

@@ -8,11 +8,15 @@ from the same models (unknown fields are dropped there: an MCP output schema is 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic_core import PydanticCustomError
 
 SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+MAX_OVERRIDES = 40  # facts corrected in one request (a program needs a handful)
 MAX_TURN_ID = 2**63 - 1  # SQLite's integer range: a larger id is a 422, not an overflow
 
 EXAMPLE_FACTS = {"compute_purchase_yuan": "80万"}
@@ -39,14 +43,45 @@ class _Out(BaseModel):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
         {"question": "厦门企业去年购买算力花了80万元，最高能补多少？"},
-        {"question": "那如果是120万呢？", "session_id": "Vq3xW0c9JkZ2mHq8RrT1uY4e", "stream": True}]})
+        {"question": "那如果是120万呢？", "session_id": "Vq3xW0c9JkZ2mHq8RrT1uY4e", "stream": True},
+        {"session_id": "Vq3xW0c9JkZ2mHq8RrT1uY4e", "facts_override": {"compute_purchase_yuan": "120万"}}]})
 
-    question: StrictStr = Field(description="用户的问题（中文），最长 2000 字", examples=["厦门企业去年购买算力花了80万元，最高能补多少？"])
+    question: StrictStr | None = Field(default=None, description="用户的问题（中文），最长 2000 字；只用 facts_override 更正上一轮时可不填",
+                                       examples=["厦门企业去年购买算力花了80万元，最高能补多少？"])
     session_id: str | None = Field(default=None, pattern=SESSION_PATTERN,
                                    description="多轮对话的会话 ID：留空开始新对话；填上一轮回答中的 session_id 继续对话"
                                                "（必须是服务端签发的 ID，否则返回 404）")
     as_of: dt.date | None = Field(default=None, description="按此日期（YYYY-MM-DD）判断政策效力与申报期，默认今天")
     stream: StrictBool = Field(default=False, description="true 时以 Server-Sent Events 返回：若干 token 事件，最后一个 answer 事件")
+    facts_override: dict[str, Any] | None = Field(
+        default=None, examples=[{"compute_purchase_yuan": "120万"}],
+        description="更正读到的信息后重新计算（确定性计算器，不经大模型）：键为事实名（见回答的 facts_read），值为更正后的值"
+                    "（如 \"120万\"、\"是\"、\"三级\"，多选项为字符串列表），null 表示删除该信息。不填 question 时按本会话"
+                    "上一个问题重新计算（须带服务端签发的 session_id）；同时填 question 时按该问题和更正后的信息计算。"
+                    f"最多 {MAX_OVERRIDES} 项。取值无法识别时返回 422 中文说明")
+
+    @field_validator("facts_override")
+    @classmethod
+    def _plain_overrides(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Fact names and values as a person types them, nothing else: text, a number, true/false, a list of choice
+        keys, or null. Whether a value reads as the fact's unit is the agent's (a Chinese 422 naming the fact)."""
+        if value is None:
+            return None
+        if len(value) > MAX_OVERRIDES:
+            raise PydanticCustomError("zh_invalid", f"“更正的信息”最多 {MAX_OVERRIDES} 项（收到 {len(value)} 项）")
+        for name, item in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", name):
+                raise PydanticCustomError("zh_invalid", f"“更正的信息”中的事实名“{name[:64]}”格式不正确"
+                                                        "（应为回答的 facts_read 中的 fact，如 compute_purchase_yuan）")
+            if item is None or isinstance(item, bool) or (isinstance(item, (int, float)) and math.isfinite(item)):
+                continue
+            if isinstance(item, str) and len(item) <= 200:
+                continue
+            if isinstance(item, list) and len(item) <= 32 and all(isinstance(x, str) and len(x) <= 64 for x in item):
+                continue
+            raise PydanticCustomError("zh_invalid", f"“更正的信息”中“{name}”的取值应为文字、数字、true/false、"
+                                                    "选项列表或 null")
+        return value
 
 
 class CalculateRequest(BaseModel):
@@ -191,6 +226,23 @@ class AnswerValidity(_Out):
     expiring_soon: bool = Field(default=False, description="仍有效但60天内到期（即将到期）")
 
 
+class FactRead(_Out):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "fact": "compute_purchase_yuan", "label": "年度购买算力服务总额", "value": 800000, "display": "80万元",
+        "unit": "yuan", "year": 2025, "source_text": "去年买算力花了80万", "origin": "question", "choices": []}]})
+
+    fact: str = Field(description="事实名（facts_override 的键）")
+    label: str = Field(description="政策规则中的名称")
+    value: Any = Field(description="计算采用的值：金额为整数元，百分比如 \"25%\"，算力如 \"500P\"，是/否为 true/false，选项为其键，日期为 YYYY-MM-DD")
+    display: str = Field(description="采用的值（中文），如 80万元、是、三级")
+    unit: str = Field(description="单位：yuan 金额、percent 百分比、count 数量、pflops 算力、bool 是/否、choice 选项、date 日期等")
+    year: int | None = Field(default=None, description="该值所属年度（问题中说明了时间时）")
+    source_text: str = Field(default="", description="问题中读到该信息的原话")
+    origin: Literal["question", "earlier_turn", "assumed", "corrected"] = Field(
+        description="来源：question 本轮问题；earlier_turn 之前的对话；assumed 规则推定（如无相反说明视为满足）；corrected 用户更正")
+    choices: list[dict[str, str]] = Field(default_factory=list, description="选项类信息的可选值（key、label），便于更正")
+
+
 class Answer(_Out):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
         "question": "厦门企业去年购买算力花了80万元，最高能补多少？", "status": "answered", "session_id": "3f2a9c1e",
@@ -208,6 +260,9 @@ class Answer(_Out):
     session_id: str = Field(default="", description="会话 ID（服务端签发），下一轮提问时带上以继续对话")
     turn_id: int | None = Field(default=None, description="本轮回答的编号，用于 POST /api/feedback；不带会话 ID 的一次性问答"
                                                            "在继续对话或评价之前不写入数据库，此时为空")
+    facts_read: list[FactRead] = Field(default_factory=list,
+                                       description="计算用到的信息（先于回答展示）：名称、采用的值、年度、原话、来源；可用 facts_override 更正")
+    facts_override: dict[str, Any] | None = Field(default=None, description="本轮采用的更正（事实名 → 采用的值；null 为删除）")
 
 
 class EligibilityItem(_Out):

@@ -98,6 +98,99 @@
   }).observe(document.documentElement, { subtree: true, childList: true, attributes: true,
                                          attributeFilter: ["aria-label", "title"] });
 
+  // --- fact chips: correct what was read in one step -------------------------------------------------------------
+  // The chips of the latest chat answer (and of the hotline answer) open a small editor; 重新计算 sends
+  // {"fact", "value"} (null removes the fact) through a hidden field and button to the server, which recomputes with
+  // the calculator. Older answers' chips are read-only.
+  var TARGETS = {
+    chat: { edit: "#pa-fact-edit textarea", apply: "#pa-fact-apply" },
+    hotline: { edit: "#pa-hotline-fact-edit textarea", apply: "#pa-hotline-fact-apply" }
+  };
+  function chipTarget(chip) {
+    if (chip.closest("#pa-hotline-answer")) { return "hotline"; }
+    var rows = document.querySelectorAll("#pa-chat .message-row.bot-row");
+    var last = rows[rows.length - 1];
+    if (last && last.contains(chip) && !pending()) { return "chat"; }
+    return null;
+  }
+  function send(target, fact, value) {
+    var t = TARGETS[target], box = document.querySelector(t.edit), btn = document.querySelector(t.apply);
+    if (!box || !btn) { return; }
+    box.value = JSON.stringify({ fact: fact, value: value });
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    setTimeout(function () { btn.click(); }, 30);
+  }
+  var editor = null;
+  function closeEditor() { if (editor) { editor.remove(); editor = null; } }
+  window.paCloseFactEditor = closeEditor;
+  function button(label, cls, onclick) {
+    var b = document.createElement("button");
+    b.type = "button"; b.textContent = label; b.className = cls; b.addEventListener("click", onclick);
+    return b;
+  }
+  function openEditor(chip, target) {
+    closeEditor();
+    // the chip's fact, unit and origin ride in its classes (Gradio's sanitizer drops data- attributes)
+    function cls(prefix) {
+      for (var i = 0; i < chip.classList.length; i++) {
+        if (chip.classList[i].indexOf(prefix) === 0) { return chip.classList[i].slice(prefix.length); }
+      }
+      return "";
+    }
+    var fact = cls("pa-f--"), unit = cls("pa-u--"), origin = cls("pa-o--");
+    var labelEl = chip.querySelector(".pa-fact-label"), valueEl = chip.querySelector(".pa-fact-value");
+    var label = labelEl ? labelEl.textContent : "", value = origin === "missing" || !valueEl ? "" : valueEl.textContent;
+    editor = document.createElement("div");
+    editor.className = "pa-fact-editor";
+    editor.setAttribute("role", "dialog");
+    editor.setAttribute("aria-label", "修改：" + label);
+    var title = document.createElement("div");
+    title.className = "pa-fact-editor-title";
+    title.textContent = label;
+    editor.appendChild(title);
+    var row = document.createElement("div");
+    row.className = "pa-fact-editor-row";
+    var input = null;
+    if (unit === "bool") {
+      row.appendChild(button("是", "pa-fe-yes", function () { closeEditor(); send(target, fact, "是"); }));
+      row.appendChild(button("否", "pa-fe-no", function () { closeEditor(); send(target, fact, "否"); }));
+    } else {
+      input = document.createElement("input");
+      input.type = "text";
+      input.value = value;
+      input.setAttribute("aria-label", label);
+      input.placeholder = unit === "yuan" ? "如 120万" : "填写更正后的值";
+      input.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter" && !ev.isComposing && input.value.trim()) { ev.preventDefault(); closeEditor(); send(target, fact, input.value.trim()); }
+        if (ev.key === "Escape") { closeEditor(); chip.focus(); }
+      });
+      row.appendChild(input);
+      row.appendChild(button("重新计算", "pa-fe-apply", function () {
+        if (input.value.trim()) { closeEditor(); send(target, fact, input.value.trim()); }
+      }));
+    }
+    if (origin !== "missing" && origin !== "assumed") {
+      row.appendChild(button("删除", "pa-fe-remove", function () { closeEditor(); send(target, fact, null); }));
+    }
+    row.appendChild(button("取消", "pa-fe-cancel", function () { closeEditor(); chip.focus(); }));
+    editor.appendChild(row);
+    chip.parentNode.insertBefore(editor, chip.nextSibling);
+    if (input) { input.focus(); input.select(); } else { editor.querySelector("button").focus(); }
+  }
+  function onChip(ev) {
+    var chip = ev.target && ev.target.closest ? ev.target.closest(".pa-fact") : null;
+    if (!chip) { return; }
+    if (ev.type === "keydown" && ev.key !== "Enter" && ev.key !== " ") { return; }
+    var target = chipTarget(chip);
+    if (!target) { return; }
+    ev.preventDefault();
+    ev.stopPropagation();
+    openEditor(chip, target);
+  }
+  document.addEventListener("click", onChip, true);
+  document.addEventListener("keydown", onChip, true);
+  document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { closeEditor(); } });
+
   // --- scrolling and focus ----------------------------------------------------------------------------------
   window.paScrollToQuestion = function () {
     var log = document.querySelector("#pa-chat [role=log]");

@@ -119,6 +119,17 @@
     ".b li.num{list-style:none;margin-left:-14px}.b li.sub{margin-left:14px}.b li.sub.num{margin-left:0}",
     ".pa-table{overflow-x:auto}.b table{border-collapse:collapse;margin:6px 0;font-size:12px}.b td,.b th{border:1px solid #e5e7eb;padding:3px 6px;text-align:left}",
     ".pa-ref{color:" + COLOR + ";text-decoration:none;font-size:12px;vertical-align:super}",
+    ".facts{margin:0 0 8px;padding:6px 8px;background:#f1f5f9;border-radius:8px;font-size:13px}",
+    ".facts .ft{font-weight:700;color:#1e293b;margin-bottom:4px}",
+    ".fact{display:inline-flex;flex-wrap:wrap;align-items:baseline;gap:4px;min-height:44px;margin:2px 4px 2px 0;padding:4px 12px;" +
+      "border:1px solid #cbd5e1;border-radius:22px;background:#fff;color:#1e293b;font-size:13px;text-align:left;cursor:pointer}",
+    ".fact small{color:#475569;font-size:12px}.fact.corrected{border-color:#15803d;background:#f0fdf4}",
+    ".fact.assumed{border-style:dashed}.fact.missing{border-style:dashed;background:#fff7ed;color:#7c2d12}",
+    ".facts.old .fact{cursor:default;min-height:0}",
+    ".fedit{margin-top:6px;display:flex;flex-wrap:wrap;gap:6px;align-items:center}",
+    ".fedit input{flex:1 1 140px;min-height:44px;font-size:16px;border:1px solid #6b7280;border-radius:8px;padding:0 8px}",
+    ".fedit button{min-height:44px;min-width:56px;border-radius:8px;border:1px solid #9ca3af;background:#f9fafb;color:#1f2937;font-size:15px;padding:0 12px;cursor:pointer}",
+    ".fedit button.go{background:" + COLOR + ";border-color:" + COLOR + ";color:#fff}",
     ".cites{margin-top:8px;border-top:1px dashed #e5e7eb;padding-top:6px}",
     ".cites .ct{font-size:12px;color:#6b7280;margin-bottom:2px}",
     "details{margin:4px 0;background:#fef2f2;border-left:3px solid " + COLOR + ";border-radius:4px;padding:3px 8px}",
@@ -215,9 +226,92 @@
     return ["有效至" + zhDate(v.effective_to), "ok"];
   }
 
+  // “我读到的信息”: one chip per fact the answer computed with (and 未说明 for what it still needs); the chips of the
+  // latest answer open an editor and the answer is recomputed with the correction (POST /api/chat facts_override).
+  var ORIGIN = { earlier_turn: "上文", assumed: "推定", corrected: "已更正" };
+  function factsHtml(a) {
+    var facts = a.facts_read || [], seen = {}, chips = [];
+    facts.forEach(function (f, i) {
+      seen[f.fact] = true;
+      var note = [f.source_text ? "“" + f.source_text + "”" : "", f.year ? f.year + "年" : "", ORIGIN[f.origin] || ""]
+        .filter(function (x) { return x; }).join(" · ");
+      chips.push('<button type="button" class="fact ' + esc(f.origin) + '" data-i="' + i + '">' + esc(f.label) + " <b>" +
+        esc(f.display) + "</b>" + (note ? "<small>" + esc(note) + "</small>" : "") + "</button>");
+    });
+    (a.calculations || []).forEach(function (c) {
+      (c.missing_facts || []).forEach(function (name, j) {
+        if (seen[name]) { return; }
+        seen[name] = true;
+        chips.push('<button type="button" class="fact missing" data-missing="' + esc(name) + '" data-label="' +
+          esc((c.missing || [])[j] || name) + '">' + esc((c.missing || [])[j] || name) + " <b>未说明</b></button>");
+      });
+    });
+    return chips.length ? '<div class="facts"><div class="ft">我读到的信息（点击修改）</div>' + chips.join("") + "</div>" : "";
+  }
+  function bindFacts(el, a) {
+    var old = msgs.querySelectorAll(".facts");
+    for (var k = 0; k < old.length; k++) { if (!el.contains(old[k])) { old[k].className = "facts old"; } }
+    var chipsEls = el.querySelectorAll(".facts .fact");
+    for (var i = 0; i < chipsEls.length; i++) {
+      chipsEls[i].addEventListener("click", function () {
+        if (this.parentNode.className.indexOf("old") >= 0 || state.busy) { return; }
+        var f = this.hasAttribute("data-i") ? a.facts_read[+this.getAttribute("data-i")] :
+          { fact: this.getAttribute("data-missing"), label: this.getAttribute("data-label"), unit: "", origin: "missing", display: "" };
+        editFact(this.parentNode, f);
+      });
+    }
+  }
+  function editFact(box, f) {
+    var prev = box.querySelector(".fedit");
+    if (prev) { prev.parentNode.removeChild(prev); }
+    var form = document.createElement("div");
+    form.className = "fedit";
+    function go(value) { form.parentNode.removeChild(form); correct(f, value); }
+    function btn(text, cls, fn) {
+      var b = document.createElement("button");
+      b.type = "button"; b.textContent = text; if (cls) { b.className = cls; }
+      b.addEventListener("click", fn); form.appendChild(b); return b;
+    }
+    var input = null;
+    if (f.unit === "bool") {
+      btn("是", "", function () { go("是"); });
+      btn("否", "", function () { go("否"); });
+    } else {
+      input = document.createElement("input");
+      input.value = f.origin === "missing" ? "" : f.display;
+      input.setAttribute("aria-label", f.label);
+      input.placeholder = f.unit === "yuan" ? "如 120万" : "更正后的值";
+      input.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter" && !ev.isComposing && input.value.trim()) { ev.preventDefault(); go(input.value.trim()); }
+      });
+      form.appendChild(input);
+      btn("重新计算", "go", function () { if (input.value.trim()) { go(input.value.trim()); } });
+    }
+    if (f.origin !== "missing" && f.origin !== "assumed") { btn("删除", "", function () { go(null); }); }
+    btn("取消", "", function () { form.parentNode.removeChild(form); });
+    box.appendChild(form);
+    if (input) { input.focus(); input.select(); }
+  }
+  function correct(f, value) {
+    if (state.busy || !state.sessionId) { return; }
+    var override = {};
+    override[f.fact] = value;
+    state.busy = true;
+    sendBtn.disabled = true;
+    bubble("u", esc(value === null ? "更正：删除“" + f.label + "”" : "更正：" + f.label + "改为" + value));
+    var el = bubble("a", '<span class="typing">正在重新计算……</span>');
+    post("/api/chat", { session_id: state.sessionId, facts_override: override }).then(function (answer) {
+      saveSession(answer.session_id);
+      renderAnswer(el, answer);
+    }, function (err) {
+      el.parentNode.className = "m err";
+      el.textContent = err && err.message ? err.message : "重新计算失败，请稍后再试。";
+    }).then(function () { state.busy = false; sendBtn.disabled = false; scroll(); });
+  }
+
   function renderAnswer(el, a) {
-    var html = "";
-    (a.validity || []).forEach(function (v, i) {  // the documents' status first, before any amount
+    var html = factsHtml(a);  // the facts read first: a misread number shows before any amount
+    (a.validity || []).forEach(function (v, i) {  // then the documents' status, before any amount
       if (i === 0) { html += '<div class="badges">'; }
       var s = statusOf(v);
       html += '<div><span class="badge ' + s[1] + '">' + esc(s[0]) + '</span><span class="doc">《' + esc(v.document) +
@@ -242,6 +336,7 @@
     }
     el.innerHTML = html;
     el.setAttribute("data-status", a.status || "");
+    bindFacts(el, a);
     var refs = el.querySelectorAll(".pa-ref");
     for (var i = 0; i < refs.length; i++) {
       refs[i].addEventListener("click", function (ev) {
