@@ -29,7 +29,7 @@ log = logging.getLogger("policy_assistant.agent")
 _NEGATIVE_MONEY = re.compile(r"(?:-|－|−|负)\s*[\d一二两三四五六七八九十百千][\d,.一二两三四五六七八九十百千]*\s*(?:万|元|亿|块)")
 _LATIN_MONEY = re.compile(r"(?<![A-Za-z])([A-Za-z]{1,8})\s*(?:万元|万|元|亿)(?![A-Za-z])")
 INTERNAL_ERROR_TEXT = "抱歉，处理这个问题时出现内部错误，已记录。请换个说法，或直接说明地区、补助项目和相关金额。"
-NOTHING_TO_CORRECT_TEXT = "没有可更正的回答：请先提问（例如“去年买算力花了80万，能补多少？”），再修改读到的信息。"
+NOTHING_TO_CORRECT_TEXT = "没有可更正的回答：请先提问{example}，再修改读到的信息。"  # the example is the lexicon's
 GUARD_FALLBACK = "抱歉，这个回答未能通过数字核对，为避免给出无法溯源的金额，请换个说法或直接说明补助项目和金额。"
 
 
@@ -100,7 +100,9 @@ class OfflineAssistant:
         if recompute:
             question = state.last_question
             if not question:
-                return Answer(question="", answer=NOTHING_TO_CORRECT_TEXT, status="needs_info",
+                example = self.catalog.lexicon.words.examples.get("question")
+                text = NOTHING_TO_CORRECT_TEXT.format(example=f"（例如“{example}”）" if example else "")
+                return Answer(question="", answer=text, status="needs_info",
                               session_id=state.session_id, error="nothing_to_correct")
         problem = check_input(question, self.settings.max_question_chars, self.catalog.lexicon.words.examples)
         if problem:
