@@ -84,7 +84,7 @@ def test_widget_fact_chip_corrects_the_amount(phone, server, artifacts_dir):
     assert "80万元" in chip.inner_text()
     phone.screenshot(path=str(artifacts_dir / "ui15-widget-facts.png"))
     chip.click()
-    answer.locator(".fedit input").fill("120万")
+    answer.locator(".fedit input").fill("120")  # a bare number on a money chip is 万元, as in the forms
     phone.screenshot(path=str(artifacts_dir / "ui15-widget-chip-editing.png"))
     answer.locator(".fedit button.go").click()
     phone.wait_for_function("() => document.querySelector('#policy-assistant-widget').shadowRoot"
@@ -110,7 +110,7 @@ def test_hotline_operator_checks_and_fixes_facts_before_reading_out(page, server
     assert "80万元" in copy.input_value() and "参考条款" in copy.input_value()
     page.screenshot(path=str(artifacts_dir / "ui15-hotline-facts.png"), full_page=True)
     shown.locator(".pa-f--compute_purchase_yuan").click()
-    page.locator(".pa-fact-editor input").fill("150万")
+    page.locator(".pa-fact-editor input").fill("150")  # a bare number on a money chip is 万元, as in the forms
     page.locator(".pa-fact-editor .pa-fe-apply").click()
     page.wait_for_function("() => document.querySelector('#pa-hotline-answer').innerText.includes('15万元')")
     assert "已更正" in shown.locator(".pa-f--compute_purchase_yuan").inner_text()

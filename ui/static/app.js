@@ -113,7 +113,13 @@
     if (last && last.contains(chip) && !pending()) { return "chat"; }
     return null;
   }
-  function send(target, fact, value) {
+  // A bare number on a money chip is 万元, as in the forms (“120” means 120万元, never 120元); 元/万/亿 typed are kept.
+  function moneyValue(unit, value) {
+    return unit === "yuan" && typeof value === "string" && /^[0-9.,，\s]+$/.test(value) ? value.replace(/[\s，]/g, "") + "万" : value;
+  }
+  window.paMoneyValue = moneyValue;
+  function send(target, fact, value, unit) {
+    value = moneyValue(unit, value);
     var t = TARGETS[target], box = document.querySelector(t.edit), btn = document.querySelector(t.apply);
     if (!box || !btn) { return; }
     box.value = JSON.stringify({ fact: fact, value: value });
@@ -159,14 +165,14 @@
       input.type = "text";
       input.value = value;
       input.setAttribute("aria-label", label);
-      input.placeholder = unit === "yuan" ? "如 120万" : "填写更正后的值";
+      input.placeholder = unit === "yuan" ? "如 120万（只填数字按万元计）" : "填写更正后的值";
       input.addEventListener("keydown", function (ev) {
-        if (ev.key === "Enter" && !ev.isComposing && input.value.trim()) { ev.preventDefault(); closeEditor(); send(target, fact, input.value.trim()); }
+        if (ev.key === "Enter" && !ev.isComposing && input.value.trim()) { ev.preventDefault(); closeEditor(); send(target, fact, input.value.trim(), unit); }
         if (ev.key === "Escape") { closeEditor(); chip.focus(); }
       });
       row.appendChild(input);
       row.appendChild(button("重新计算", "pa-fe-apply", function () {
-        if (input.value.trim()) { closeEditor(); send(target, fact, input.value.trim()); }
+        if (input.value.trim()) { closeEditor(); send(target, fact, input.value.trim(), unit); }
       }));
     }
     if (origin !== "missing" && origin !== "assumed") {

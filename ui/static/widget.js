@@ -280,7 +280,7 @@
       input = document.createElement("input");
       input.value = f.origin === "missing" ? "" : f.display;
       input.setAttribute("aria-label", f.label);
-      input.placeholder = f.unit === "yuan" ? "如 120万" : "更正后的值";
+      input.placeholder = f.unit === "yuan" ? "如 120万（只填数字按万元计）" : "更正后的值";
       input.addEventListener("keydown", function (ev) {
         if (ev.key === "Enter" && !ev.isComposing && input.value.trim()) { ev.preventDefault(); go(input.value.trim()); }
       });
@@ -294,6 +294,8 @@
   }
   function correct(f, value) {
     if (state.busy || !state.sessionId) { return; }
+    // a bare number on a money chip is 万元 (as in the web forms): “120” means 120万元, never 120元
+    if (f.unit === "yuan" && typeof value === "string" && /^[0-9.,，\s]+$/.test(value)) { value = value.replace(/[\s，]/g, "") + "万"; }
     var override = {};
     override[f.fact] = value;
     state.busy = true;
