@@ -142,6 +142,10 @@ def test_ask_holds_a_conversation(server):
     assert_citations(first["citations"])
     assert second["session_id"] == first["session_id"]
     assert any(c["program_id"] == "xm-compute-voucher" and c["amount_yuan"] == 500_000 for c in second["calculations"])
+    # the facts read (issue 15): what the amount was computed from, the question's words, where each came from
+    spend = {f["fact"]: f for f in second["facts_read"]}["compute_purchase_yuan"]
+    assert (spend["value"], spend["origin"], spend["label"]) == (1_200_000, "question", "年度购买算力服务总额")
+    assert spend["source_text"] and spend["source_text"] in "那如果是120万呢？"
 
 
 # --- bad input: a tool error in Chinese, never a traceback -------------------------------------------------------
