@@ -508,3 +508,54 @@ def test_widget_status_first_tap_targets_font_and_escape(phone, server, artifact
     phone.keyboard.press("Escape")
     widget.locator(".panel:not(.open)").wait_for(state="attached")
     assert not widget.locator(".panel.open").count()
+
+
+def test_widget_rates_a_one_off_answer_and_starts_afresh_when_its_conversation_is_gone(phone, server, artifacts_dir):
+    """Conversation ids are the server's (issue 12): the first answer is a one-off held in memory with no turn id, yet
+    its 👍/👎 are offered and rating it keeps the conversation; once the conversation is gone (deleted here; a restart
+    or retention does the same) the next question starts a new one and says so, instead of failing on every send."""
+    phone.goto(server.url + "/widget-demo")
+    widget = phone.locator("#policy-assistant-widget")
+    widget.locator(".bubble").click()
+    panel = widget.locator(".panel.open")
+    panel.locator("textarea").fill(XM_QUESTION)
+    panel.locator("textarea").press("Enter")
+    answer = panel.locator(".m.a .b[data-status]").last
+    answer.wait_for()
+    first = phone.evaluate("() => Object.entries(localStorage).find(([k]) => k.startsWith('policy-assistant-session:'))")[1]
+    assert httpx.get(f"{server.url}/api/sessions/{first}", timeout=10).json()["turns"][0]["turn_id"] is None
+    answer.locator(".fb button[data-r='up']").click()
+    answer.get_by_text("感谢您的反馈！").wait_for()
+    kept = httpx.get(f"{server.url}/api/sessions/{first}", timeout=10).json()["turns"]
+    assert isinstance(kept[0]["turn_id"], int)  # rated: written to the store
+
+    assert httpx.delete(f"{server.url}/api/sessions/{first}", timeout=10).status_code == 200
+    panel.locator("textarea").fill("需要什么申报材料？")
+    panel.locator("textarea").press("Enter")
+    phone.wait_for_function("() => document.querySelector('#policy-assistant-widget').shadowRoot"
+                            ".querySelectorAll('.m.a .b[data-status]').length >= 2")
+    again = panel.locator(".m.a .b[data-status]").last
+    assert "之前的对话已过期，已为您开始新对话" in again.inner_text() and "材料" in again.inner_text()
+    second = phone.evaluate("() => Object.entries(localStorage).find(([k]) => k.startsWith('policy-assistant-session:'))")[1]
+    assert second != first
+    assert [t["question"] for t in httpx.get(f"{server.url}/api/sessions/{second}", timeout=10).json()["turns"]] == \
+        ["需要什么申报材料？"]
+    phone.screenshot(path=str(artifacts_dir / "ui11-widget-conversation-gone.png"))
+
+
+def test_web_chat_starts_afresh_when_its_conversation_is_gone(page, server, artifacts_dir):
+    """A conversation deleted (or purged after the retention period) while its page is open: the next question is
+    answered in a new conversation with a note, not refused."""
+    page.goto(server.url + "/")
+    _ask(page, XM_QUESTION)
+    _last_answer(page)
+    gone = page.locator("#pa-recent input").first.get_attribute("value")
+    assert httpx.delete(f"{server.url}/api/sessions/{gone}", timeout=10).status_code == 200
+    _ask(page, "那如果是120万呢？")
+    answer = _last_answer(page).inner_text()
+    assert "之前的对话已过期或已被删除，已为您开始新对话" in answer
+    page.wait_for_function(f"() => {{ const r = document.querySelector('#pa-recent input'); return r && r.value !== '{gone}'; }}")
+    fresh = page.locator("#pa-recent input").first.get_attribute("value")
+    assert [t["question"] for t in httpx.get(f"{server.url}/api/sessions/{fresh}", timeout=10).json()["turns"]] == \
+        ["那如果是120万呢？"]
+    page.screenshot(path=str(artifacts_dir / "ui11-conversation-gone.png"), full_page=True)

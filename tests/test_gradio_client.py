@@ -103,4 +103,4 @@ def test_bad_input_is_a_chinese_error(client, kwargs, words):
 
 def test_internal_events_are_not_callable_by_name(client):
     with pytest.raises(ValueError):
-        client.predict(api_name="/respond_1")
+        client.predict(api_name="/answer_1")  # the page's own chat step exists, but is not public

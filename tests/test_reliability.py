@@ -104,10 +104,11 @@ def test_every_route_needs_the_key(keyed_server):
 def test_key_opens_api_and_gradio_routes(keyed_server):
     headers = {"X-API-Key": KEY}
     assert httpx.get(keyed_server.url + "/api/programs", headers=headers, timeout=10).status_code == 200
-    call = httpx.post(keyed_server.url + "/gradio_api/call/respond", headers=headers, timeout=30,
+    # "answer" is the page's own (private) queued chat step
+    call = httpx.post(keyed_server.url + "/gradio_api/call/answer", headers=headers, timeout=30,
                       json={"data": ["厦门算力券能补多少？", ""]})
     assert call.status_code == 200 and call.json()["event_id"]
-    assert httpx.get(keyed_server.url + "/gradio_api/call/respond", timeout=10).status_code == 401
+    assert httpx.get(keyed_server.url + "/gradio_api/call/answer", timeout=10).status_code == 401
 
 
 def test_browser_login_sets_a_cookie_that_opens_the_app(keyed_server):

@@ -198,7 +198,7 @@ def _recent_choices(saved: dict | None) -> list[tuple[str, str]]:
             if isinstance(r, dict) and r.get("id")]
 
 
-EXPIRED_CONVERSATION = "这段对话已过期或已被删除，无法继续。已为您开始新对话，请重新提问。"
+EXPIRED_CONVERSATION = "之前的对话已过期或已被删除，已为您开始新对话。"
 
 
 def _chat_tab(demo, services, settings) -> None:
@@ -279,8 +279,18 @@ def _chat_tab(demo, services, settings) -> None:
         if len(history) < 2 or history[-1].get("content") != PLACEHOLDER or history[-2].get("content") != text:
             # the page's restore on load can land after the question was sent: put the question back in place
             history += [{"role": "user", "content": text}, {"role": "assistant", "content": PLACEHOLDER}]
+        notice = ""
         try:
-            events = events if events is not None else open_stream(text, session_id, as_of_text)
+            if events is None:
+                try:
+                    events = open_stream(text, session_id, as_of_text)
+                except ConversationNotFound:
+                    if not session_id:
+                        raise
+                    # deleted, or kept past the retention period: the question starts a new conversation, and says so
+                    notice = f'<div class="pa-warn pa-notice">{views.e(EXPIRED_CONVERSATION)}</div>\n\n'
+                    session_id, turn_ids = None, [None] * len(turn_ids)
+                    events = open_stream(text, None, as_of_text)
             streamed, last = "", 0.0
             for event in events:
                 if event["type"] == "token":
@@ -292,16 +302,11 @@ def _chat_tab(demo, services, settings) -> None:
                 else:
                     payload = event["answer"]
                     session_id, turn_ids = payload["session_id"], [*turn_ids, payload.get("turn_id")]
-                    history[-1] = {"role": "assistant", "content": answer_markdown(payload)}
+                    history[-1] = {"role": "assistant", "content": notice + answer_markdown(payload)}
                     saved_state = _remember(saved_state, session_id, text) if saved_state is not None else None
                     yield (history, history, session_id, turn_ids, saved_state if saved_state is not None else skip,
                            gr.update(choices=_recent_choices(saved_state), value=session_id)
                            if saved_state is not None else skip)
-        except ConversationNotFound:  # kept past the retention period or deleted: the next question starts afresh
-            history[-1] = {"role": "assistant", "content": f'<div class="pa-warn">{views.e(EXPIRED_CONVERSATION)}</div>'}
-            saved_state = {**(saved_state or {}), "current": None} if saved_state is not None else None
-            yield (history, history, None, [*turn_ids, None], saved_state if saved_state is not None else skip,
-                   gr.update(value=None) if saved_state is not None else skip)
         except Exception as exc:  # noqa: BLE001 - the person sees a Chinese message, never a traceback
             message = exc.message if isinstance(exc, gr.Error) else error_for_exception(exc).message
             history[-1] = {"role": "assistant", "content": f'<div class="pa-warn">{views.e(message)}</div>'}
@@ -375,8 +380,9 @@ def _chat_tab(demo, services, settings) -> None:
             payload = services.chat(None, ChatSession(id=session_id, as_of=_parse_date(as_of_text)), "web",
                                     facts_override=override)
         except ConversationNotFound:
+            gone = "这段对话已过期或已被删除，无法更正。请重新提问，会开始新对话。"
             history += [{"role": "user", "content": tried},
-                        {"role": "assistant", "content": f'<div class="pa-warn">{views.e(EXPIRED_CONVERSATION)}</div>'}]
+                        {"role": "assistant", "content": f'<div class="pa-warn">{views.e(gone)}</div>'}]
             saved_state = {**(saved_state or {}), "current": None}
             return history, history, [*turn_ids, None], saved_state, gr.update(value=None), None, ""
         except Exception as exc:  # noqa: BLE001 - refused (unreadable value, unrelated fact): said in Chinese, nothing changes

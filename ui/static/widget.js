@@ -46,6 +46,12 @@
     state.sessionId = id;
     try { window.localStorage.setItem(STORE_KEY, id); } catch (e) { /* private mode: session lasts this page */ }
   }
+  // The server no longer has the conversation (restarted while it was a one-off, deleted, past retention): forget it.
+  function forgetSession() {
+    state.sessionId = null;
+    try { window.localStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
+  }
+  var EXPIRED = "之前的对话已过期，已为您开始新对话。";
 
   // --- tiny safe markdown: escape first, then bold, lists, tables, [n] citation markers ---------------------
   function esc(s) {
@@ -149,7 +155,7 @@
     ".bar textarea:focus{border-color:" + COLOR + "}",
     ".bar button{background:" + COLOR + ";color:#fff;border:none;border-radius:10px;padding:0 16px;min-width:44px;min-height:44px;font-size:16px;cursor:pointer}",
     ".bar button:disabled{opacity:.5}",
-    ".typing{color:#4b5563}",
+    ".typing{color:#4b5563}.note{font-size:12px;color:#92400e;background:#fef3c7;border-radius:6px;padding:4px 8px;margin-bottom:6px}",
     "@media (max-width:600px){.panel{top:0;left:0;right:0;bottom:0;width:100%;max-width:100%;height:100%;max-height:none;border-radius:0}",
     ".panel.open~.bubble{display:none}}"
   ].join("");
@@ -307,6 +313,11 @@
       renderAnswer(el, answer);
     }, function (err) {
       el.parentNode.className = "m err";
+      if (err && err.code === "session_not_found") {
+        forgetSession();
+        el.textContent = "这段对话已过期，无法更正，请重新提问。";
+        return;
+      }
       el.textContent = err && err.message ? err.message : "重新计算失败，请稍后再试。";
     }).then(function () { state.busy = false; sendBtn.disabled = false; scroll(); });
   }
@@ -370,10 +381,15 @@
     if (data && data.message) { return data.message; }
     return "服务暂时不可用（" + resp.status + "），请稍后再试。";
   }
+  function failure(resp, data) {  // the Chinese message, and the server's error code for the caller to act on
+    var err = new Error(errorText(resp, data));
+    err.code = data && data.error;
+    return err;
+  }
   function post(path, body) {
     return fetch(base + path, { method: "POST", headers: headers(), body: JSON.stringify(body) }).then(function (resp) {
       return resp.json().catch(function () { return null; }).then(function (data) {
-        if (!resp.ok) { throw new Error(errorText(resp, data)); }
+        if (!resp.ok) { throw failure(resp, data); }
         return data;
       });
     });
@@ -387,7 +403,7 @@
         return resp.text().then(function (t) {
           var data = null;
           try { data = JSON.parse(t); } catch (e) { data = parseSSE(t).answer; }
-          if (!resp.ok || !data) { throw new Error(errorText(resp, data)); }
+          if (!resp.ok || !data) { throw failure(resp, data); }
           return data;
         });
       }
@@ -439,14 +455,24 @@
     sendBtn.disabled = true;
     bubble("u", esc(question));
     var el = bubble("a", '<span class="typing">正在查询政策条款……</span>');
-    var text = "";
-    streamChat({ question: question, session_id: state.sessionId, stream: true }, function (t) {
-      text += t;
-      el.innerHTML = markdown(text);
-      scroll();
-    }).then(function (answer) {
+    var text = "", notice = "";
+    function run(sessionId) {
+      return streamChat({ question: question, session_id: sessionId, stream: true }, function (t) {
+        text += t;
+        el.innerHTML = markdown(text);
+        scroll();
+      }).catch(function (err) {
+        if (!(err && err.code === "session_not_found" && sessionId)) { throw err; }
+        forgetSession();  // the conversation is gone: the question starts a new one, and says so
+        notice = EXPIRED;
+        text = "";
+        return run(null);
+      });
+    }
+    run(state.sessionId).then(function (answer) {
       saveSession(answer.session_id);
       renderAnswer(el, answer);
+      if (notice) { el.insertAdjacentHTML("afterbegin", '<div class="note">' + esc(notice) + "</div>"); }
     }).catch(function (err) {
       el.parentNode.className = "m err";
       // fetch rejects with a TypeError when the network fails or CORS blocks the page's origin
@@ -466,6 +492,7 @@
     var h = {};
     if (API_KEY) { h["X-API-Key"] = API_KEY; }
     fetch(base + "/api/sessions/" + encodeURIComponent(state.sessionId), { headers: h }).then(function (r) {
+      if (r.status === 404) { forgetSession(); }  // nothing to restore: the next question starts a new conversation
       return r.ok ? r.json() : null;
     }).then(function (data) {
       if (!data || !data.turns || !data.turns.length) { return; }
