@@ -612,3 +612,23 @@ def test_quantity_facts_refuse_anything_else_after_the_number(raw):
     with pytest.raises(InvalidFactError) as err:
         parse_fact(default_catalog().facts["ah_compute_used"], raw)
     assert raw.strip() in err.value.message_zh
+
+
+@pytest.mark.parametrize("raw", ["Infinity", "INFINITY", "another", "Bitcoin", "split"])
+def test_a_latin_alias_inside_a_longer_word_is_not_that_option(raw):
+    """industry has the alias “IT” (and the key “other”): “InfinITy”, “anOTHER”, “bITcoin” name no industry — the
+    reliability fuzz found 'Infinity' read as 软件和信息技术服务业 and granted a talent award."""
+    with pytest.raises(InvalidFactError):
+        parse_fact(default_catalog().facts["industry"], raw)
+
+
+@pytest.mark.parametrize("raw", ["IT", "it", "IT企业", "做IT的", "IT/互联网", "软件 IT"])
+def test_a_latin_alias_standing_alone_or_beside_chinese_still_counts(raw):
+    assert parse_fact(default_catalog().facts["industry"], raw) == "software"
+
+
+def test_garbage_industry_does_not_grant_the_talent_award():
+    """sm-talent-title with industry='Infinity' and every other fact valid: refused, never an amount."""
+    assert calculate("sm-talent-title", BASE["sm-talent-title"], as_of=AS_OF).amount_yuan == 5000
+    with pytest.raises(InvalidFactError):
+        calculate("sm-talent-title", {**BASE["sm-talent-title"], "industry": "Infinity"}, as_of=AS_OF)

@@ -89,7 +89,7 @@ def test_calculator_fuzz_over_every_fact_has_no_5xx(open_server):
 
 def test_calculator_fuzz_garbage_never_produces_an_amount(open_server):
     result = probes.calculator_fuzz(open_server.url, values=["不知道", "是不是我也不知道", "还没确定", "1e309元",
-                                                             "100P; DROP TABLE", "500%"])
+                                                             "100P; DROP TABLE", "500%", "Infinity"])
     assert result["garbage_amounts"] == 0, result["garbage_amount_examples"]
 
 

@@ -190,6 +190,17 @@ def parse_bool(value: Any) -> bool | None:
     return None
 
 
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _stands_alone(low: str, start: int, end: int) -> bool:
+    """A Latin alias (IT, other) is a word of its own, not letters inside a longer one (InfinITy, anOTHER); Chinese
+    text has no spaces, so only the Latin edges of a match are checked."""
+    return not ((_latin(low[start]) and start > 0 and _latin(low[start - 1]))
+                or (_latin(low[end - 1]) and end < len(low) and _latin(low[end])))
+
+
 def _choice_spans(text: str, fd: FactDef) -> list[str]:
     """Choice keys named in free text: longest non-overlapping alias matches, in order of appearance."""
     hits = []
@@ -199,7 +210,8 @@ def _choice_spans(text: str, fd: FactDef) -> list[str]:
             a = alias.lower()
             start = low.find(a)
             while a and start >= 0:
-                hits.append((start, start + len(a), choice.key))
+                if _stands_alone(low, start, start + len(a)):
+                    hits.append((start, start + len(a), choice.key))
                 start = low.find(a, start + 1)
     hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
     taken: list[tuple[int, int, str]] = []
