@@ -29,10 +29,14 @@ def _services():
 
 
 def _safe_ask(services, question: str, session_id: str | None, as_of):
+    from index.build import IndexCorrupt
     from tools.schema import Answer
 
     try:
         return services.ask(question, session_id=session_id, as_of=as_of)
+    except IndexCorrupt as exc:  # say what is damaged and how to repair it (`index build`), as the API does
+        return Answer(question=question, answer=exc.message_zh, status="not_found", session_id=session_id or "",
+                      error=exc.code)
     except Exception:  # never a traceback to the user
         logging.getLogger("policy_assistant.agent").exception("answer failed")
         return Answer(question=question, answer="抱歉，系统暂时无法回答这个问题，请稍后重试或换一种问法。",

@@ -430,6 +430,53 @@ def test_session_store_is_bounded(catalog):
     assert len(small.sessions) == 3
 
 
+# --- failures: a damaged index is the service's state; an internal error is logged without the question ------------
+class _DamagedIndex:
+    def search(self, *args, **kwargs):
+        from index.build import IndexCorrupt
+
+        raise IndexCorrupt(["chunks.jsonl 校验和不符"])
+
+
+def test_a_damaged_index_is_raised_not_answered_as_an_internal_error(catalog):
+    """The API maps IndexCorrupt to 503 with its Chinese message; swallowed here it became a 422 “internal error,
+    please rephrase” while /healthz said the index was unavailable. Questions the rules answer alone still are."""
+    from index.build import IndexCorrupt
+
+    damaged = OfflineAssistant(Settings(), catalog, retriever_factory=_DamagedIndex)
+    with pytest.raises(IndexCorrupt):
+        damaged.ask("人工智能企业申报需要准备哪些材料？", as_of=AS_OF)
+    assert damaged.ask("厦门算力券：我们2025年买算力花了80万，最多能补多少？", as_of=AS_OF).calculations
+
+
+def test_ask_command_says_the_index_is_damaged(catalog):
+    """`policy-assistant ask` over a damaged index: the index's Chinese message (what to run), not a generic apology."""
+    from agent.cli import _safe_ask
+
+    class Services:
+        def ask(self, question, **kwargs):
+            return OfflineAssistant(Settings(), catalog, retriever_factory=_DamagedIndex).ask(question, as_of=AS_OF)
+
+    answer = _safe_ask(Services(), "人工智能企业申报需要准备哪些材料？", None, AS_OF)
+    assert answer.error == "index_corrupt" and "index build" in answer.answer
+
+
+def test_an_internal_error_is_logged_without_the_question(catalog, monkeypatch, caplog):
+    """Logs say what failed and where, never what the user typed (phone numbers, credit codes: README, issue 12)."""
+    import logging
+
+    broken = OfflineAssistant(Settings(), catalog, retriever_factory=None)
+
+    def fail(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(broken, "_answer", fail)
+    with caplog.at_level(logging.INFO, logger="policy_assistant.agent"):
+        answer = broken.ask("我的电话13912345678，算力券能补多少？", as_of=AS_OF)
+    assert answer.error == "internal_error"
+    assert "ValueError" in caplog.text and "13912345678" not in caplog.text
+
+
 # --- CLI contract (real subprocess, real index) --------------------------------------------------------------------
 @pytest.mark.integration
 def test_ask_json_stdin_one_object_per_line(tmp_path):

@@ -243,6 +243,23 @@ def test_conversation_can_be_deleted(client, data_dir):
 
 
 # --- OpenAI-compatible ----------------------------------------------------------------------------------------------
+def test_chat_over_a_damaged_index_is_503_in_chinese(tmp_path_factory):
+    """A question that needs the index while the served build is damaged: 503 with the index's Chinese message (as
+    /api/search and /healthz say), not a 422 “internal error, please rephrase”; rule-only questions still answer."""
+    shared = harness.shared_index(shared_base(tmp_path_factory))
+    data = harness.fresh_data_dir(shared, tmp_path_factory.mktemp("api-damaged"))
+    build = json.loads((data / "index" / "CURRENT").read_text())["build"]
+    chunks = data / "index" / "builds" / build / "chunks.jsonl"
+    text = chunks.read_text(encoding="utf-8")
+    chunks.write_text(text[: len(text) // 2] + "{broken", encoding="utf-8")
+    with TestClient(create_app(make_settings(data), gradio=False)) as c:
+        assert c.get("/healthz").status_code == 503
+        body = assert_chinese_error(c.post("/api/chat", json={"question": "人工智能企业申报需要准备哪些材料？"}), 503,
+                                    "index_corrupt")
+        assert "损坏" in body["message"]
+        assert c.post("/api/chat", json={"question": COMPUTE_Q}).status_code == 200
+
+
 def test_openai_chat_completions(client):
     resp = client.post("/v1/chat/completions", json={"model": "policy-assistant", "messages": [
         {"role": "system", "content": "你是助手"}, {"role": "user", "content": COMPUTE_Q}]})

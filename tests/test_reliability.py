@@ -245,6 +245,7 @@ def test_one_off_chats_leave_nothing_on_disk(runner):
 def test_damaged_index_is_reported_and_replaced_without_restart(runner, kind):
     result = scenarios.index_corruption(runner, kind)
     assert result["search"] == 503 and result["search_chinese"]
+    assert result["chat_search"] == 503 and result["chat_search_error"] == "index_corrupt"
     assert result["healthz"] == 503 and result["healthz_status"] == "unavailable"
     assert result["build_exit"] == 0 and not result["build_said_up_to_date"] and not result["build_traceback"]
     assert result["search_after_build"] == 200 and result["healthy_after_build"]
@@ -255,6 +256,7 @@ def test_damaged_vector_store_degrades_then_is_replaced(runner):
     `index build` replaces the build and the server serves it without a restart."""
     result = scenarios.index_corruption(runner, "chroma")
     assert result["search"] == 200 and result["healthz"] == 200 and result["healthz_status"] == "degraded"
+    assert result["chat_search"] == 200
     assert result["build_exit"] == 0 and not result["build_said_up_to_date"]
     assert result["search_after_build"] == 200 and result["healthy_after_build"]
 

@@ -158,6 +158,7 @@ def figures(data: dict[str, Any]) -> list[tuple[str, Any]]:
             continue
         rows.append((f"corrupt {kind}: /healthz 200 while search fails", res.get("healthz_ok_while_broken")))
         rows.append((f"corrupt {kind}: search status", res.get("search")))
+        rows.append((f"corrupt {kind}: chat needing the index: status", res.get("chat_search")))
         rows.append((f"corrupt {kind}: index build says up to date", res.get("build_said_up_to_date")))
         rows.append((f"corrupt {kind}: search after index build (no restart)", res.get("search_after_build")))
     for name in ("corrupt_manifest", "corrupt_vector_cache"):

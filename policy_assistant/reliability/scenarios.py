@@ -228,11 +228,14 @@ def index_corruption(runner: Runner, kind: str, *, wait_s: float = 15.0) -> dict
         with httpx.Client(base_url=server.url, timeout=60) as client:
             health = client.get("/healthz")
             search = client.get("/api/search", params={"q": "算力券"})
-            chat = client.post("/api/chat", json={"question": "厦门算力券能补多少？"})
+            chat = client.post("/api/chat", json={"question": "厦门算力券能补多少？"})  # the rules answer it alone
+            chat_search = client.post("/api/chat", json={"question": "人工智能企业申报需要准备哪些材料？"})  # needs the index
+            chat_search_body = _json(chat_search)
             result.update(healthz=health.status_code, healthz_status=_status(health),
                           healthz_ok_while_broken=health.status_code == 200 and _status(health) in ("ok", None)
                           and search.status_code >= 500,
-                          search=search.status_code, chat=chat.status_code,
+                          search=search.status_code, chat=chat.status_code, chat_search=chat_search.status_code,
+                          chat_search_error=chat_search_body.get("error") if isinstance(chat_search_body, dict) else None,
                           search_chinese=probes._chinese_error({"body": _json(search)}))
             build = runner.command(data, "index", "build")
             result["build_exit"] = build.returncode
