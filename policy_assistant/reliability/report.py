@@ -33,8 +33,7 @@ def run(*, code_dir: Path | None = None, quick: bool = False, workdir: Path | No
         log: Callable[[str], None] = print) -> dict[str, Any]:
     work = Path(workdir or tempfile.mkdtemp(prefix="pa-reliability-"))
     # the index is built by the code under test, so `index build` in the corruption scenarios compares like with like
-    code_env = {"PYTHONPATH": str(code_dir)} if code_dir else None
-    shared = harness.shared_index(work / "shared", env=code_env)
+    shared = harness.shared_index(work / "shared", env=scenarios.code_env(code_dir) or None)
     runner = scenarios.Runner(shared, work / "runs", code_dir)
     out: dict[str, Any] = {"code_dir": str(code_dir) if code_dir else "this tree", "quick": quick,
                            "started_at": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -21,6 +21,15 @@ from policy_assistant.reliability import probes
 from ui import harness
 
 
+def code_env(code_dir: Path | None) -> dict[str, str]:
+    """Environment that makes `python -m policy_assistant` import `code_dir`: first on PYTHONPATH, and the working
+    directory kept off sys.path (PYTHONSAFEPATH, Python ≥ 3.11) — `python -m` would otherwise put it first, and a
+    run started inside this checkout would measure this tree as "before"."""
+    if not code_dir:
+        return {}
+    return {"PYTHONPATH": str(code_dir) + os.pathsep + os.environ.get("PYTHONPATH", ""), "PYTHONSAFEPATH": "1"}
+
+
 class Runner:
     """Starts servers and commands for one data directory tree, from this tree or from `code_dir`."""
 
@@ -32,10 +41,7 @@ class Runner:
         self._n = 0
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = dict(extra or {})
-        if self.code_dir:
-            env["PYTHONPATH"] = str(self.code_dir) + os.pathsep + os.environ.get("PYTHONPATH", "")
-        return env
+        return {**(extra or {}), **code_env(self.code_dir)}
 
     def data_dir(self, name: str) -> Path:
         self._n += 1
