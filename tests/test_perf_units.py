@@ -261,3 +261,26 @@ def test_baseline_record_is_well_formed():
 
     data = json.loads(BASELINE_FILE.read_text(encoding="utf-8"))
     assert data["commit"] and data["figures"]["load"]["unseen"] and data["ceiling"]
+
+
+# --- serving --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("access_log", [False, True])
+def test_safe_logging_keeps_uvicorns_access_log_choice(access_log):
+    """A `serve --workers N` worker installs the safe logging after uvicorn configured its loggers: the access log
+    stays as `--access-log` chose (off by default: a log line per request is the server's CPU, not the answer's)."""
+    import logging
+
+    import uvicorn
+
+    from ui import logsafe
+
+    access = logging.getLogger("uvicorn.access")
+    saved = (access.handlers[:], access.propagate, logging.getLogger().handlers[:], logging.getLogger().level)
+    try:
+        uvicorn.Config(app=lambda scope, receive, send: None, access_log=access_log, log_config=None)
+        logsafe.install()
+        assert access.hasHandlers() is access_log
+    finally:
+        access.handlers[:], access.propagate = saved[0], saved[1]
+        logging.getLogger().handlers[:] = saved[2]
+        logging.getLogger().setLevel(saved[3])

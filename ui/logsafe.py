@@ -60,4 +60,7 @@ def install(level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
-        logger.propagate = True
+        # uvicorn turns the access log off by cutting uvicorn.access from the root (access_log=False); a worker of
+        # `serve --workers N` installs this after uvicorn configured logging, so that choice is kept, not undone
+        if name != "uvicorn.access":
+            logger.propagate = True
