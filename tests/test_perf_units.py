@@ -69,6 +69,24 @@ def test_figures_of_every_clause_and_random_joins(tmp_path):
         assert got == _whole(text)
 
 
+def test_range_head_check_finds_what_the_anchored_search_finds():
+    """The quick test for a range connector at the end rules out only texts the anchored pattern cannot match."""
+    from tools import money
+    from tools.catalog import default_catalog
+
+    texts = [c.text for c in default_catalog().clauses.values()]
+    texts += ["20至50万元", "20 至 \n50万元", "10-20%", "5~8万", "三到五万元", "1.5－2亿元", "2. -3000万元", "第3—", "至",
+              "20至\n", "20至 \u3000", "百分之十至", "30，000至", "x" * 300 + "12至"]
+    rng = random.Random(11)
+    for text in texts:
+        ends = {i + k for i, ch in enumerate(text) if ch in "至到-－~～—–" for k in (1, 2, 3)}
+        ends |= {rng.randrange(len(text) + 1) for _ in range(20)} | {len(text)}
+        for end in sorted(e for e in ends if e <= len(text)):
+            before = text[:end]
+            fast, slow = money._range_head(before), money._RANGE_HEAD_RE.search(before)
+            assert (fast and (fast.span(), fast.group("num"))) == (slow and (slow.span(), slow.group("num"))), before
+
+
 # --- jieba's dictionary from SQLite ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served():

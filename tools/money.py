@@ -299,7 +299,17 @@ _MONEY_RE = re.compile(
     r"(?P<yuan>元|块钱|块|人民币|rmb|RMB|yuan|CNY)?"
 )
 # A list number ("2. -3000万元") is not the head of a range: the head may not end in a point.
-_RANGE_HEAD_RE = re.compile(r"(?<![\d.])(?P<num>" + _NUM + r")(?<![.．])\s*(?:至|到|-|－|~|～|—|–)\s*$")
+_RANGE_CONNECTORS = ("至", "到", "-", "－", "~", "～", "—", "–")
+_RANGE_HEAD_RE = re.compile(r"(?<![\d.])(?P<num>" + _NUM + r")(?<![.．])\s*(?:" + "|".join(_RANGE_CONNECTORS) + r")\s*$")
+
+
+def _range_head(before: str) -> re.Match | None:
+    """The head of a range ending `before` ("20至" of "20至50万元"). The pattern is anchored at the end but searched
+    from every position, so texts that do not end in a connector are ruled out first (that search was half of
+    reading a long answer's figures)."""
+    if not before.rstrip().endswith(_RANGE_CONNECTORS):
+        return None
+    return _RANGE_HEAD_RE.search(before)
 # A figure directly followed by one of these counts things, not money ("50万人", "3万家", "100P").
 _COUNTERS = ("人", "家", "个", "台", "套", "项", "户", "次", "件", "名", "字", "平方", "平米", "㎡", "册", "条", "份", "张",
              "篇", "亩", "吨", "辆", "座", "栋", "款", "位", "年", "月", "日", "号", "倍", "成", "P", "p", "Ｐ", "%", "％")
@@ -359,7 +369,7 @@ def find_money(text: str) -> list[MoneyMatch]:
         if value is None or value > ABSURD_YUAN:
             continue
         found.append(MoneyMatch(value_yuan=_to_exact(value), start=start, end=end, raw=raw))
-        head = _RANGE_HEAD_RE.search(text[:start])
+        head = _range_head(text[:start])
         tail_scale = _UNIT_VALUE.get(unit) if unit else _UNIT_VALUE.get(num[-1]) if num[-1] in "万亿" else None
         if head and tail_scale and not re.search("[万亿]", head.group("num")):
             head_value = _money_value(head.group("num"), None)
@@ -385,7 +395,7 @@ def find_percents(text: str) -> list[PercentMatch]:
         except MoneyParseError:
             continue
         found.append(PercentMatch(value=value, start=m.start(), end=m.end(), raw=m.group(0)))
-        head = _RANGE_HEAD_RE.search(text[: m.start()])
+        head = _range_head(text[: m.start()])
         if head and m.group("num"):
             try:
                 found.append(PercentMatch(value=parse_percent(head.group("num") + "%"), start=head.start(),
