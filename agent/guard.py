@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from tools.money import format_yuan
 from tools.schema import Calculation, Citation
@@ -103,26 +103,49 @@ class Evidence:
     @classmethod
     def collect(cls, citations: Iterable[Citation], calculations: Iterable[Calculation],
                 evidence_texts: Iterable[str]) -> "Evidence":
-        money: set[Decimal] = set()
-        percents: set[Decimal] = set()
-        texts: list[str] = list(evidence_texts)
-        texts.extend(c.text for c in citations)
-        for calc in calculations:
-            # every field the calculator filled: amounts (*_yuan), steps, formula, notes, quoted clauses, validity
-            for key, value in _leaves(calc.model_dump(mode="json")):
-                if isinstance(value, str):
-                    texts.append(value)
-                elif key.endswith("_yuan") and isinstance(value, int) and not isinstance(value, bool):
-                    money.add(Decimal(value))
-        for text in texts:
-            if not text:
-                continue
-            for f in find_figures(text):
-                (money if f.kind == "money" else percents).add(f.value)
-        return cls(money, percents)
+        evidence = cls(set(), set())
+        for kind, value in _evidence_figures(citations, calculations, evidence_texts):
+            evidence.add(kind, value)
+        return evidence
+
+    def add(self, kind: str, value: Decimal) -> None:
+        (self.money if kind == "money" else self.percents).add(value)
 
     def supports(self, figure: Figure) -> bool:
         return figure.value in (self.money if figure.kind == "money" else self.percents)
+
+
+def _evidence_figures(citations: Iterable[Citation], calculations: Iterable[Calculation],
+                      evidence_texts: Iterable[str]) -> Iterator[tuple[str, Decimal]]:
+    """(kind, value) of every figure the evidence holds: the calculations' own amounts and texts first (where an
+    answer's figures usually come from), then the tools' evidence texts, then the quoted clauses."""
+    for calc in calculations:
+        # every field the calculator filled: amounts (*_yuan), steps, formula, notes, quoted clauses, validity
+        for key, value in _leaves(calc.model_dump(mode="json")):
+            if isinstance(value, str):
+                if value:
+                    yield from ((f.kind, f.value) for f in find_figures(value))
+            elif key.endswith("_yuan") and isinstance(value, int) and not isinstance(value, bool):
+                yield "money", Decimal(value)
+    for text in [*evidence_texts, *(c.text for c in citations)]:
+        if text:
+            yield from ((f.kind, f.value) for f in find_figures(text))
+
+
+def _untraceable(answer_text: str, citations: Sequence[Citation], calculations: Sequence[Calculation],
+                 evidence_texts: Sequence[str]) -> list[Figure]:
+    """`untraceable_figures(answer_text, Evidence.collect(...))`, reading the evidence only until every figure of the
+    answer is found in it (support only grows as evidence is read, so stopping early changes no verdict)."""
+    figures = find_figures(answer_text)
+    evidence = Evidence(set(), set())
+    missing = {(f.kind, f.value) for f in figures}
+    if missing:
+        for kind, value in _evidence_figures(citations, calculations, evidence_texts):
+            evidence.add(kind, value)
+            missing.discard((kind, value))
+            if not missing:
+                break
+    return [f for f in figures if not evidence.supports(f)]
 
 
 def _leaves(data, key: str = ""):
@@ -209,8 +232,7 @@ def find_problems(answer_text: str, citations: Sequence[Citation], calculations:
     # Only verified quotes count as evidence: a forged quote must not vouch for a figure.
     trusted = [c for i, c in enumerate(citations, start=1)
                if not any(p.citation_index == i for p in problems)]
-    evidence = Evidence.collect(trusted, calculations, evidence_texts)
-    for figure in untraceable_figures(answer_text, evidence):
+    for figure in _untraceable(answer_text, trusted, calculations, evidence_texts):
         label = "金额" if figure.kind == "money" else "比例"
         problems.append(Problem(
             "figure",

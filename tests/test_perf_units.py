@@ -69,6 +69,37 @@ def test_figures_of_every_clause_and_random_joins(tmp_path):
         assert got == _whole(text)
 
 
+def test_guard_reads_evidence_until_every_figure_is_found_with_the_same_verdicts(monkeypatch):
+    """The guard stops reading evidence once every figure of the answer is found in it; the figures it calls
+    untraceable are those the whole evidence does not hold, for real answers and for answers with a figure added."""
+    from agent import guard
+    from agent.offline import OfflineAssistant
+    from evals.loadgen import take
+    from tools.catalog import default_catalog
+
+    catalog = default_catalog()
+    seen: list[tuple] = []
+    real_check = guard.check
+
+    def recording(answer_text, citations, calculations, retrieved_ids, evidence_texts, clauses=None):
+        seen.append((answer_text, list(citations), list(calculations), list(evidence_texts)))
+        return real_check(answer_text, citations, calculations, retrieved_ids, evidence_texts, clauses)
+
+    monkeypatch.setattr(guard, "check", recording)
+    agent = OfflineAssistant(Settings(), catalog, retriever_factory=None)
+    questions = take(catalog, 80, seed=3) + ["厦门算力券能补多少", "思明区AI券最高多少", "安徽算力补贴 租了200万的GPU"]
+    for question in questions:
+        agent.ask(question, session_id=None)
+    assert len(seen) >= len(questions)
+    checked = 0
+    for text, citations, calculations, texts in seen:
+        for variant in (text, text + "另可获得123456元奖励，比例为37%。", "共50%，计30万元"):
+            slow = guard.untraceable_figures(variant, guard.Evidence.collect(citations, calculations, texts))
+            assert guard._untraceable(variant, citations, calculations, texts) == slow
+            checked += bool(slow)
+    assert checked >= len(seen)  # the added figures were found untraceable
+
+
 def test_range_head_check_finds_what_the_anchored_search_finds():
     """The quick test for a range connector at the end rules out only texts the anchored pattern cannot match."""
     from tools import money
