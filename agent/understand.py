@@ -100,6 +100,7 @@ class Reader:
         self.intent_words = {k: tuple(v) for k, v in lex.intents.intents.items()}
         self.intent_patterns = {k: [re.compile(p) for p in v] for k, v in lex.intents.patterns.items()}
         self.priority = tuple(lex.intents.priority)
+        self._names: dict[str, list[tuple[str, frozenset[str], str]]] = {}
 
     # --- pieces -------------------------------------------------------------------------------------------------
     def normalize(self, text: str) -> str:
@@ -181,10 +182,16 @@ class Reader:
 
     def program_mentions(self, text: str) -> list[ProgramMention]:
         lowered = text.lower()
+        chars = set(lowered)
         out: list[ProgramMention] = []
         for program in self.catalog.programs:
-            best = max(((*self.alias_match(a.lower(), lowered), a) for a in program.names()), default=(0, (0, 0), ""),
-                       key=lambda t: t[0])
+            best: tuple[int, tuple[int, int], str] = (0, (0, 0), "")
+            for low, letters, alias in self._program_names(program):
+                # alias_match finds nothing when a letter of the alias is missing from the text: skip it unread
+                if low in lowered or (len(low) >= 4 and letters <= chars):
+                    score, span = self.alias_match(low, lowered)
+                    if score > best[0]:
+                        best = (score, span, alias)
             if best[0]:
                 # words of the program's own facts (联合体, 单体智能算力) tell apart programs named alike
                 bonus = sum(2 for n in program.facts if n in self._distinctive
@@ -193,6 +200,13 @@ class Reader:
         order = {p.id: i for i, p in enumerate(self.catalog.programs)}
         out.sort(key=lambda m: (-m.score, order[m.program_id]))
         return out
+
+    def _program_names(self, program: Program) -> list[tuple[str, frozenset[str], str]]:
+        """(lowercased name, its letters, name) of each name and alias of a program, worked out once."""
+        names = self._names.get(program.id)
+        if names is None:
+            names = self._names[program.id] = [(a.lower(), frozenset(a.lower()), a) for a in program.names()]
+        return names
 
     def fact_mentions(self, u: "Understanding") -> list[ProgramMention]:
         """Programs named by their amounts: a figure whose own clause carries a cue of a program's formula input

@@ -100,6 +100,46 @@ def test_guard_reads_evidence_until_every_figure_is_found_with_the_same_verdicts
     assert checked >= len(seen)  # the added figures were found untraceable
 
 
+def test_program_mentions_skip_only_names_that_cannot_match():
+    """Names whose letters are not all in the question are skipped unread; the mentions are those of matching
+    every name of every program (the eval questions, never-seen ones, names with a letter dropped or a word
+    inserted)."""
+    import yaml as _yaml
+
+    from agent.understand import ProgramMention, Reader
+    from evals.loadgen import take
+    from tools.catalog import default_catalog
+
+    catalog = default_catalog()
+    reader = Reader(catalog)
+
+    def every_name(text: str) -> list[ProgramMention]:
+        lowered = text.lower()
+        out = []
+        for program in catalog.programs:
+            best = max(((*Reader.alias_match(a.lower(), lowered), a) for a in program.names()),
+                       default=(0, (0, 0), ""), key=lambda t: t[0])
+            if best[0]:
+                bonus = sum(2 for n in program.facts if n in reader._distinctive
+                            for c in catalog.facts[n].cues if len(c) >= 3 and c in text)
+                out.append(ProgramMention(program.id, best[0] + min(bonus, 6), best[2], best[1]))
+        order = {p.id: i for i, p in enumerate(catalog.programs)}
+        return sorted(out, key=lambda m: (-m.score, order[m.program_id]))
+
+    texts = take(catalog, 150, seed=5)
+    for path in (REPO_ROOT / "evals" / "gold").glob("*.yaml"):
+        for case in (_yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("cases", []):
+            asked = [case.get("question"), *(t.get("question") for t in case.get("turns", []))]
+            texts += [q for q in asked if isinstance(q, str)]
+    names = [n for p in catalog.programs for n in p.names()]
+    texts += names + [n[:i] + n[i + 1:] for n in names for i in {0, len(n) // 2}]
+    texts += [n[:i] + "高级" + n[i:] for n in names for i in {1, len(n) // 2}]  # letters in order, with gaps + [f"请问{n[::-1]}能补多少" for n in names]
+    assert len(texts) > 500
+    for text in texts:
+        text = reader.normalize(text)
+        assert reader.program_mentions(text) == every_name(text), text
+
+
 def test_range_head_check_finds_what_the_anchored_search_finds():
     """The quick test for a range connector at the end rules out only texts the anchored pattern cannot match."""
     from tools import money
