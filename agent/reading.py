@@ -134,10 +134,14 @@ def _year_labels(text: str, lexicon: Lexicon, as_of: dt.date) -> list[tuple[int,
     words = [(w, as_of.year + g.offset, False) for g in lexicon.words.year_labels for w in g.words]
     words += [(w, 0, True) for w in lexicon.words.year_parts]
     for word, year, part in sorted(words, key=lambda t: -len(t[0])):
+        if word not in text:
+            continue
         for m in re.finditer(re.escape(word), text):
             if free(m.start(), m.end()):
                 labels.append((m.start(), m.end(), year, part))
     for word in sorted(lexicon.words.same_year, key=len, reverse=True):
+        if word not in text:
+            continue
         for m in re.finditer(re.escape(word), text):
             previous = [y for s, e, y, part in sorted(labels) if e <= m.start() and not part]
             if previous and free(m.start(), m.end()):
@@ -285,6 +289,8 @@ def _hearsay_spans(text: str, lexicon: Lexicon) -> list[tuple[int, int]]:
     words = lexicon.words
     spans = []
     for w in words.hearsay + words.policy_quote:
+        if w not in text:
+            continue
         for m in re.finditer(re.escape(w), text):
             end = len(text)
             stop = SENTENCE_BREAK.search(text, m.end())
