@@ -153,3 +153,38 @@ def test_safe_logging_escapes_surrogates_and_withholds_exception_messages():
     assert "\\ud800" in text
     assert "ValueError" in text and "91350200" not in text
     assert "unformattable" in text
+
+
+def test_body_read_deadline():
+    """A body that does not arrive in time is a 408 (Chinese); one that arrives is read whole; the request's own
+    cancellation (a client gone) stays a cancellation, not a timeout."""
+    import asyncio
+
+    from ui.edge import Edge, _Refused
+
+    edge = Edge(lambda *a: None, settings=Settings(body_timeout_s=0.05), api_key=None)
+
+    async def never():
+        await asyncio.sleep(3600)
+
+    async def parts(chunks):
+        chunks = list(chunks)
+
+        async def receive():
+            await asyncio.sleep(0)
+            body = chunks.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+        return receive
+
+    async def run():
+        with pytest.raises(_Refused) as err:
+            await edge._read_body(never)
+        assert err.value.error.status == 408 and CJK.search(err.value.error.message)
+        assert await edge._read_body(await parts([b'{"a":', b' 1}'])) == b'{"a": 1}'
+        task = asyncio.ensure_future(edge._read_body(never))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
