@@ -229,6 +229,11 @@ class Conversations:
         else:
             conversation_id = self.new_id()
             persist = channel in CHANNELS_KEPT_FROM_FIRST_TURN or self.settings.log_chats
+            # an id issued just now is in no store and no other process: its memory is the request's own turns
+            limit = self.settings.max_history_turns
+            self._ask_again(conversation_id, [(q, None) for q in session.prior_questions[-limit:]], as_of)
+            self._mark_live(conversation_id)
+            return Turn(conversation_id, persist)
         if self.shared:
             with self._stripe(conversation_id):
                 self._follow_store(conversation_id, session.prior_questions, as_of)
@@ -283,6 +288,14 @@ class Conversations:
             replays = [_replay(t) for t in self.store.conversation(conversation_id, limit=limit)]
         else:
             replays = [(q, None) for q in prior_questions[-limit:]]
+        self._ask_again(conversation_id, replays, as_of)
+
+    def _ask_again(self, conversation_id: str, replays: list[tuple[str | None, dict[str, Any] | None]],
+                   as_of: dt.date) -> None:
+        """Ask the agent the conversation's earlier turns again (see `_replay`), so it remembers what they established."""
+        if not replays:
+            return
+        assistant = self._assistant()
         for question, override in replays:
             try:
                 if override is None:
@@ -292,8 +305,7 @@ class Conversations:
             except Exception as exc:  # noqa: BLE001 - a failed replay only loses context, never the answer
                 log.warning("conversation restore stopped: %s", type(exc).__name__)
                 break
-        if replays:
-            log.info("restored a conversation from %d earlier questions", len(replays))
+        log.info("restored a conversation from %d earlier questions", len(replays))
 
     def finish(self, turn: Turn, question: str, payload: dict[str, Any], channel: str) -> dict[str, Any]:
         """Record the answered turn (or hold it in memory for a one-off) and return the payload with `turn_id`."""

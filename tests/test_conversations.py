@@ -226,3 +226,26 @@ def test_offline_agent_restores_from_a_state_snapshot(tmp_path):
     assert [(c.program_id, c.amount_yuan) for c in follow.calculations] == \
         [(c.program_id, c.amount_yuan) for c in same.calculations]
     assert agent.export_session("nobody") is None
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_new_conversation_reads_nothing_from_the_store(tmp_path, workers):
+    """An id issued for this request is in no store: it is neither looked up nor restored from one; the request's
+    own earlier turns (OpenAI clients) still give it its memory."""
+    reads: list[str] = []
+
+    class CountingStore(Store):
+        def has_conversation(self, sid):
+            reads.append("has_conversation")
+            return super().has_conversation(sid)
+
+        def snapshot(self, sid):
+            reads.append("snapshot")
+            return super().snapshot(sid)
+
+    s = Services(Settings(data_dir=tmp_path, workers=workers), store=CountingStore(tmp_path / "app.sqlite3"))
+    s.__dict__["assistant"] = ScriptedAssistant()
+    assert s.chat("问一", ChatSession(), "api")["answer"] == "问一"
+    assert s.chat("问三", ChatSession(prior_questions=("问一", "问二")), "openai")["answer"] == "问一 / 问二 / 问三"
+    assert reads == []
+    s.conversations.close()
