@@ -6,9 +6,12 @@ that fails it is repaired or replaced, never sent as is).
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import re
+import threading
+from collections import OrderedDict
 from typing import Any, Callable, Iterator, Mapping
 
 from agent import guard
@@ -31,6 +34,7 @@ _LATIN_MONEY = re.compile(r"(?<![A-Za-z])([A-Za-z]{1,8})\s*(?:万元|万|元|亿
 INTERNAL_ERROR_TEXT = "抱歉，处理这个问题时出现内部错误，已记录。请换个说法，或直接说明地区、补助项目和相关金额。"
 NOTHING_TO_CORRECT_TEXT = "没有可更正的回答：请先提问{example}，再修改读到的信息。"  # the example is the lexicon's
 GUARD_FALLBACK = "抱歉，这个回答未能通过数字核对，为避免给出无法溯源的金额，请换个说法或直接说明补助项目和金额。"
+FIRST_TURN_CACHE = 512  # opening questions remembered, with their answers once asked twice (a few MB)
 
 
 class OfflineAssistant:
@@ -49,6 +53,12 @@ class OfflineAssistant:
         self.reader = Reader(catalog)
         self.planner = Planner(catalog, self.reader, self.tools)
         self.renderer = Renderer(catalog, self.tools, self.planner)
+        # An opening question's answer depends only on the question, the as-of date and the index build served (the
+        # catalog is this agent's): the same question opening another conversation gets a copy of the answer and of
+        # the memory it left, instead of being answered again (hotline FAQs, widget suggestions). A question is kept
+        # from its second time on, so questions asked once cost no copies.
+        self._first_turns: OrderedDict[tuple, tuple[Answer, SessionState] | None] = OrderedDict()
+        self._first_turns_lock = threading.Lock()
 
     @property
     def retriever(self):
@@ -114,6 +124,11 @@ class OfflineAssistant:
         except PolicyError as exc:
             return Answer(question=question, answer=exc.message_zh, status="needs_info", session_id=state.session_id,
                           error=exc.code)
+        key = self._first_turn_key(question, as_of) if state.blank and not recompute and not overrides else None
+        if key is not None:
+            opened = self._opened(key, state.session_id)
+            if opened is not None:
+                return opened
         before = (state.last_question, dict(state.corrections))
         state.corrections = {**state.corrections, **overrides} if recompute else overrides
         state.last_question = question
@@ -140,7 +155,47 @@ class OfflineAssistant:
                         validity=list(turn.validity.values()), session_id=state.session_id,
                         facts_read=turn.facts_read,
                         facts_override={n: json_value(v) for n, v in overrides.items()} if overrides else None)
-        return self._guarded(answer, turn)
+        answer = self._guarded(answer, turn)
+        if key is not None:
+            self._keep_first_turn(key, answer, state)
+        return answer
+
+    def _keep_first_turn(self, key: tuple, answer: Answer, state: SessionState) -> None:
+        with self._first_turns_lock:
+            asked_before = key in self._first_turns
+            self._first_turns[key] = None
+            self._first_turns.move_to_end(key)
+            while len(self._first_turns) > FIRST_TURN_CACHE:
+                self._first_turns.popitem(last=False)
+        if asked_before:
+            kept = (answer.model_copy(deep=True), copy.deepcopy(state))
+            with self._first_turns_lock:
+                if key in self._first_turns:
+                    self._first_turns[key] = kept
+
+    def _first_turn_key(self, question: str, as_of: dt.date) -> tuple | None:
+        """What an opening answer depends on: the question, the as-of date and the index build searched (None:
+        answering from the rules alone); None when no build can be served now (such answers are not kept)."""
+        retriever = self.retriever
+        try:
+            build = getattr(retriever, "build_id", None) if retriever is not None else None
+        except Exception:  # noqa: BLE001 - the index is unavailable: the answer says so, and is not kept
+            return None
+        return question, as_of, build
+
+    def _opened(self, key: tuple, session_id: str) -> Answer | None:
+        """The answer an opening question got before, for conversation `session_id`, which now remembers what that
+        conversation did; None if the question has not opened a conversation yet."""
+        with self._first_turns_lock:
+            hit = self._first_turns.get(key)
+            if hit is None:  # not asked before, or only once
+                return None
+            self._first_turns.move_to_end(key)
+        answer, state = hit
+        memory = copy.deepcopy(state)
+        memory.session_id = session_id
+        self.sessions.put(memory)
+        return answer.model_copy(deep=True, update={"session_id": session_id})
 
     def recompute(self, session_id: str, facts_override: Mapping[str, Any], *, as_of: dt.date | None = None) -> Answer:
         """The session's last question again, with corrected facts (a fact chip, `facts_override`)."""

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agent.facts import FactMention
@@ -34,6 +34,13 @@ class SessionState:
     @property
     def program_id(self) -> str | None:
         return self.program_ids[0] if self.program_ids else None
+
+    @property
+    def blank(self) -> bool:
+        """Nothing remembered yet (every field as a new session has it): an answer depends on the question alone."""
+        new = SessionState(self.session_id)
+        return all(getattr(self, f.name) == getattr(new, f.name) for f in fields(self)
+                   if f.name not in ("session_id", "touched"))
 
     def fact_values(self) -> dict[str, Any]:
         return {n: m.value for n, m in self.facts.items() if m.value is not None}
@@ -101,6 +108,13 @@ class SessionStore:
     def peek(self, session_id: str) -> SessionState | None:
         with self._lock:
             return self._sessions.get(session_id)
+
+    def put(self, state: SessionState) -> None:
+        """Make `state` the memory of its session (replacing what was there)."""
+        state.touched = time.monotonic()
+        with self._lock:
+            self._sessions.pop(state.session_id, None)
+            self._put(state)
 
     def restore(self, data: dict[str, Any]) -> SessionState:
         """Put a stored session state back (a restarted server continuing a conversation)."""

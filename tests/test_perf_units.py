@@ -190,6 +190,43 @@ def test_prefix_dictionary_tokenizes_exactly_as_jieba(served, tmp_path):
         lazy.export_prefix_dict(tmp_path / "x.sqlite")
 
 
+def test_an_opening_question_asked_again_gets_the_same_answer_and_memory(served):
+    """An opening question asked a third time is answered from what the second answer left: the same answer (its
+    own session id), the same memory, the same follow-up answers as answering it afresh; with retrieval too."""
+    import datetime as dt
+
+    from agent.offline import OfflineAssistant
+    from evals.loadgen import take
+    from index import open_retriever
+    from tools.catalog import default_catalog
+
+    catalog = default_catalog()
+    retriever = open_retriever(served)
+    as_of = dt.date(2026, 11, 22)
+    kept = OfflineAssistant(Settings(), catalog, retriever_factory=lambda: retriever)
+    questions = take(catalog, 12, seed=9) + ["厦门算力券能补多少", "思明区AI券怎么申请", "泉州有哪些人工智能补助", "今天天气怎么样"]
+    follow_ups = ["我们买了80万的算力", "需要什么材料"]
+    for i, question in enumerate(questions):
+        fresh = OfflineAssistant(Settings(), catalog, retriever_factory=lambda: retriever)
+        expected = fresh.ask(question, session_id="f", as_of=as_of)
+        memory = fresh.export_session("f")
+        for n in range(3):  # the third time is answered from what the second left
+            got = kept.ask(question, session_id=f"k{i}-{n}", as_of=as_of)
+            assert got.model_dump(exclude={"session_id"}) == expected.model_dump(exclude={"session_id"}), question
+            assert got.session_id == f"k{i}-{n}"
+            assert kept.export_session(f"k{i}-{n}") == {**memory, "session_id": f"k{i}-{n}"}
+        assert kept._first_turns[(question, as_of, retriever.build_id)] is not None
+        for follow_up in follow_ups:  # the kept memory carries the conversation on as the original would
+            again = kept.ask(follow_up, session_id=f"k{i}-2", as_of=as_of)
+            original = fresh.ask(follow_up, session_id="f", as_of=as_of)
+            assert again.model_dump(exclude={"session_id"}) == original.model_dump(exclude={"session_id"}), question
+        later = kept.ask(question, session_id=f"k{i}-later", as_of=as_of)  # what is kept was not changed by them
+        assert later.model_dump(exclude={"session_id"}) == expected.model_dump(exclude={"session_id"}), question
+        assert kept.export_session(f"k{i}-later") == {**memory, "session_id": f"k{i}-later"}
+    assert kept.ask(questions[0], session_id="other-day", as_of=as_of + dt.timedelta(days=400)).question == questions[0]
+    assert (questions[0], as_of + dt.timedelta(days=400), retriever.build_id) in kept._first_turns
+
+
 def test_bm25_read_without_bm25s_matches_bm25s(served):
     import bm25s
 
