@@ -41,6 +41,14 @@ class PolicyTools:
                             "retriever unavailable; answering from rules only")
         return self._retriever
 
+    def serving_build(self) -> str | None:
+        """The index build searches go to now, or None when this process has not opened one (nothing is opened
+        here: a one-shot question that needs no search never loads the index)."""
+        retriever = self._retriever
+        if retriever is None or not getattr(retriever, "opened", True):
+            return None
+        return getattr(retriever, "build_id", None)
+
     # --- tools -----------------------------------------------------------------------------------------------------
     def search(self, query: str, *, k: int = 5, region: str | None = None, doc_id: str | None = None):
         retriever = self.retriever

@@ -174,11 +174,11 @@ class OfflineAssistant:
                     self._first_turns[key] = kept
 
     def _first_turn_key(self, question: str, as_of: dt.date) -> tuple | None:
-        """What an opening answer depends on: the question, the as-of date and the index build searched (None:
-        answering from the rules alone); None when no build can be served now (such answers are not kept)."""
-        retriever = self.retriever
+        """What an opening answer depends on: the question, the as-of date and the index build searched now (None
+        before this process searched at all: nothing is opened for it); None when no build can be served now (such
+        answers are not kept)."""
         try:
-            build = getattr(retriever, "build_id", None) if retriever is not None else None
+            build = self.tools.serving_build()
         except Exception:  # noqa: BLE001 - the index is unavailable: the answer says so, and is not kept
             return None
         return question, as_of, build

@@ -82,6 +82,11 @@ class ServedIndex:
                         log.info("now serving index build %s", getattr(retriever, "build_id", "?"))
             return self._retriever
 
+    @property
+    def opened(self) -> bool:
+        """Whether a build has been opened (searched, warmed or asked about) in this process."""
+        return self._retriever is not None
+
     # --- the retriever interface -------------------------------------------------------------------------------------
     def search(self, *args, **kwargs):
         return self.current().search(*args, **kwargs)

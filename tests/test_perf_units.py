@@ -204,6 +204,7 @@ def test_an_opening_question_asked_again_gets_the_same_answer_and_memory(served)
     retriever = open_retriever(served)
     as_of = dt.date(2026, 11, 22)
     kept = OfflineAssistant(Settings(), catalog, retriever_factory=lambda: retriever)
+    kept.warm_up()  # as a server does: the build searched is known from the first question on
     questions = take(catalog, 12, seed=9) + ["厦门算力券能补多少", "思明区AI券怎么申请", "泉州有哪些人工智能补助", "今天天气怎么样"]
     follow_ups = ["我们买了80万的算力", "需要什么材料"]
     for i, question in enumerate(questions):
@@ -225,6 +226,19 @@ def test_an_opening_question_asked_again_gets_the_same_answer_and_memory(served)
         assert kept.export_session(f"k{i}-later") == {**memory, "session_id": f"k{i}-later"}
     assert kept.ask(questions[0], session_id="other-day", as_of=as_of + dt.timedelta(days=400)).question == questions[0]
     assert (questions[0], as_of + dt.timedelta(days=400), retriever.build_id) in kept._first_turns
+
+
+def test_a_question_that_needs_no_search_opens_no_index():
+    """Keeping opening answers does not open the index for a question answered from the rules (a one-shot `ask`
+    without retrieval stays free of it)."""
+    from agent.offline import OfflineAssistant
+    from tools.catalog import default_catalog
+
+    opened = []
+    agent = OfflineAssistant(Settings(), default_catalog(), retriever_factory=lambda: opened.append(1))
+    for session in ("a", "b", "c"):
+        assert agent.ask("厦门算力券最高能补多少", session_id=session).citations
+    assert opened == []
 
 
 def test_bm25_read_without_bm25s_matches_bm25s(served):
