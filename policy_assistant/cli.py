@@ -26,10 +26,22 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which module registers each command: a one-shot command imports only its own module to parse its arguments
+# (importing all of them was a third of `ask`'s time). tests/test_perf_units.py keeps this in step with them.
+COMMAND_OWNERS = {
+    "programs": "tools.cli", "calc": "tools.cli", "rules": "tools.cli", "eligibility": "tools.cli",
+    "docs": "corpus.cli", "index": "index.cli", "search": "index.cli", "ask": "agent.cli", "chat": "agent.cli",
+    "serve": "ui.cli", "mcp": "ui.cli", "loadtest": "ui.cli", "conversations": "ui.cli", "eval": "evals.cli",
+    "bench": "policy_assistant.bench",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of `command` alone when a module is known to register it."""
     parser = argparse.ArgumentParser(prog="policy-assistant", description="政策通：人工智能产业补助政策助手")
     sub = parser.add_subparsers(dest="command", metavar="命令")
-    for name in COMMAND_MODULES:
+    owner = COMMAND_OWNERS.get(command or "")
+    for name in [owner] if owner else COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -44,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")
-    parser = build_parser()
+    given = sys.argv[1:] if argv is None else argv
+    parser = build_parser(given[0] if given else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

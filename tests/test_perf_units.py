@@ -424,3 +424,21 @@ def test_safe_logging_keeps_uvicorns_access_log_choice(access_log):
         access.handlers[:], access.propagate = saved[0], saved[1]
         logging.getLogger().handlers[:] = saved[2]
         logging.getLogger().setLevel(saved[3])
+
+
+def test_each_command_is_parsed_by_the_module_that_registers_it():
+    """`policy-assistant CMD` imports only CMD's module to parse its arguments: the table says which module that is."""
+    import argparse
+    import importlib
+
+    from policy_assistant.cli import COMMAND_MODULES, COMMAND_OWNERS, build_parser
+
+    owners = {}
+    for name in COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(name).register(sub)
+        owners.update({command: name for command in sub.choices})
+    assert COMMAND_OWNERS == owners
+    assert set(build_parser()._subparsers._group_actions[0].choices) == set(owners)  # no command or --help: all
+    assert set(build_parser("ask")._subparsers._group_actions[0].choices) == {"ask", "chat"}
+    assert build_parser("ask").parse_args(["ask", "厦门算力券"]).question == "厦门算力券"
