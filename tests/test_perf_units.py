@@ -140,6 +140,33 @@ def test_program_mentions_skip_only_names_that_cannot_match():
         assert reader.program_mentions(text) == every_name(text), text
 
 
+def test_plain_numerals_read_without_the_loop_equal_the_loop(monkeypatch):
+    """An Arabic number, alone or with one 万/亿, is read directly; the value is the general reader's."""
+    import re as _re
+
+    from evals.loadgen import take
+    from tools import money
+    from tools.catalog import default_catalog
+    from tools.errors import MoneyParseError
+
+    catalog = default_catalog()
+    texts = [c.text for c in catalog.clauses.values()] + take(catalog, 300, seed=13)
+    numerals = {m.group("num") for t in texts for m in money._MONEY_RE.finditer(t) if m.group("num")}
+    numerals |= {"0", "007", "3795", "3795万", "1.5亿", "0.8万", "30.", ".5万", "3万5", "1亿5000万", "１２万", "١٢", "12万万",
+                 "2,000万", "三十万", "1千万", "0.000001亿", "99999999999999万"}
+    assert len(numerals) > 200
+
+    def read(text):
+        try:
+            return money._parse_numeral(text)
+        except MoneyParseError as exc:
+            return type(exc)
+
+    fast = {n: read(n) for n in numerals}
+    monkeypatch.setattr(money, "_PLAIN_NUMERAL", _re.compile(r"(?!)(x)(y)"))  # never matches: the loop reads all
+    assert fast == {n: read(n) for n in numerals}
+
+
 def test_range_head_check_finds_what_the_anchored_search_finds():
     """The quick test for a range connector at the end rules out only texts the anchored pattern cannot match."""
     from tools import money

@@ -79,10 +79,17 @@ def _cn_decimal_to_arabic(text: str) -> str:
     return re.sub(r"([0-9零〇一二两俩三四五六七八九十拾百佰千仟]*)点([0-9零〇一二两俩三四五六七八九]+)", repl, text)
 
 
+# the common case, read without the general loop: an Arabic number, alone or with one 万/亿 ('3795万', '1.5亿')
+_PLAIN_NUMERAL = re.compile(r"(\d+(?:\.\d+)?)([万亿]?)")
+
+
 def _parse_numeral(text: str) -> Fraction:
     """Mixed Arabic/Chinese numeral with 十百千万亿 units: '1千万', '三十', '1亿5000万', '0.8万'."""
     if not text:
         raise MoneyParseError("缺少数字。")
+    plain = _PLAIN_NUMERAL.fullmatch(text)
+    if plain and plain.group(1).isascii():
+        return Fraction(Decimal(plain.group(1))) * _BIG_UNITS.get(plain.group(2), 1)
     text = _cn_decimal_to_arabic(text) if "点" in text else text
     total = Fraction(0)
     section = Fraction(0)
