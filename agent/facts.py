@@ -64,13 +64,15 @@ class BoundFacts:
 
 
 # --- cue scores ---------------------------------------------------------------------------------------------
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_DIGIT = re.compile(r"\d")
+
+
 def _cue_hit(cues: Iterable[str], before: str, after: str) -> tuple[int, int]:
     """(score, distance) of the best cue before the figure in its clause (or just after it); (0, 99) if none."""
     best = (0, 99)
-    # the noun after a figure (“22万登记过的语料数据产品”, “90万平台上架的算法模型服务”) is read up to the next figure;
-    # English puts the noun after too (“3百万 yuan of 算力”)
-    after = re.split(r"\d", after, maxsplit=1)[0]
-    reach = 20 if re.search(r"[A-Za-z]{2,}", after[:20]) else 10
+    noun: str | None = None  # the words after the figure, read only when a cue is not found before it
+    reach = 10
     for cue in cues:
         if not cue:
             continue
@@ -79,7 +81,12 @@ def _cue_hit(cues: Iterable[str], before: str, after: str) -> tuple[int, int]:
             dist = len(before) - pos - len(cue)
             best = max(best, (len(cue) * 10 - dist, -dist))
         else:
-            k = after.find(cue)
+            if noun is None:
+                # the noun after a figure (“22万登记过的语料数据产品”, “90万平台上架的算法模型服务”) is read up to the
+                # next figure; English puts the noun after too (“3百万 yuan of 算力”)
+                noun = _DIGIT.split(after, maxsplit=1)[0]
+                reach = 20 if _LATIN_WORD.search(noun[:20]) else 10
+            k = noun.find(cue)
             if 0 <= k <= reach:
                 best = max(best, (len(cue) * 10 - 15 - k, -(k + 20)))
     return best[0], -best[1]
@@ -497,6 +504,8 @@ class FactBinder:
         found: list[tuple[bool, int, int, str]] = []  # (stated value, start, end, clause)
         taken: list[tuple[int, int]] = []
         for cue in sorted(fd.cues, key=len, reverse=True):
+            if cue not in text:
+                continue
             for m in re.finditer(re.escape(cue), text):
                 pos, end = m.start(), m.end()
                 if reading.in_hearsay(pos) or any(not (end <= a or pos >= b) for a, b in taken):
@@ -540,7 +549,7 @@ class FactBinder:
         denied: list[int] = []
         for choice in fd.choices:
             for alias in {choice.label, *choice.aliases}:
-                if len(alias) < 2:
+                if len(alias) < 2 or alias not in scan:
                     continue
                 for m in re.finditer(re.escape(alias), scan):
                     if reading.in_hearsay(m.start()):

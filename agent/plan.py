@@ -21,6 +21,8 @@ from tools.rules import Program
 RELEVANCE_ACCEPT_ANCHORED = 0.3
 # A question with no policy vocabulary and no covered region must match a clause this strongly ("2023年度指什么").
 RELEVANCE_UNANCHORED = 0.6
+# a clause's number before its title (“第三条”, “（二）”, “3、”)
+_CLAUSE_NUMBER = re.compile(r"^(第[一二三四五六七八九十]+条|[（(][一二三四五六七八九十0-9]+[)）]|[一二三四五六七八九十0-9]+、)\s*")
 LOOKUP_INTENTS = ("stacking", "validity", "can_apply", "deadline", "channel", "materials", "contacts", "conditions",
                   "definition", "interpreter")
 # lookups a question may ask for beside its main one (“申请条件和要准备的材料有哪些”)
@@ -77,6 +79,7 @@ class Planner:
         region_words = [a for r in catalog.regions for a in r.aliases] + \
                        [a for r in catalog.regions for p in r.places for a in p.aliases]
         self.binder = FactBinder(catalog.facts, catalog.lexicon, region_words)
+        self._titles: dict[str, str] = {}  # clause id → its title without its number (named_clause)
 
     # --- the plan ---------------------------------------------------------------------------------------------------
     def plan(self, u: Understanding, state: SessionState, as_of: dt.date) -> Plan:
@@ -668,8 +671,9 @@ class Planner:
         for clause in self.catalog.clauses.values():
             if docs and clause.doc_id not in docs:
                 continue
-            title = re.sub(r"^(第[一二三四五六七八九十]+条|[（(][一二三四五六七八九十0-9]+[)）]|[一二三四五六七八九十0-9]+、)\s*", "",
-                           clause.labels[-1])
+            title = self._titles.get(clause.id)
+            if title is None:
+                title = self._titles[clause.id] = _CLAUSE_NUMBER.sub("", clause.labels[-1])
             if len(title) >= 5 and title in text and (best is None or len(title) > best[0]):
                 best = (len(title), clause.id)
         return best[1] if best else None
