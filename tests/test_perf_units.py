@@ -395,7 +395,8 @@ def test_headline_table_renders_side_by_side_with_ratios(tmp_path):
     from policy_assistant.bench import table
 
     def load(rps: float) -> dict:
-        return {kind: {str(c): {"rps": rps * c, "p50_ms": 5.0, "p95_ms": 20.0 / c, "errors": 0, "requests": 100}
+        return {kind: {str(c): {"rps": rps * c, "p50_ms": 5.0, "p95_ms": 20.0 / c, "errors": 0, "requests": 100,
+                                "server_cpu_ms": 1000 / rps / c, "client_cpu_ms": 0.5, "others_share": 0.25}
                        for c in (1, 10)} for kind in ("unseen", "repeated")}
 
     figures = {"retrieval_p50_ms": 20.0, "retrieval_p95_ms": 40.0, "encode_p50_ms": 15.0, "cached_p50_ms": 3.0,
@@ -405,7 +406,7 @@ def test_headline_table_renders_side_by_side_with_ratios(tmp_path):
     data = {"meta": {"generated": "2026-11-30 12:00:00", "cpus": 2, "workers": 2, "levels": [1, 10],
                      "duration_s": 4.0, "rounds": 3, "load_before": [1.0, 1.0, 1.0], "load_after": [1.2, 1.1, 1.0]},
             "figures": {"new": {**figures, "load": load(100.0)}},
-            "ceiling": {"new": {"1": {"rps": 1000.0}, "10": {"rps": 2000.0}}, "today": {}},
+            "ceiling": {"new": {"1": {"rps": 1000.0}, "10": {"rps": 2000.0, "server_cpu_ms": 0.4}}, "today": {}},
             "dense": {"vectors": 111, "queries": 159, "identical_top10": 159, "hnsw_ms": 0.5, "exact_ms": 0.05},
             "today": {"commit": "0b2ad6f", "measured": "2026-11-30", "note": "x",
                       "figures": {**figures, "retrieval_p50_ms": 40.0, "load": load(50.0)},
@@ -415,12 +416,28 @@ def test_headline_table_renders_side_by_side_with_ratios(tmp_path):
     assert "50 / 500 | 100 / 1000 | ×2.00 / ×2.00" in md  # never-seen req/s, today and now, and the ratios
     assert "6% / 28% | 10% / 50%" in md  # shares of the hello-world ceiling measured with each
     assert "×0.50" in md and "0b2ad6f" in md
+    assert "| 2.00 / 2.00 / — | 1.00 / 1.00 / 0.40 |" in md  # server CPU ms per request at concurrency 10
+    assert "| 800 | 1333 |  | ≥ 200 |" in md  # 2 cores × 1000 / (server + client CPU ms)
+    assert "| 25% | 25% |  |  |" in md  # CPU taken by other processes meanwhile
     readme = tmp_path / "README.md"
     readme.write_text(f"前\n{table.README_START}\n旧\n{table.README_END}\n后\n", encoding="utf-8")
     assert table.update_readme(readme, md)
     text = readme.read_text(encoding="utf-8")
     assert "旧" not in text and text.startswith("前\n") and text.endswith("后\n") and md in text
     assert not table.update_readme(tmp_path / "x.md", md) if (tmp_path / "x.md").write_text("无标记") else True
+
+
+def test_cpu_meter_per_request_and_workers_support(tmp_path):
+    from policy_assistant.bench.headline import CpuMeter, serves_workers
+
+    got = CpuMeter.per_request((1.0, 2.0, 10.0, 20.0), (1.5, 2.1, 10.8, 21.0), 100)
+    assert got == {"server_cpu_ms": 5.0, "client_cpu_ms": 1.0, "others_share": 0.25}
+    assert CpuMeter.per_request((0, 0, 0, 0), (1, 1, 1, 1), 0)["server_cpu_ms"] is None
+    assert CpuMeter([]).read()[2] > 0  # the machine's busy time, from /proc/stat
+    assert serves_workers(REPO_ROOT)
+    (tmp_path / "ui").mkdir()
+    (tmp_path / "ui" / "cli.py").write_text('serve.add_argument("--host")\n', encoding="utf-8")
+    assert not serves_workers(tmp_path)
 
 
 def test_baseline_record_is_well_formed():

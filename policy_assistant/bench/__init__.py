@@ -35,6 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--baseline-tree", type=Path, default=None,
                    help="今天（改动前）的代码目录：同一次运行中交替实测；不给则用记录值 policy_assistant/bench/baseline.json")
     p.add_argument("--baseline-data", type=Path, default=None, help="该代码目录的数据目录（默认 <目录>/data，须已建索引）")
+    p.add_argument("--baseline-workers", type=int, default=None,
+                   help="今天的服务工作进程数（默认：该代码的 serve 支持 --workers 时与 --workers 相同，否则 1）")
     p.add_argument("--record-baseline", metavar="COMMIT", default=None,
                    help="把 --baseline-tree 的实测结果写成记录值（注明该提交）")
     p.add_argument("--quality", action="store_true", help="同时给出冻结测试集的检索质量")
@@ -78,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         print("--record-baseline 需要 --baseline-tree", file=sys.stderr)
         return 2
     data = headline.run_headline(settings, baseline_tree=args.baseline_tree, baseline_data=args.baseline_data,
-                                 workers=args.workers, levels=args.concurrency, duration_s=duration, rounds=rounds,
+                                 workers=args.workers, baseline_workers=args.baseline_workers, levels=args.concurrency, duration_s=duration, rounds=rounds,
                                  probe_questions=probe_q, oneshot_runs=shots, quality=args.quality, log=log)
     data["meta"]["commit"] = _git_commit()
     if args.baseline_tree is not None:

@@ -109,11 +109,61 @@ def _dense_store_compare(settings, repeat: int = 3) -> dict[str, Any]:
     return out
 
 
+def serves_workers(tree: Path) -> bool:
+    """Whether a source tree's `serve` has --workers (trees before issue 13 serve from one process)."""
+    cli = Path(tree) / "ui" / "cli.py"
+    return cli.exists() and '"--workers"' in cli.read_text(encoding="utf-8")
+
+
+class CpuMeter:
+    """CPU seconds spent during a load level: by the server's worker processes, by this process (the load client)
+    and by the whole machine (/proc/stat), so a run can say how much of the machine the server got."""
+
+    def __init__(self, pids: Sequence[int]):
+        self.pids = list(pids)
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _proc(self, pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / self.tick
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def _machine(self) -> tuple[float, float]:
+        try:
+            values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        except (OSError, ValueError):
+            return 0.0, 0.0
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
+        return (sum(values) - idle) / self.tick, sum(values) / self.tick
+
+    def read(self) -> tuple[float, float, float, float]:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        busy, total = self._machine()
+        return sum(self._proc(p) for p in self.pids), usage.ru_utime + usage.ru_stime, busy, total
+
+    @staticmethod
+    def per_request(before: tuple, after: tuple, requests: int) -> dict[str, float | None]:
+        """Server and client CPU ms per request, and the share of the machine's busy time spent by others."""
+        server, client, busy, _ = (a - b for a, b in zip(after, before))
+        if not requests:
+            return {"server_cpu_ms": None, "client_cpu_ms": None, "others_share": None}
+        others = max(0.0, busy - server - client)
+        return {"server_cpu_ms": round(1000 * server / requests, 3), "client_cpu_ms": round(1000 * client / requests, 3),
+                "others_share": round(others / busy, 3) if busy > 0 else None}
+
+
 def run_headline(settings, *, baseline_tree: Path | None = None, baseline_data: Path | None = None,
-                 workers: int = 2, levels: Sequence[int] = (1, 10, 50), duration_s: float = 4.0, rounds: int = 3,
-                 probe_questions: int = 150, oneshot_runs: int = 5, quality: bool = False,
-                 log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Measure this tree (and `baseline_tree` when given) and return the figures; see the module docstring."""
+                 workers: int = 2, baseline_workers: int | None = None, levels: Sequence[int] = (1, 10, 50),
+                 duration_s: float = 4.0, rounds: int = 3, probe_questions: int = 150, oneshot_runs: int = 5,
+                 quality: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure this tree (and `baseline_tree` when given) and return the figures; see the module docstring.
+
+    The baseline serves with `baseline_workers` processes: by default as many as this tree when its `serve` has
+    --workers, else one (then the ceiling is measured with one process for it too)."""
     from policy_assistant.bench import servers
     from policy_assistant.services import Services
     from ui.examples import LOAD_QUESTIONS
@@ -126,10 +176,12 @@ def run_headline(settings, *, baseline_tree: Path | None = None, baseline_data: 
     if baseline_tree is not None:
         trees["today"] = Path(baseline_tree)
         data_dirs["today"] = Path(baseline_data or Path(baseline_tree) / "data")
+    if baseline_tree is not None and baseline_workers is None:
+        baseline_workers = workers if serves_workers(Path(baseline_tree)) else 1
     out: dict[str, Any] = {"meta": {
         "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "workers": workers,
-        "levels": list(levels), "duration_s": duration_s, "rounds": rounds, "load_before": load_average(),
-        "baseline": "live" if baseline_tree else "recorded"}}
+        "baseline_workers": baseline_workers, "levels": list(levels), "duration_s": duration_s, "rounds": rounds,
+        "load_before": load_average(), "baseline": "live" if baseline_tree else "recorded"}}
     figures: dict[str, dict[str, Any]] = {name: {} for name in trees}
 
     # 1. in-process latency of never-seen questions (fresh process per round, interleaved between trees)
@@ -161,18 +213,20 @@ def run_headline(settings, *, baseline_tree: Path | None = None, baseline_data: 
         figures[name]["oneshot_plain_s"] = _median(shots[name]["plain"])
 
     # 3. servers: readiness, first retrieval answer, memory; then the load levels, interleaved
-    log(f"· 启动服务（本次 {workers} 个工作进程{'，今天 1 个' if 'today' in trees else ''}）与 hello-world 天花板 …")
+    log(f"· 启动服务（本次 {workers} 个工作进程{f'，今天 {baseline_workers} 个' if 'today' in trees else ''}）"
+        "与 hello-world 天花板 …")
     running: dict[str, Any] = {}
     try:
         for name in trees:
             data = servers.private_data_dir(data_dirs[name], f"bench-{name}-")
-            running[name] = servers.start_app(name, trees[name], data, workers=workers if name == "new" else 1)
+            running[name] = servers.start_app(name, trees[name], data,
+                                              workers=workers if name == "new" else baseline_workers)
             figures[name]["ready_s"] = running[name].started_s
             figures[name]["first_answer_ms"] = servers.first_answer_ms(running[name], searched_q[-1])
             figures[name]["rss_warm"] = running[name].rss_mb()
         running["hello"] = servers.start_hello("hello", workers=workers)
-        if "today" in trees:
-            running["hello_today"] = servers.start_hello("hello-1", workers=1)
+        if "today" in trees and baseline_workers != workers:
+            running["hello_today"] = servers.start_hello("hello-1", workers=baseline_workers)
 
         streams = {name: QuestionPool(catalog, seed=100 + i).source() for i, name in enumerate(trees)}
         repeated = {name: cycling(list(LOAD_QUESTIONS)) for name in trees}
@@ -181,15 +235,18 @@ def run_headline(settings, *, baseline_tree: Path | None = None, baseline_data: 
             targets.append((name, "unseen", streams[name]))
             targets.append((name, "repeated", repeated[name]))
         targets.append(("hello", "hello", cycling(["你好"])))
-        if "today" in trees:
+        if "hello_today" in running:
             targets.append(("hello_today", "hello", cycling(["你好"])))
+        meters = {server: CpuMeter(running[server].worker_pids()) for server, _, _ in targets}
         results: dict[tuple[str, str, int], list[dict]] = {}
         log(f"· 压测：并发 {list(levels)}，每档 {duration_s} 秒，{rounds} 轮交替 …")
         for r in range(rounds):
             for level in levels:
                 for server, kind, source in targets:
+                    before = meters[server].read()
                     res = run_level(running[server].url, level, duration_s=duration_s, max_requests=10**6,
                                     next_question=source, timeout_s=60)
+                    res.update(CpuMeter.per_request(before, meters[server].read(), res["requests"]))
                     results.setdefault((server, kind, level), []).append(res)
             log(f"  第 {r + 1}/{rounds} 轮完成")
         load = {}
@@ -197,12 +254,13 @@ def run_headline(settings, *, baseline_tree: Path | None = None, baseline_data: 
             load.setdefault(server, {}).setdefault(kind, {})[str(level)] = {
                 "rps": _median([x["rps"] for x in runs]), "p50_ms": _median([x["p50_ms"] for x in runs]),
                 "p95_ms": _median([x["p95_ms"] for x in runs]), "errors": sum(x["errors"] for x in runs),
-                "requests": sum(x["requests"] for x in runs), "error_kinds": _merge_kinds(runs)}
+                "requests": sum(x["requests"] for x in runs), "error_kinds": _merge_kinds(runs),
+                **{k: _median([x[k] for x in runs]) for k in ("server_cpu_ms", "client_cpu_ms", "others_share")}}
         for name in trees:
             figures[name]["load"] = load.get(name, {})
             figures[name]["rss_load"] = running[name].rss_mb()
-        out["ceiling"] = {"new": load.get("hello", {}).get("hello", {}),
-                          "today": load.get("hello_today", {}).get("hello", {})}
+        ceiling = load.get("hello", {}).get("hello", {})
+        out["ceiling"] = {"new": ceiling, "today": load.get("hello_today", {}).get("hello", ceiling)}
     finally:
         for served in running.values():
             served.stop()

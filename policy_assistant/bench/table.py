@@ -69,6 +69,7 @@ def render(data: dict[str, Any]) -> str:
     rw, rl = new.get("rss_warm") or {}, new.get("rss_load") or {}
     trw, trl = today.get("rss_warm") or {}, today.get("rss_load") or {}
     dense = data.get("dense") or {}
+    cpu_level = 10 if 10 in levels else levels[-1]
     rows = [
         (f"`/api/chat` 未见过的问题，并发 {lv}：req/s", _levels(tl, "unseen", "rps", levels),
          _levels(nl, "unseen", "rps", levels), _level_ratios(nl, tl, "unseen", levels), "并发 10 ≥ 200，0 错误"),
@@ -79,9 +80,16 @@ def render(data: dict[str, Any]) -> str:
          _levels(nl, "repeated", "rps", levels), _level_ratios(nl, tl, "repeated", levels), "≥ 400"),
         ("　同上 占 hello-world 天花板", _of_ceiling(tl, "repeated", today_ceiling, levels),
          _of_ceiling(nl, "repeated", new_ceiling, levels), "", ""),
-        (f"hello-world FastAPI 天花板（同一栈；今天 1 个进程，本次 {workers} 个）：req/s",
+        (f"hello-world FastAPI 天花板（同一栈；今天 {meta.get('baseline_workers') or 1} 个进程，本次 {workers} 个）：req/s",
          " / ".join(_n((today_ceiling.get(str(c)) or {}).get("rps")) for c in levels),
          " / ".join(_n((new_ceiling.get(str(c)) or {}).get("rps")) for c in levels), "", ""),
+        (f"服务端 CPU ms/请求，并发 {cpu_level}：未见过 / 重复 / hello-world",
+         _cpu(tl, today_ceiling, cpu_level), _cpu(nl, new_ceiling, cpu_level), "", ""),
+        (f"　{meta.get('cpus') or 1} 核只给本服务和压测客户端时的上限（{meta.get('cpus') or 1}000 ÷ 服务端与客户端 CPU ms）"
+         "：未见过 req/s",
+         _bound(tl, cpu_level, meta.get("cpus")), _bound(nl, cpu_level, meta.get("cpus")), "", "≥ 200"),
+        (f"　压测期间其他进程占用的 CPU（未见过，并发 {cpu_level}）", _others(tl, cpu_level), _others(nl, cpu_level),
+         "", ""),
         ("需要检索的未见过问题（进程内，未缓存）：p50 ms（其中查询编码 ms）",
          f"{_n(today.get('retrieval_p50_ms'), 1)}（{_n(today.get('encode_p50_ms'), 1)}）",
          f"{_n(new.get('retrieval_p50_ms'), 1)}（{_n(new.get('encode_p50_ms'), 1)}）",
@@ -127,10 +135,36 @@ def render(data: dict[str, Any]) -> str:
         f"每档 {meta['duration_s']} 秒 × {meta['rounds']} 轮交替取中位数；系统负载（1/5/15 分钟）{load or '—'}。",
         "- 压测客户端：asyncio 直连 HTTP/1.1 长连接（与服务同机，共用 CPU）；“未见过的问题”由 evals/loadgen.py 按"
         "地区 × 项目/事实说法 × 金额 × 句式生成，每个请求一个新问题，服务端任何缓存都命不中。",
+        "- 重复问题集：同一个开场问题问到第三次起，由智能体从上一次的回答与会话记忆复制作答（按问题、日期与索引版本区分）；"
+        "未见过的问题每个只问一次，永远命不中。",
+        "- CPU：压测每档前后读取服务各工作进程、压测客户端（本进程）与整机（/proc/stat）的 CPU 时间，按请求数折算；"
+        "“上限”假设所有核全部只给本服务和客户端。",
         "- 进程内时延：每轮一个新进程（预热后），每个问题只问一次；“需要检索”指回答中调用了检索。",
         "- 性能目标只由本基准衡量，测试中不做计时断言。",
     ]
     return "\n".join(lines + notes) + "\n"
+
+
+def _at(load: dict, kind: str, level: int) -> dict:
+    return load.get(kind, {}).get(str(level)) or {}
+
+
+def _cpu(load: dict, ceiling: dict, level: int) -> str:
+    """Server CPU ms per request: never-seen / repeated / the hello-world ceiling."""
+    values = [_at(load, "unseen", level).get("server_cpu_ms"), _at(load, "repeated", level).get("server_cpu_ms"),
+              (ceiling.get(str(level)) or {}).get("server_cpu_ms")]
+    return " / ".join(_n(v, 2) for v in values) if any(v is not None for v in values) else "—"
+
+
+def _bound(load: dict, level: int, cpus: int | None) -> str:
+    """req/s the machine's cores could serve if nothing else ran: cores × 1000 / (server + client CPU ms)."""
+    at = _at(load, "unseen", level)
+    server, client = at.get("server_cpu_ms"), at.get("client_cpu_ms")
+    return _n((cpus or 1) * 1000 / (server + client)) if server and client is not None else "—"
+
+
+def _others(load: dict, level: int) -> str:
+    return _pct(_at(load, "unseen", level).get("others_share"))
 
 
 def _pct(x: float | None) -> str:
