@@ -381,7 +381,7 @@
     if (data && data.message) { return data.message; }
     return "服务暂时不可用（" + resp.status + "），请稍后再试。";
   }
-  function failure(resp, data) {  // the Chinese message, and the server's error code for the caller to act on
+  function httpError(resp, data) {  // the Chinese message, and the server's error code for the caller to act on
     var err = new Error(errorText(resp, data));
     err.code = data && data.error;
     return err;
@@ -389,7 +389,7 @@
   function post(path, body) {
     return fetch(base + path, { method: "POST", headers: headers(), body: JSON.stringify(body) }).then(function (resp) {
       return resp.json().catch(function () { return null; }).then(function (data) {
-        if (!resp.ok) { throw failure(resp, data); }
+        if (!resp.ok) { throw httpError(resp, data); }
         return data;
       });
     });
@@ -403,7 +403,7 @@
         return resp.text().then(function (t) {
           var data = null;
           try { data = JSON.parse(t); } catch (e) { data = parseSSE(t).answer; }
-          if (!resp.ok || !data) { throw failure(resp, data); }
+          if (!resp.ok || !data) { throw httpError(resp, data); }
           return data;
         });
       }
