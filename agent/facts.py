@@ -540,6 +540,8 @@ class FactBinder:
                      name_spans: tuple = ()) -> None:
         text = scan = reading.text
         for w in self.region_words:
+            if w not in scan:
+                continue
             # a region's name is no option, but its level is (“厦门市级”, “福建省级” keep 市级 / 省级)
             scan = re.sub(re.escape(w) + r"(?=级)", lambda m: "#" * (len(m.group(0)) - 1) + m.group(0)[-1], scan)
             level = re.search(r"(?:国家|省|市|区|县)级$", w)  # a place alias that carries a level (福建省级)
