@@ -259,6 +259,8 @@ def run_headline(settings, *, baseline_tree: Path | None = None, baseline_data: 
         for name in trees:
             figures[name]["load"] = load.get(name, {})
             figures[name]["rss_load"] = running[name].rss_mb()
+            if any(v["errors"] for kind in figures[name]["load"].values() for v in kind.values()):
+                figures[name]["server_log_tail"] = running[name].log()  # why it failed (the log goes with the server)
         ceiling = load.get("hello", {}).get("hello", {})
         out["ceiling"] = {"new": ceiling, "today": load.get("hello_today", {}).get("hello", ceiling)}
     finally:
