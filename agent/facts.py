@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from agent.reading import Mention, Reading, received_award
+from agent.reading import Mention, Reading, clause_span, received_award
 from tools.errors import InvalidFactError
 from tools.lexicon import Lexicon
 from tools.money import format_number, format_yuan
@@ -140,9 +140,7 @@ def _negated(text: str, pos: int, lexicon: Lexicon, window: int = NEAR_NEGATION)
 
 
 def _clause_around(text: str, pos: int) -> str:
-    start = max(text.rfind(ch, 0, pos) for ch in "，,。；;！!？?\n") + 1
-    ends = [text.find(ch, pos) for ch in "，,。；;！!？?\n"]
-    end = min([e for e in ends if e >= 0] or [len(text)])
+    start, end = clause_span(text, pos)
     return text[start:end]
 
 
@@ -179,16 +177,10 @@ class FactBinder:
         self._bind_dates(reading, [fd for fd in wanted if fd.unit == "date"], out)
         self._bind_ranks(reading, [fd for fd in wanted if fd.ordinal], out, used)
         for fd in wanted:
-            hit = next(((p, v) for p, v in fd.overriding_phrases.items() if p in reading.text
-                        and not reading.in_hearsay(reading.text.find(p))), None)
-            if hit:
-                out.set(fd.name, hit[1], _clause_around(reading.text, reading.text.find(hit[0])))
+            if self._stated_by_phrase(reading, fd, fd.overriding_phrases, out):
                 continue
-            if fd.name not in out.values and fd.value_phrases:
-                hit = next(((p, v) for p, v in fd.value_phrases.items() if p in reading.text
-                            and not reading.in_hearsay(reading.text.find(p))), None)
-                if hit:
-                    out.set(fd.name, hit[1], _clause_around(reading.text, reading.text.find(hit[0])))
+            if fd.name not in out.values:
+                self._stated_by_phrase(reading, fd, fd.value_phrases, out)
             if fd.name in out.values or fd.derived and fd.unit != "bool":
                 continue
             if fd.unit == "bool":
@@ -595,6 +587,16 @@ class FactBinder:
             pool = near if len(keys_near) == 1 else taken
             best = max(pool, key=lambda h: (h[1] - h[0], -h[0]))
             out.set(fd.name, best[2], source, span=(best[0], best[1]))
+
+    @staticmethod
+    def _stated_by_phrase(reading: Reading, fd: FactDef, phrases: Mapping[str, Any], out: BoundFacts) -> bool:
+        """The first of `phrases` the question says (not as hearsay) sets the fact to its value."""
+        for phrase, value in phrases.items():
+            pos = reading.text.find(phrase)
+            if pos >= 0 and not reading.in_hearsay(pos):
+                out.set(fd.name, value, _clause_around(reading.text, pos))
+                return True
+        return False
 
     def _received_award(self, reading: Reading, pos: int) -> bool:
         return received_award(reading, pos, self.lexicon)

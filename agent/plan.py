@@ -33,6 +33,11 @@ PRONOUNS = ("这个", "那个", "这项", "那项", "它", "这条", "那条", "
             "如果", "要是", "假如", "换成", "改成", "那笔", "这笔")
 
 
+def further_lookups(u: Understanding, *exclude: str) -> list[str]:
+    """The further lookups a question asks for beside its main one (“条件和材料”, “是什么、有效期多久”)."""
+    return [i for i in u.intents if i in SECOND_LOOKUPS and i not in exclude]
+
+
 def unique(programs: list[Program]) -> list[Program]:
     """Programs in order, each once (programs are compared by id: their models hold lists)."""
     seen: set[str] = set()
@@ -100,8 +105,7 @@ class Planner:
         if term is not None:  # “AI券是什么？能抵扣什么？有效期多久？”: the defining clause, then the further lookups
             topical = self.topic_programs(u.text, regions, whole_document=False) if u.has("list") and regions else []
             return Plan("clause", clause_id=term, regions=regions, note="term", programs=topical,
-                        also=(["standards"] if topical else []) + [i for i in u.intents
-                                                                   if i in SECOND_LOOKUPS and i != "list"],
+                        also=(["standards"] if topical else []) + further_lookups(u, "list"),
                         docs=[cat.clause(term).doc_id])
         programs = self.reader.programs_in(u, regions, explicit_regions=bool(u.regions))
         if programs and not u.programs and state.program_ids and not u.regions:
@@ -131,7 +135,7 @@ class Planner:
             topical = self.topic_programs(u.text, regions, whole_document=not programs)
             if topical:  # “跟算力相关的支持有哪些，分别怎么支持”: each program on the topic with its standard
                 plan = Plan("lookup", intent="standards", programs=topical, regions=regions)
-                plan.also = [i for i in u.intents if i in SECOND_LOOKUPS and i != "list"]  # “…每个方向要交什么材料”
+                plan.also = further_lookups(u, "list")  # “…每个方向要交什么材料”
                 return plan
         if not programs and (u.policy_words or u.regions or u.english):
             programs, retrieved = self.programs_from_retrieval(u, regions)
@@ -193,14 +197,13 @@ class Planner:
             plan.kind = "search"
             plan.docs = [p.doc_id for p in programs]
         if plan.kind == "lookup":
-            plan.also = [i for i in u.intents if i in SECOND_LOOKUPS and i != plan.intent
-                         and not (i == "list" and programs)]
+            plan.also = further_lookups(u, plan.intent, *(("list",) if programs else ()))
         return plan
 
     def programless_plan(self, u: Understanding, intent: str, regions: list[str]) -> Plan:
         plan = self._programless_plan(u, intent, regions)
         if plan.kind in ("lookup", "list"):
-            plan.also = [i for i in u.intents if i in SECOND_LOOKUPS and i != plan.intent]
+            plan.also = further_lookups(u, plan.intent)
         return plan
 
     def _programless_plan(self, u: Understanding, intent: str, regions: list[str]) -> Plan:

@@ -316,6 +316,16 @@ def _own_label(before: str, lexicon: Lexicon) -> bool:
     return len(re.findall(r"[\u4e00-\u9fff]", rest)) >= 2
 
 
+_CLAUSE_ENDS = "，,。；;！!？?\n"
+
+
+def clause_span(text: str, pos: int) -> tuple[int, int]:
+    """(start, end) of the punctuation-delimited clause that holds `pos` (、 does not end a clause)."""
+    start = max(text.rfind(ch, 0, pos) for ch in _CLAUSE_ENDS) + 1
+    ends = [text.find(ch, pos) for ch in _CLAUSE_ENDS]
+    return start, min([e for e in ends if e >= 0] or [len(text)])
+
+
 def received_award(reading: Reading, pos: int, lexicon: Lexicon) -> bool:
     """The clause at `pos` reports an award already received: a history word and, beside it, a money figure or a word
     naming an award (“新三板挂牌的时候拿过30万奖励”, “三个阶段的奖励我们都已经领过了”)."""
@@ -333,9 +343,7 @@ def received_award(reading: Reading, pos: int, lexicon: Lexicon) -> bool:
     if reports(seg.start, seg.end, seg.start):
         return True
     # a list of options ahead of the verb (“新三板、辅导备案、交易所受理三个阶段的奖励都已经领过了”)
-    text = reading.text
-    start = max(text.rfind(ch, 0, pos) for ch in "，,。；;！!？?\n") + 1
-    end = min([e for e in (text.find(ch, pos) for ch in "，,。；;！!？?\n") if e >= 0] or [len(text)])
+    start, end = clause_span(reading.text, pos)
     return reports(start, end, pos)
 
 

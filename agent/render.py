@@ -536,11 +536,14 @@ class Renderer:
     def _lookup(self, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> tuple[str, str]:
         """The plan's lookup, and each further lookup the question asks for (“条件和材料”, “是什么、有效期多久”)."""
         status, text = self._one_lookup(plan.intent, plan, u, state, turn)
+        return status, self._with_further_lookups(text, plan, u, state, turn)
+
+    def _with_further_lookups(self, text: str, plan: Plan, u: Understanding, state: SessionState, turn: Turn) -> str:
         for extra in plan.also:
             _, more = self._one_lookup(extra, plan, u, state, turn)
             if more and more not in text:
                 text += "\n\n" + more
-        return status, text
+        return text
 
     def _one_lookup(self, intent: str, plan: Plan, u: Understanding, state: SessionState,
                     turn: Turn) -> tuple[str, str]:
@@ -820,11 +823,8 @@ class Renderer:
         turn.evidence.append(clause.text)
         if not self.has_money_rule(clause.id) and plan.note != "term":
             lines.append("该条款没有规定具体的补助金额或比例，文件未规定的金额无法测算。")
-        text = "\n".join(lines)
-        for extra in plan.also:  # “…券有没有有效期”: each further lookup the question asks for
-            _, more = self._one_lookup(extra, plan, u, state, turn)
-            if more and more not in text:
-                text += "\n\n" + more
+        # “…券有没有有效期”: each further lookup the question asks for
+        text = self._with_further_lookups("\n".join(lines), plan, u, state, turn)
         if not plan.also:
             v = self._validity(clause.doc_id, turn)
             text += "\n" + validity_sentence(self.catalog, v, turn.as_of)
