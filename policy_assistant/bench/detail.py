@@ -27,35 +27,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from policy_assistant.bench import BENCH_DIR
 from policy_assistant.settings import REPO_ROOT
 
-BENCH_DIR = REPO_ROOT / "bench" / "report"
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="性能基准：索引构建、检索与问答时延、API 吞吐、内存峰值",
-                              description="一次运行并排测量：索引构建（冷/增量）、检索与问答时延（混合 vs 仅BM25）、"
-                                          "本机 API 在 1/10/50 并发下的吞吐、内存峰值；输出 bench/report/")
-    p.add_argument("--out", type=Path, default=BENCH_DIR, help="输出目录（默认 bench/report）")
-    p.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50], help="API 并发客户端数")
-    p.add_argument("--duration", type=float, default=6.0, help="每档并发的压测秒数（默认 6）")
-    p.add_argument("--questions", type=int, default=150, help="计时用的问题数上限（默认 150）")
-    p.add_argument("--repeat", type=int, default=2, help="每个问题重复计时次数（默认 2）")
-    p.add_argument("--skip-build", action="store_true", help="跳过冷启动建索引计时")
-    p.add_argument("--skip-api", action="store_true", help="跳过 API 压测")
-    p.add_argument("--quality", action="store_true", help="同时给出检索质量 recall@k/MRR（较慢；亦见 eval --retrieval）")
-    p.add_argument("--scale", default="", help="同时运行 index/bench.py 的规模曲线，如 10000,100000（默认不跑）")
-    p.add_argument("--quick", action="store_true", help="快速模式：更少问题、更短压测")
-    p.add_argument("--reliability", action="store_true",
-                   help="改为运行可靠性与安全套件（坏输入、限流、密钥、会话隔离、慢连接、kill -9、损坏恢复），输出 reliability.md")
-    p.add_argument("--against", type=Path, default=None,
-                   help="（--reliability）用另一份源码目录启动被测服务，例如旧版本的导出，用于测量“修复前”")
-    p.add_argument("--before", type=Path, default=None,
-                   help="（--reliability）旧版本的 reliability.json，报告中并排给出修复前后的数字")
-    p.set_defaults(func=_run)
-
-
-# --- helpers -------------------------------------------------------------------------------------------------------
 
 def _pct(values: Sequence[float], q: float) -> float | None:
     from evals.metrics import percentile
@@ -438,25 +412,6 @@ def run_bench(*, settings=None, out_dir: Path = BENCH_DIR, concurrencies: Sequen
     (out_dir / "bench.md").write_text(render_markdown(data), encoding="utf-8")
     render_chart(data, out_dir / "bench.png")
     return data
-
-
-def _run(args: argparse.Namespace) -> int:
-    from policy_assistant.settings import Settings
-
-    if args.reliability:
-        return _run_reliability(args)
-
-    duration, n_q, repeat = args.duration, args.questions, args.repeat
-    if args.quick:
-        duration, n_q, repeat = min(duration, 2.0), min(n_q, 40), 1
-    data = run_bench(settings=Settings.from_env(), out_dir=args.out, concurrencies=args.concurrency, duration_s=duration,
-                     n_questions=n_q, repeat=repeat, cold_build=not args.skip_build, api=not args.skip_api,
-                     quality=args.quality, scale=[int(x) for x in args.scale.split(",") if x.strip()],
-                     log=lambda s: print(s, file=sys.stderr, flush=True))
-    print(render_markdown(data))
-    print(f"结果：{args.out / 'bench.json'}  {args.out / 'bench.md'}  {args.out / 'bench.png'}")
-    api = data.get("api") or {}
-    return 1 if api.get("error") else 0
 
 
 def _run_reliability(args: argparse.Namespace) -> int:
