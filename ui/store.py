@@ -72,7 +72,29 @@ class StoreDamaged(RuntimeError):
     pass
 
 
-class Store:
+class _TurnsAndFeedback:
+    """What both conversation stores do the same way above their SQL (SQLite here, PostgreSQL in store_postgres)."""
+
+    def record_turn(self, session_id: str, question: str, answer: dict[str, Any], *, channel: str = "api",
+                    state: dict[str, Any] | None = None) -> int:
+        """Append one question/answer pair (the answer in its contract JSON form); returns the turn id."""
+        return self.record_turns(session_id, [(question, answer)], channel=channel, state=state)[-1]
+
+    def _feedback_refs(self, rating: int, session_id: str | None, turn_id: int | None, question: str,
+                       answer: str) -> tuple[str | None, str, str]:
+        """A rating checked, and the session, question and answer taken from the referenced turn when not given."""
+        if rating not in (-1, 1):
+            raise ValueError("rating must be 1 or -1")
+        if turn_id is not None and not (question and answer):
+            ref = self.turn(turn_id)
+            if ref:
+                question = question or ref["question"]
+                answer = answer or ref["answer"]
+                session_id = session_id or ref["session_id"]
+        return session_id, question, answer
+
+
+class Store(_TurnsAndFeedback):
     """One SQLite connection shared by the server's threads behind a lock (SQLite serialises writers anyway)."""
 
     def __init__(self, path: Path | str, *, durable: bool = False):
@@ -152,11 +174,6 @@ class Store:
         with self._lock:
             row = self._conn.execute("SELECT 1 FROM conversations WHERE session_id=?", (session_id,)).fetchone()
         return row is not None
-
-    def record_turn(self, session_id: str, question: str, answer: dict[str, Any], *, channel: str = "api",
-                    state: dict[str, Any] | None = None) -> int:
-        """Append one question/answer pair (the answer in its contract JSON form); returns the turn id."""
-        return self.record_turns(session_id, [(question, answer)], channel=channel, state=state)[-1]
 
     def record_turns(self, session_id: str, turns: list[tuple[str, dict[str, Any]]], *, channel: str = "api",
                      state: dict[str, Any] | None = None) -> list[int]:
@@ -306,14 +323,7 @@ class Store:
     def add_feedback(self, *, rating: int, session_id: str | None = None, turn_id: int | None = None,
                      comment: str = "", question: str = "", answer: str = "", channel: str = "api") -> int:
         """Store a 👍 (+1) or 👎 (-1) with an optional comment; question/answer default to the referenced turn."""
-        if rating not in (-1, 1):
-            raise ValueError("rating must be 1 or -1")
-        if turn_id is not None and not (question and answer):
-            ref = self.turn(turn_id)
-            if ref:
-                question = question or ref["question"]
-                answer = answer or ref["answer"]
-                session_id = session_id or ref["session_id"]
+        session_id, question, answer = self._feedback_refs(rating, session_id, turn_id, question, answer)
         with self._lock:
             cur = self._conn.execute(
                 "INSERT INTO feedback(session_id, turn_id, rating, comment, question, answer, channel, created_at)"

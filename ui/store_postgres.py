@@ -15,6 +15,8 @@ import secrets
 import threading
 from typing import Any, Iterator
 
+from ui.store import _TurnsAndFeedback
+
 log = logging.getLogger("policy_assistant.store")
 
 SCHEMA_LOCK = 7_313_013  # pg_advisory_xact_lock key: one schema migration at a time
@@ -70,7 +72,7 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-class PostgresStore:
+class PostgresStore(_TurnsAndFeedback):
     """ConversationStore on a PostgreSQL server (see the module docstring)."""
 
     def __init__(self, dsn: str, *, pool_size: int = 4, connect_timeout_s: int = 10):
@@ -123,10 +125,6 @@ class PostgresStore:
         with self._conn() as conn:
             row = conn.execute("SELECT 1 AS x FROM conversations WHERE session_id=%s", (session_id,)).fetchone()
         return row is not None
-
-    def record_turn(self, session_id: str, question: str, answer: dict[str, Any], *, channel: str = "api",
-                    state: dict[str, Any] | None = None) -> int:
-        return self.record_turns(session_id, [(question, answer)], channel=channel, state=state)[-1]
 
     def record_turns(self, session_id: str, turns: list[tuple[str, dict[str, Any]]], *, channel: str = "api",
                      state: dict[str, Any] | None = None) -> list[int]:
@@ -225,14 +223,7 @@ class PostgresStore:
     # --- feedback -------------------------------------------------------------------------------------------------------
     def add_feedback(self, *, rating: int, session_id: str | None = None, turn_id: int | None = None,
                      comment: str = "", question: str = "", answer: str = "", channel: str = "api") -> int:
-        if rating not in (-1, 1):
-            raise ValueError("rating must be 1 or -1")
-        if turn_id is not None and not (question and answer):
-            ref = self.turn(turn_id)
-            if ref:
-                question = question or ref["question"]
-                answer = answer or ref["answer"]
-                session_id = session_id or ref["session_id"]
+        session_id, question, answer = self._feedback_refs(rating, session_id, turn_id, question, answer)
         with self._conn() as conn:
             row = conn.execute(
                 "INSERT INTO feedback(session_id, turn_id, rating, comment, question, answer, channel, created_at)"
